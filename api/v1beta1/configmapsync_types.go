@@ -1,0 +1,84 @@
+package v1beta1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// ConfigMapSyncSpec names one ConfigMap to keep copied from a source namespace into a destination namespace.
+type ConfigMapSyncSpec struct {
+	// sourceNamespace is the namespace that holds the ConfigMap to copy.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +required
+	SourceNamespace string `json:"sourceNamespace"`
+
+	// destinationNamespace is the namespace the copy is written to.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	// +required
+	DestinationNamespace string `json:"destinationNamespace"`
+
+	// configMapName is the name of the ConfigMap in sourceNamespace; the copy has the same name.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	// +required
+	ConfigMapName string `json:"configMapName"`
+}
+
+// ConfigMapSyncStatus is the observed state of a ConfigMapSync.
+type ConfigMapSyncStatus struct {
+	// lastSyncTime is when the copy was last confirmed equal to the source.
+	// +optional
+	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`
+
+	// syncStatus is a one-word summary of the last sync: Synced, SourceNotFound, Conflict or Failed.
+	// +optional
+	SyncStatus string `json:"syncStatus,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=cms;cmsync,categories=configmapsync
+// +kubebuilder:printcolumn:name="Source",type=string,JSONPath=`.spec.sourceNamespace`
+// +kubebuilder:printcolumn:name="ConfigMap",type=string,JSONPath=`.spec.configMapName`
+// +kubebuilder:printcolumn:name="Destination",type=string,JSONPath=`.spec.destinationNamespace`
+// +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.syncStatus`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+
+// ConfigMapSync keeps a ConfigMap in one namespace copied into another namespace.
+type ConfigMapSync struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the desired sync.
+	// +required
+	Spec ConfigMapSyncSpec `json:"spec"`
+
+	// status is the observed state of the sync.
+	// +optional
+	Status ConfigMapSyncStatus `json:"status,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// ConfigMapSyncList contains a list of ConfigMapSync.
+type ConfigMapSyncList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []ConfigMapSync `json:"items"`
+}
+
+// Values of ConfigMapSyncStatus.SyncStatus.
+const (
+	// SyncStatusSynced means the copy matches the source.
+	SyncStatusSynced = "Synced"
+	// SyncStatusSourceNotFound means the source ConfigMap does not exist; an existing copy is kept.
+	SyncStatusSourceNotFound = "SourceNotFound"
+	// SyncStatusConflict means an object the operator does not own already has the copy's name.
+	SyncStatusConflict = "Conflict"
+	// SyncStatusFailed means the last attempt failed and will be retried.
+	SyncStatusFailed = "Failed"
+)

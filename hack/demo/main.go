@@ -1,0 +1,226 @@
+// Command demo runs the operator's main job on a local control plane: it starts etcd and kube-apiserver on
+// loopback (the binaries in KUBEBUILDER_ASSETS), installs the CRDs, writes a kubeconfig for kubectl, starts
+// bin/manager against it, applies config/samples and prints what the operator did. It runs until Ctrl-C (or,
+// with --once, until the samples are synced) and then stops everything and removes its temporary files.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/yaml"
+)
+
+func main() {
+	manager := flag.String("manager", "bin/manager", "The operator binary to run.")
+	crds := flag.String("crds", "config/crd/bases", "Folder with the CRDs to install.")
+	samples := flag.String("samples", "config/samples", "Folder with the sample objects to apply.")
+	once := flag.Bool("once", false, "Exit after the samples are synced instead of waiting for Ctrl-C.")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, *manager, *crds, *samples, *once)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, manager, crds, samples string, once bool) error {
+	step("Starting etcd and kube-apiserver (KUBEBUILDER_ASSETS=%s)", os.Getenv("KUBEBUILDER_ASSETS"))
+	env := &envtest.Environment{CRDDirectoryPaths: []string{crds}, ErrorIfCRDPathMissing: true}
+	if _, err := env.Start(); err != nil {
+		return fmt.Errorf("starting the control plane: %w", err)
+	}
+	defer func() {
+		step("Stopping the control plane")
+		_ = env.Stop()
+	}()
+
+	admin, err := env.AddUser(envtest.User{Name: "demo-admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return err
+	}
+	kubeconfig, err := writeKubeconfig(admin)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = os.RemoveAll(filepath.Dir(kubeconfig)) }()
+	step("Control plane is up; use it with:\n    export KUBECONFIG=%s", kubeconfig)
+
+	k8s, err := client.New(admin.Config(), client.Options{})
+	if err != nil {
+		return err
+	}
+
+	step("Starting the operator: %s", manager)
+	mgr := exec.Command(manager, "--leader-elect=false", "--metrics-bind-address=0", "--health-probe-bind-address=0")
+	mgr.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	logs, err := mgr.StderrPipe()
+	if err != nil {
+		return err
+	}
+	if err := mgr.Start(); err != nil {
+		return fmt.Errorf("starting %s: %w", manager, err)
+	}
+	go prefixLines(logs, "    operator | ")
+	defer func() {
+		step("Stopping the operator")
+		_ = mgr.Process.Signal(syscall.SIGTERM)
+		_ = mgr.Wait()
+	}()
+
+	objs, err := readSamples(samples)
+	if err != nil {
+		return err
+	}
+	step("Applying %d objects from %s", len(objs), samples)
+	for _, obj := range objs {
+		if err := k8s.Create(ctx, obj); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating %s %s: %w", obj.GetKind(), obj.GetName(), err)
+		}
+		fmt.Printf("    created %s %s/%s\n", obj.GetKind(), obj.GetNamespace(), obj.GetName())
+	}
+
+	for _, obj := range objs {
+		if obj.GetKind() == "ConfigMapSync" {
+			if err := showSync(ctx, k8s, obj); err != nil {
+				return err
+			}
+		}
+	}
+	if once {
+		return nil
+	}
+	step("The operator keeps running. Try:\n    export KUBECONFIG=%s\n"+
+		"    kubectl -n demo-source edit configmap app-settings      # then\n"+
+		"    kubectl -n demo-destination get configmap app-settings -o yaml\n"+
+		"Press Ctrl-C to stop and clean up.", kubeconfig)
+	<-ctx.Done()
+	return nil
+}
+
+// showSync waits until a sample ConfigMapSync reports Synced, then prints its status and its copy.
+func showSync(ctx context.Context, k8s client.Client, sample *unstructured.Unstructured) error {
+	step("Waiting for ConfigMapSync %s/%s to sync", sample.GetNamespace(), sample.GetName())
+	cms := sample.DeepCopy()
+	deadline, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for {
+		if err := k8s.Get(deadline, client.ObjectKeyFromObject(sample), cms); err != nil {
+			return err
+		}
+		status, _, _ := unstructured.NestedString(cms.Object, "status", "syncStatus")
+		if status == "Synced" {
+			break
+		}
+		select {
+		case <-deadline.Done():
+			return fmt.Errorf("ConfigMapSync %s/%s did not sync (syncStatus %q)", cms.GetNamespace(), cms.GetName(), status)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	printYAML("ConfigMapSync status", cms.Object["status"])
+
+	dst, _, _ := unstructured.NestedString(cms.Object, "spec", "destinationNamespace")
+	name, _, _ := unstructured.NestedString(cms.Object, "spec", "configMapName")
+	cp := &unstructured.Unstructured{}
+	cp.SetAPIVersion("v1")
+	cp.SetKind("ConfigMap")
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: dst, Name: name}, cp); err != nil {
+		return fmt.Errorf("reading the copy: %w", err)
+	}
+	printYAML(fmt.Sprintf("The copy %s/%s", dst, name), map[string]any{
+		"labels": cp.GetLabels(), "annotations": cp.GetAnnotations(), "data": cp.Object["data"],
+	})
+	return nil
+}
+
+// readSamples decodes every object in the YAML files of dir (but kustomization.yaml), namespaces first.
+func readSamples(dir string) ([]*unstructured.Unstructured, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	var objs []*unstructured.Unstructured
+	for _, file := range files {
+		if filepath.Base(file) == "kustomization.yaml" {
+			continue
+		}
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			return nil, err
+		}
+		dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(raw), 4096)
+		for {
+			obj := &unstructured.Unstructured{}
+			if err := dec.Decode(&obj.Object); errors.Is(err, io.EOF) {
+				break
+			} else if err != nil {
+				return nil, fmt.Errorf("%s: %w", file, err)
+			}
+			if len(obj.Object) > 0 {
+				objs = append(objs, obj)
+			}
+		}
+	}
+	order := map[string]int{"Namespace": 0, "ConfigMap": 1, "Secret": 1}
+	rank := func(o *unstructured.Unstructured) int {
+		if r, ok := order[o.GetKind()]; ok {
+			return r
+		}
+		return 2
+	}
+	slices.SortStableFunc(objs, func(a, b *unstructured.Unstructured) int { return rank(a) - rank(b) })
+	return objs, nil
+}
+
+func writeKubeconfig(user *envtest.AuthenticatedUser) (string, error) {
+	raw, err := user.KubeConfig()
+	if err != nil {
+		return "", err
+	}
+	dir, err := os.MkdirTemp("", "configmapsync-demo-")
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "kubeconfig")
+	return path, os.WriteFile(path, raw, 0o600)
+}
+
+func step(format string, args ...any) { fmt.Printf("\n==> "+format+"\n", args...) }
+
+func printYAML(title string, v any) {
+	out, _ := yaml.Marshal(v)
+	fmt.Printf("\n--- %s\n%s", title, indent(string(out)))
+}
+
+func indent(s string) string {
+	return "    " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    ") + "\n"
+}
+
+func prefixLines(r io.Reader, prefix string) {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		fmt.Println(prefix + sc.Text())
+	}
+}

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# envtest-assets.sh builds the control-plane binaries envtest needs (kube-apiserver and etcd) from the Go module
+# proxy, because setup-envtest and kind need the internet or a container engine. It prints the folder to use as
+# KUBEBUILDER_ASSETS. A folder that already holds both binaries for these versions is reused as it is.
+#
+# Usage: hack/envtest-assets.sh <output-root> <kubernetes-version> <etcd-version> [extra kube commands...]
+#   e.g. hack/envtest-assets.sh bin/k8s 1.37.2 3.6.6               -> bin/k8s/1.37.2-linux-amd64
+#        hack/envtest-assets.sh bin/k8s 1.37.2 3.6.6 kube-controller-manager kube-scheduler
+set -euo pipefail
+
+root=${1:?output root}
+kube_version=${2:?kubernetes version}
+etcd_version=${3:?etcd version}
+shift 3
+extra=("$@")
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+out="$(mkdir -p "$root" && cd "$root" && pwd)/${kube_version}-$(go env GOOS)-$(go env GOARCH)"
+mkdir -p "$out"
+log() { echo "envtest-assets: $*" >&2; }
+
+# Staging modules are published as k8s.io/<name> v0.<minor>.<patch> for kubernetes v1.<minor>.<patch>.
+staging_version="v0.${kube_version#1.}"
+
+kube_commands=()
+for cmd in kube-apiserver "${extra[@]}"; do
+  [ -x "$out/$cmd" ] || kube_commands+=("$cmd")
+done
+
+if [ ${#kube_commands[@]} -gt 0 ]; then
+  log "building ${kube_commands[*]} from k8s.io/kubernetes@v${kube_version} (takes minutes the first time)"
+  src_ro=$(go mod download -json "k8s.io/kubernetes@v${kube_version}" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [ -d "$src_ro" ] || { log "could not download k8s.io/kubernetes@v${kube_version}"; exit 1; }
+  work=$(mktemp -d)
+  trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
+  cp -r "$src_ro" "$work/kubernetes"
+  chmod -R u+w "$work/kubernetes"
+  cd "$work/kubernetes"
+  rm -f go.work go.work.sum
+  # The module zip has no staging/ folder: point every staging replace at the published module instead.
+  sed -i -E \
+    -e "s#^([[:space:]]*)(k8s\.io/[a-z0-9./-]+) => \./staging/src/k8s\.io/[a-z0-9./-]+\$#\1\2 => \2 ${staging_version}#" \
+    -e "s#^([[:space:]]*)(k8s\.io/[a-z0-9./-]+) v0\.0\.0\$#\1\2 ${staging_version}#" \
+    go.mod
+  for cmd in "${kube_commands[@]}"; do
+    log "go build ./cmd/$cmd"
+    go build -mod=mod -trimpath -ldflags="-s -w" -o "$out/$cmd.tmp" "./cmd/$cmd"
+    mv "$out/$cmd.tmp" "$out/$cmd"
+  done
+  cd - >/dev/null
+fi
+
+if [ ! -x "$out/etcd" ]; then
+  log "building etcd v${etcd_version} from go.etcd.io/etcd/server/v3"
+  (cd "$here/tools/etcd" && go build -mod=mod -trimpath -ldflags="-s -w" -o "$out/etcd.tmp" . && mv "$out/etcd.tmp" "$out/etcd")
+fi
+
+echo "$out"

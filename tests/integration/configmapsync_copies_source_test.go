@@ -1,0 +1,123 @@
+package integration
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	syncv1beta1 "github.com/configmapsync/configmapsync-operator/api/v1beta1"
+	"github.com/configmapsync/configmapsync-operator/internal/syncer"
+)
+
+// syncFixture is one source namespace, one destination namespace and a ConfigMapSync between them.
+type syncFixture struct {
+	src, dst string
+	cms      *syncv1beta1.ConfigMapSync
+}
+
+func newSyncFixture(t *testing.T, configMapName string) syncFixture {
+	f := syncFixture{src: newNamespace(t, "src"), dst: newNamespace(t, "dst")}
+	f.cms = &syncv1beta1.ConfigMapSync{
+		ObjectMeta: metav1.ObjectMeta{Namespace: f.src, Name: "sync-" + configMapName},
+		Spec: syncv1beta1.ConfigMapSyncSpec{
+			SourceNamespace: f.src, DestinationNamespace: f.dst, ConfigMapName: configMapName,
+		},
+	}
+	return f
+}
+
+func (f syncFixture) copyOf(name string) *corev1.ConfigMap {
+	return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: f.dst, Name: name}}
+}
+
+func TestCreatingAConfigMapSyncCopiesTheSourceAndRecordsStatus(t *testing.T) {
+	f := newSyncFixture(t, "app-settings")
+	src := configMap(f.src, "app-settings", map[string]string{"log-level": "info", "colour": "blue"})
+	src.BinaryData = map[string][]byte{"logo.png": {0x89, 'P', 'N', 'G', 0x00, 0xff}}
+	create(t, src)
+	create(t, f.cms)
+
+	eventually(t, f.copyOf("app-settings"), func(c *assert.CollectT, cp *corev1.ConfigMap) {
+		assert.Equal(c, src.Data, cp.Data)
+		assert.Equal(c, src.BinaryData, cp.BinaryData)
+		assert.Equal(c, syncer.ManagedByValue, cp.Labels[syncer.ManagedByLabel])
+		assert.Equal(c, string(f.cms.UID), cp.Labels[syncer.OwnerUIDLabel])
+		assert.Equal(c, syncer.ConfigMapContent(src).Hash(), cp.Annotations[syncer.ContentHashAnnotation])
+	})
+	eventually(t, f.cms, func(c *assert.CollectT, cms *syncv1beta1.ConfigMapSync) {
+		assert.Equal(c, syncv1beta1.SyncStatusSynced, cms.Status.SyncStatus)
+		assert.NotNil(c, cms.Status.LastSyncTime)
+	})
+}
+
+func TestChangingTheSourceChangesTheCopy(t *testing.T) {
+	f := newSyncFixture(t, "feature-flags")
+	src := configMap(f.src, "feature-flags", map[string]string{"search": "off"})
+	create(t, src)
+	create(t, f.cms)
+	eventually(t, f.copyOf("feature-flags"), func(c *assert.CollectT, cp *corev1.ConfigMap) {
+		assert.Equal(c, "off", cp.Data["search"])
+	})
+
+	src.Data = map[string]string{"search": "on", "checkout": "v2"}
+	require.NoError(t, k8s.Update(context.Background(), src))
+
+	eventually(t, f.copyOf("feature-flags"), func(c *assert.CollectT, cp *corev1.ConfigMap) {
+		assert.Equal(c, src.Data, cp.Data)
+	})
+}
+
+func TestATamperedCopyIsRestored(t *testing.T) {
+	f := newSyncFixture(t, "limits")
+	create(t, configMap(f.src, "limits", map[string]string{"max": "10"}))
+	create(t, f.cms)
+	cp := f.copyOf("limits")
+	eventually(t, cp, func(c *assert.CollectT, cp *corev1.ConfigMap) { assert.Equal(c, "10", cp.Data["max"]) })
+
+	// Someone edits the copy's data but leaves the hash annotation in place.
+	cp.Data["max"] = "9999"
+	require.NoError(t, k8s.Update(context.Background(), cp))
+
+	eventually(t, f.copyOf("limits"), func(c *assert.CollectT, cp *corev1.ConfigMap) {
+		assert.Equal(c, "10", cp.Data["max"])
+	})
+}
+
+func TestAnObjectTheOperatorDoesNotOwnIsNeverOverwritten(t *testing.T) {
+	f := newSyncFixture(t, "shared")
+	create(t, configMap(f.src, "shared", map[string]string{"owner": "source"}))
+	theirs := configMap(f.dst, "shared", map[string]string{"owner": "someone-else"})
+	create(t, theirs)
+	create(t, f.cms)
+
+	eventually(t, f.cms, func(c *assert.CollectT, cms *syncv1beta1.ConfigMapSync) {
+		assert.Equal(c, syncv1beta1.SyncStatusConflict, cms.Status.SyncStatus)
+	})
+	got := f.copyOf("shared")
+	require.NoError(t, k8s.Get(context.Background(), clientKey(got), got))
+	assert.Equal(t, map[string]string{"owner": "someone-else"}, got.Data)
+	assert.Equal(t, theirs.ResourceVersion, got.ResourceVersion, "the conflicting object must not be written at all")
+	assert.NotContains(t, got.Labels, syncer.ManagedByLabel)
+}
+
+func TestAMissingSourceIsReportedAndSyncedWhenItAppears(t *testing.T) {
+	f := newSyncFixture(t, "late")
+	create(t, f.cms)
+	eventually(t, f.cms, func(c *assert.CollectT, cms *syncv1beta1.ConfigMapSync) {
+		assert.Equal(c, syncv1beta1.SyncStatusSourceNotFound, cms.Status.SyncStatus)
+	})
+	assert.True(t, absent(t, f.copyOf("late")))
+
+	create(t, configMap(f.src, "late", map[string]string{"arrived": "yes"}))
+
+	eventually(t, f.copyOf("late"), func(c *assert.CollectT, cp *corev1.ConfigMap) {
+		assert.Equal(c, "yes", cp.Data["arrived"])
+	})
+	eventually(t, f.cms, func(c *assert.CollectT, cms *syncv1beta1.ConfigMapSync) {
+		assert.Equal(c, syncv1beta1.SyncStatusSynced, cms.Status.SyncStatus)
+	})
+}
