@@ -1,0 +1,7 @@
+//go:build tools
+
+// Package tools pins operator-sdk: the proxy here refuses the version list of github.com/operator-framework/operator-sdk, so `go install ...@v1.42.2` fails and
+// the Makefile builds it from this module instead.
+package tools
+
+import _ "github.com/operator-framework/operator-sdk/cmd/operator-sdk"
