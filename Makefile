@@ -89,7 +89,7 @@ build: ## Build the manager binary into bin/manager.
 
 .PHONY: run
 run: manifests generate ## Run the operator against the cluster of the current kubeconfig.
-	go run . --leader-elect=false
+	go run . --leader-elect=false --enable-webhooks=false
 
 .PHONY: demo
 demo: build envtest ## Start a local control plane, run the operator on it, apply the samples and show the result.

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/configmapsync/configmapsync-operator/internal/operator"
 )
@@ -31,6 +32,9 @@ type options struct {
 	retryPeriod      time.Duration
 	kubeAPIQPS       float64
 	kubeAPIBurst     int
+	enableWebhooks   bool
+	webhookPort      int
+	webhookCertDir   string
 }
 
 func (o *options) bind(fs *flag.FlagSet) {
@@ -53,6 +57,11 @@ func (o *options) bind(fs *flag.FlagSet) {
 		"How often leader-election clients retry.")
 	fs.Float64Var(&o.kubeAPIQPS, "kube-api-qps", 50, "Sustained queries per second to the API server.")
 	fs.IntVar(&o.kubeAPIBurst, "kube-api-burst", 100, "Burst of queries to the API server.")
+	fs.BoolVar(&o.enableWebhooks, "enable-webhooks", true,
+		"Serve the conversion, defaulting and validating webhooks. Turn off only to run the operator outside the cluster.")
+	fs.IntVar(&o.webhookPort, "webhook-port", 9443, "Port of the webhook server.")
+	fs.StringVar(&o.webhookCertDir, "webhook-cert-dir", "/tmp/k8s-webhook-server/serving-certs",
+		"Folder with the webhook server's tls.crt and tls.key (OLM mounts them here).")
 }
 
 func main() {
@@ -88,7 +97,9 @@ func run(opts options) error {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
 
+	webhookServer := webhook.NewServer(webhook.Options{Port: opts.webhookPort, CertDir: opts.webhookCertDir, TLSOpts: tlsOpts})
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		WebhookServer:                 webhookServer,
 		Scheme:                        operator.NewScheme(),
 		Cache:                         operator.CacheOptions(),
 		Metrics:                       metricsOpts,
@@ -105,13 +116,18 @@ func run(opts options) error {
 		return err
 	}
 	ctx := ctrl.SetupSignalHandler()
-	if err := operator.Setup(ctx, mgr); err != nil {
+	if err := operator.Setup(ctx, mgr, operator.Options{Webhooks: opts.enableWebhooks}); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return err
 	}
-	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+	// Ready only once the webhook server listens: the API server calls it for every write and every conversion.
+	ready := healthz.Ping
+	if opts.enableWebhooks {
+		ready = webhookServer.StartedChecker()
+	}
+	if err := mgr.AddReadyzCheck("readyz", ready); err != nil {
 		return err
 	}
 	log.Info("Starting manager", "leaderElection", opts.leaderElect)

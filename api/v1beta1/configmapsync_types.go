@@ -26,7 +26,32 @@ type ConfigMapSyncSpec struct {
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
 	// +required
 	ConfigMapName string `json:"configMapName"`
+
+	// syncFrequency is how often the copy is checked against the source even when nothing changed, as a
+	// duration between 10s and 24h (e.g. 30s, 5m, 1h).
+	// +kubebuilder:default="5m"
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +optional
+	SyncFrequency string `json:"syncFrequency,omitempty"`
+
+	// syncStrategy is automatic (copy every change at once) or manual (copy on creation and then only when the
+	// sync.configmapsync.io/sync-now annotation changes).
+	// +kubebuilder:default=automatic
+	// +optional
+	SyncStrategy SyncStrategy `json:"syncStrategy,omitempty"`
 }
+
+// SyncStrategy says when a ConfigMapSync copies its source. v1beta1 spells the values in lower case.
+// +kubebuilder:validation:Enum=automatic;manual
+type SyncStrategy string
+
+const (
+	// SyncStrategyAutomatic copies every change of the source at once.
+	SyncStrategyAutomatic SyncStrategy = "automatic"
+	// SyncStrategyManual copies the source on creation and then only when asked.
+	SyncStrategyManual SyncStrategy = "manual"
+)
 
 // ConfigMapSyncStatus is the observed state of a ConfigMapSync.
 type ConfigMapSyncStatus struct {
@@ -41,6 +66,7 @@ type ConfigMapSyncStatus struct {
 
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
+// +kubebuilder:deprecatedversion:warning="sync.configmapsync.io/v1beta1 ConfigMapSync is deprecated; use sync.configmapsync.io/v1"
 // +kubebuilder:resource:shortName=cms;cmsync,categories=configmapsync
 // +kubebuilder:printcolumn:name="Source",type=string,JSONPath=`.spec.sourceNamespace`
 // +kubebuilder:printcolumn:name="ConfigMap",type=string,JSONPath=`.spec.configMapName`
@@ -48,7 +74,8 @@ type ConfigMapSyncStatus struct {
 // +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.syncStatus`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 
-// ConfigMapSync keeps a ConfigMap in one namespace copied into another namespace.
+// ConfigMapSync keeps a ConfigMap in one namespace copied into another namespace. This version is deprecated:
+// v1 can also copy Secrets, into many namespaces and into namespaces chosen by label.
 type ConfigMapSync struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
@@ -70,15 +97,3 @@ type ConfigMapSyncList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []ConfigMapSync `json:"items"`
 }
-
-// Values of ConfigMapSyncStatus.SyncStatus.
-const (
-	// SyncStatusSynced means the copy matches the source.
-	SyncStatusSynced = "Synced"
-	// SyncStatusSourceNotFound means the source ConfigMap does not exist; an existing copy is kept.
-	SyncStatusSourceNotFound = "SourceNotFound"
-	// SyncStatusConflict means an object the operator does not own already has the copy's name.
-	SyncStatusConflict = "Conflict"
-	// SyncStatusFailed means the last attempt failed and will be retried.
-	SyncStatusFailed = "Failed"
-)

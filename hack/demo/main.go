@@ -27,17 +27,20 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
+
+	"github.com/configmapsync/configmapsync-operator/internal/operator"
 )
 
 func main() {
 	manager := flag.String("manager", "bin/manager", "The operator binary to run.")
 	crds := flag.String("crds", "config/crd/bases", "Folder with the CRDs to install.")
+	webhooks := flag.String("webhooks", "config/webhook/manifests.yaml", "The webhook configurations to install.")
 	samples := flag.String("samples", "config/samples", "Folder with the sample objects to apply.")
 	once := flag.Bool("once", false, "Exit after the samples are synced instead of waiting for Ctrl-C.")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, *manager, *crds, *samples, *once)
+	err := run(ctx, *manager, *crds, *webhooks, *samples, *once)
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
@@ -45,9 +48,16 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, manager, crds, samples string, once bool) error {
+func run(ctx context.Context, manager, crds, webhooks, samples string, once bool) error {
 	step("Starting etcd and kube-apiserver (KUBEBUILDER_ASSETS=%s)", os.Getenv("KUBEBUILDER_ASSETS"))
-	env := &envtest.Environment{CRDDirectoryPaths: []string{crds}, ErrorIfCRDPathMissing: true}
+	// The scheme tells envtest which CRDs convert through the operator's /convert webhook; the webhook
+	// configurations point the API server at the operator's webhook server on loopback.
+	env := &envtest.Environment{
+		Scheme:                operator.NewScheme(),
+		CRDDirectoryPaths:     []string{crds},
+		ErrorIfCRDPathMissing: true,
+		WebhookInstallOptions: envtest.WebhookInstallOptions{Paths: []string{webhooks}},
+	}
 	if _, err := env.Start(); err != nil {
 		return fmt.Errorf("starting the control plane: %w", err)
 	}
@@ -73,7 +83,9 @@ func run(ctx context.Context, manager, crds, samples string, once bool) error {
 	}
 
 	step("Starting the operator: %s", manager)
-	mgr := exec.Command(manager, "--leader-elect=false", "--metrics-bind-address=0", "--health-probe-bind-address=0")
+	wh := env.WebhookInstallOptions
+	mgr := exec.Command(manager, "--leader-elect=false", "--metrics-bind-address=0", "--health-probe-bind-address=0",
+		fmt.Sprintf("--webhook-port=%d", wh.LocalServingPort), "--webhook-cert-dir="+wh.LocalServingCertDir)
 	mgr.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 	logs, err := mgr.StderrPipe()
 	if err != nil {
@@ -119,9 +131,9 @@ func run(ctx context.Context, manager, crds, samples string, once bool) error {
 	return nil
 }
 
-// showSync waits until a sample ConfigMapSync reports Synced, then prints its status and its copy.
+// showSync waits until a sample ConfigMapSync is Ready, then prints its status and the copies it owns.
 func showSync(ctx context.Context, k8s client.Client, sample *unstructured.Unstructured) error {
-	step("Waiting for ConfigMapSync %s/%s to sync", sample.GetNamespace(), sample.GetName())
+	step("Waiting for %s ConfigMapSync %s/%s to sync", sample.GetAPIVersion(), sample.GetNamespace(), sample.GetName())
 	cms := sample.DeepCopy()
 	deadline, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
@@ -139,19 +151,20 @@ func showSync(ctx context.Context, k8s client.Client, sample *unstructured.Unstr
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+	printYAML("ConfigMapSync spec (as "+cms.GetAPIVersion()+")", cms.Object["spec"])
 	printYAML("ConfigMapSync status", cms.Object["status"])
 
-	dst, _, _ := unstructured.NestedString(cms.Object, "spec", "destinationNamespace")
-	name, _, _ := unstructured.NestedString(cms.Object, "spec", "configMapName")
-	cp := &unstructured.Unstructured{}
-	cp.SetAPIVersion("v1")
-	cp.SetKind("ConfigMap")
-	if err := k8s.Get(ctx, client.ObjectKey{Namespace: dst, Name: name}, cp); err != nil {
-		return fmt.Errorf("reading the copy: %w", err)
+	copies := &unstructured.UnstructuredList{}
+	copies.SetAPIVersion("v1")
+	copies.SetKind("ConfigMapList")
+	if err := k8s.List(ctx, copies, client.MatchingLabels{"sync.configmapsync.io/owner-uid": string(cms.GetUID())}); err != nil {
+		return fmt.Errorf("listing the copies: %w", err)
 	}
-	printYAML(fmt.Sprintf("The copy %s/%s", dst, name), map[string]any{
-		"labels": cp.GetLabels(), "annotations": cp.GetAnnotations(), "data": cp.Object["data"],
-	})
+	for _, cp := range copies.Items {
+		printYAML(fmt.Sprintf("The copy %s/%s", cp.GetNamespace(), cp.GetName()), map[string]any{
+			"labels": cp.GetLabels(), "annotations": cp.GetAnnotations(), "data": cp.Object["data"],
+		})
+	}
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -15,18 +16,33 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
 	syncv1beta1 "github.com/configmapsync/configmapsync-operator/api/v1beta1"
 	"github.com/configmapsync/configmapsync-operator/controllers"
+	"github.com/configmapsync/configmapsync-operator/internal/migration"
 	"github.com/configmapsync/configmapsync-operator/internal/syncer"
+	"github.com/configmapsync/configmapsync-operator/internal/webhook"
 )
 
 // Name is the operator's name in events, leases and field managers.
 const Name = "configmapsync-operator"
 
+// ConfigMapSyncCRD is the name of the ConfigMapSync CustomResourceDefinition.
+const ConfigMapSyncCRD = "configmapsyncs.sync.configmapsync.io"
+
+// Options selects the optional parts of the operator.
+type Options struct {
+	// Webhooks serves the conversion, defaulting and validating webhooks. Off only for running the operator
+	// from a laptop against a cluster whose CRDs do not call webhooks.
+	Webhooks bool
+}
+
 // NewScheme returns a scheme with the Kubernetes types and every version of the operator's API.
 func NewScheme() *runtime.Scheme {
 	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, syncv1beta1.AddToScheme} {
+	for _, add := range []func(*runtime.Scheme) error{
+		clientgoscheme.AddToScheme, apiextensionsv1.AddToScheme, syncv1.AddToScheme, syncv1beta1.AddToScheme,
+	} {
 		if err := add(s); err != nil {
 			panic(err) // Only a programming error makes registering static types fail.
 		}
@@ -47,8 +63,8 @@ func CacheOptions() cache.Options {
 	}
 }
 
-// Setup adds the operator's controllers to mgr.
-func Setup(ctx context.Context, mgr ctrl.Manager) error {
+// Setup adds the operator's controllers, webhooks and the stored-version migration to mgr.
+func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	sources, err := newSourceCache(mgr)
 	if err != nil {
 		return err
@@ -62,7 +78,17 @@ func Setup(ctx context.Context, mgr ctrl.Manager) error {
 	if err := r.SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up the ConfigMapSync controller: %w", err)
 	}
-	return nil
+	if opts.Webhooks {
+		if err := webhook.SetupConfigMapSyncWebhook(mgr); err != nil {
+			return fmt.Errorf("setting up the ConfigMapSync webhooks: %w", err)
+		}
+	}
+	return mgr.Add(&migration.StoredVersions{
+		Client:   mgr.GetClient(),
+		Reader:   mgr.GetAPIReader(),
+		Recorder: mgr.GetEventRecorder(Name),
+		CRD:      ConfigMapSyncCRD,
+	})
 }
 
 // newSourceCache returns a cache, started by mgr, that watches the metadata of every ConfigMap in the cluster.

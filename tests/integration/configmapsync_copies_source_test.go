@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
 	syncv1beta1 "github.com/configmapsync/configmapsync-operator/api/v1beta1"
 	"github.com/configmapsync/configmapsync-operator/internal/syncer"
 )
@@ -49,7 +50,7 @@ func TestCreatingAConfigMapSyncCopiesTheSourceAndRecordsStatus(t *testing.T) {
 		assert.Equal(c, syncer.ConfigMapContent(src).Hash(), cp.Annotations[syncer.ContentHashAnnotation])
 	})
 	eventually(t, f.cms, func(c *assert.CollectT, cms *syncv1beta1.ConfigMapSync) {
-		assert.Equal(c, syncv1beta1.SyncStatusSynced, cms.Status.SyncStatus)
+		assert.Equal(c, syncv1.SyncStatusSynced, cms.Status.SyncStatus)
 		assert.NotNil(c, cms.Status.LastSyncTime)
 	})
 }
@@ -79,8 +80,7 @@ func TestATamperedCopyIsRestored(t *testing.T) {
 	eventually(t, cp, func(c *assert.CollectT, cp *corev1.ConfigMap) { assert.Equal(c, "10", cp.Data["max"]) })
 
 	// Someone edits the copy's data but leaves the hash annotation in place.
-	cp.Data["max"] = "9999"
-	require.NoError(t, k8s.Update(context.Background(), cp))
+	update(t, cp, func() { cp.Data["max"] = "9999" })
 
 	eventually(t, f.copyOf("limits"), func(c *assert.CollectT, cp *corev1.ConfigMap) {
 		assert.Equal(c, "10", cp.Data["max"])
@@ -95,7 +95,7 @@ func TestAnObjectTheOperatorDoesNotOwnIsNeverOverwritten(t *testing.T) {
 	create(t, f.cms)
 
 	eventually(t, f.cms, func(c *assert.CollectT, cms *syncv1beta1.ConfigMapSync) {
-		assert.Equal(c, syncv1beta1.SyncStatusConflict, cms.Status.SyncStatus)
+		assert.Equal(c, syncv1.SyncStatusConflict, cms.Status.SyncStatus)
 	})
 	got := f.copyOf("shared")
 	require.NoError(t, k8s.Get(context.Background(), clientKey(got), got))
@@ -108,7 +108,7 @@ func TestAMissingSourceIsReportedAndSyncedWhenItAppears(t *testing.T) {
 	f := newSyncFixture(t, "late")
 	create(t, f.cms)
 	eventually(t, f.cms, func(c *assert.CollectT, cms *syncv1beta1.ConfigMapSync) {
-		assert.Equal(c, syncv1beta1.SyncStatusSourceNotFound, cms.Status.SyncStatus)
+		assert.Equal(c, syncv1.SyncStatusSourceNotFound, cms.Status.SyncStatus)
 	})
 	assert.True(t, absent(t, f.copyOf("late")))
 
@@ -118,6 +118,6 @@ func TestAMissingSourceIsReportedAndSyncedWhenItAppears(t *testing.T) {
 		assert.Equal(c, "yes", cp.Data["arrived"])
 	})
 	eventually(t, f.cms, func(c *assert.CollectT, cms *syncv1beta1.ConfigMapSync) {
-		assert.Equal(c, syncv1beta1.SyncStatusSynced, cms.Status.SyncStatus)
+		assert.Equal(c, syncv1.SyncStatusSynced, cms.Status.SyncStatus)
 	})
 }

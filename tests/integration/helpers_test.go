@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -70,3 +71,20 @@ func absent(t *testing.T, obj client.Object) bool {
 
 // clientKey returns the namespace/name key of obj.
 func clientKey(obj client.Object) client.ObjectKey { return client.ObjectKeyFromObject(obj) }
+
+// update applies mutate to the latest version of obj and writes it, retrying when the operator wrote in between.
+func update(t *testing.T, obj client.Object, mutate func()) {
+	t.Helper()
+	require.NoError(t, tryUpdate(obj, mutate))
+}
+
+// tryUpdate is update that returns the error instead of failing the test.
+func tryUpdate(obj client.Object, mutate func()) error {
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
+			return err
+		}
+		mutate()
+		return k8s.Update(context.Background(), obj)
+	})
+}

@@ -1,27 +1,26 @@
 // Package integration runs the operator, wired exactly as main.go wires it, against a real kube-apiserver and etcd
-// (envtest), and checks what it does through the API server.
+// (envtest) with its webhooks installed, and checks what it does through the API server.
 package integration
 
 import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"testing"
 
 	"go.uber.org/zap/zapcore"
-
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	"github.com/configmapsync/configmapsync-operator/internal/operator"
+	"github.com/configmapsync/configmapsync-operator/tests/harness"
 )
 
 // k8s is a client with cluster-admin rights, used by the tests to act as the user and to inspect results.
-var k8s client.Client
+var (
+	k8s client.Client
+	env *harness.Env
+)
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
@@ -29,48 +28,20 @@ func TestMain(m *testing.M) {
 
 func run(m *testing.M) int {
 	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(os.Stderr), zap.Level(zapcore.Level(zapLevel()))))
-	env := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-	}
-	cfg, err := env.Start()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "starting the control plane (KUBEBUILDER_ASSETS=%q; run `make test`): %v\n",
-			os.Getenv("KUBEBUILDER_ASSETS"), err)
+	var err error
+	if env, err = harness.Start(harness.Options{}); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	defer func() { _ = env.Stop() }()
+	k8s = env.Client
 
-	scheme := operator.NewScheme()
-	if k8s, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 scheme,
-		Cache:                  operator.CacheOptions(),
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-	})
-	if err == nil {
-		err = operator.Setup(ctx, mgr)
-	}
+	stop, err := env.RunOperator(context.Background())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			fmt.Fprintln(os.Stderr, "manager:", err)
-		}
-	}()
-
+	defer stop()
 	return m.Run()
 }
 

@@ -1,0 +1,117 @@
+// Package harness starts what the test suites run against: a real kube-apiserver and etcd (envtest) with the
+// operator's CRDs and webhook configurations, and the operator itself, wired by the same code as main.go.
+package harness
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	"github.com/configmapsync/configmapsync-operator/internal/operator"
+)
+
+// RepoRoot is the repository's root folder, so suites in any folder find config/ and tests/testdata.
+var RepoRoot = func() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}()
+
+// Path returns a path below the repository root.
+func Path(elem ...string) string { return filepath.Join(append([]string{RepoRoot}, elem...)...) }
+
+// Options says what to install on the control plane.
+type Options struct {
+	// CRDPaths default to config/crd/bases.
+	CRDPaths []string
+	// CRDScheme decides which CRDs get webhook conversion (those whose kinds are convertible in it). Defaults to
+	// the operator's scheme.
+	CRDScheme *k8sruntime.Scheme
+	// NoAdmissionWebhooks skips installing config/webhook.
+	NoAdmissionWebhooks bool
+}
+
+// Env is a running control plane.
+type Env struct {
+	*envtest.Environment
+	Config *rest.Config
+	Scheme *k8sruntime.Scheme
+	// Client has cluster-admin rights.
+	Client client.Client
+}
+
+// Start starts etcd and kube-apiserver from KUBEBUILDER_ASSETS and installs the CRDs and webhooks.
+func Start(o Options) (*Env, error) {
+	scheme := operator.NewScheme()
+	if o.CRDPaths == nil {
+		o.CRDPaths = []string{Path("config", "crd", "bases")}
+	}
+	if o.CRDScheme == nil {
+		o.CRDScheme = scheme
+	}
+	env := &envtest.Environment{
+		CRDInstallOptions: envtest.CRDInstallOptions{Paths: o.CRDPaths, Scheme: o.CRDScheme, ErrorIfPathMissing: true},
+	}
+	if !o.NoAdmissionWebhooks {
+		env.WebhookInstallOptions.Paths = []string{Path("config", "webhook", "manifests.yaml")}
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		return nil, fmt.Errorf("starting the control plane (KUBEBUILDER_ASSETS=%q; `make test` builds it): %w",
+			os.Getenv("KUBEBUILDER_ASSETS"), err)
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		_ = env.Stop()
+		return nil, err
+	}
+	return &Env{Environment: env, Config: cfg, Scheme: scheme, Client: c}, nil
+}
+
+// InstallCRDs installs (or upgrades) CRDs from paths, with webhook conversion pointing at the operator.
+func (e *Env) InstallCRDs(paths ...string) error {
+	_, err := envtest.InstallCRDs(e.Config, envtest.CRDInstallOptions{
+		Paths: paths, Scheme: e.Scheme, WebhookOptions: e.WebhookInstallOptions, ErrorIfPathMissing: true,
+	})
+	return err
+}
+
+// RunOperator starts the operator in this process, with its webhook server on the address the control plane
+// calls. The returned function stops it and waits until it has stopped.
+func (e *Env) RunOperator(ctx context.Context) (stop func(), err error) {
+	wh := e.WebhookInstallOptions
+	mgr, err := ctrl.NewManager(e.Config, ctrl.Options{
+		Scheme:                 e.Scheme,
+		Cache:                  operator.CacheOptions(),
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		WebhookServer: webhook.NewServer(webhook.Options{
+			Host: wh.LocalServingHost, Port: wh.LocalServingPort, CertDir: wh.LocalServingCertDir,
+		}),
+	})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	if err := operator.Setup(ctx, mgr, operator.Options{Webhooks: true}); err != nil {
+		cancel()
+		return nil, err
+	}
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	return func() {
+		cancel()
+		if err := <-done; err != nil {
+			fmt.Fprintln(os.Stderr, "operator:", err)
+		}
+	}, nil
+}
