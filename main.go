@@ -35,6 +35,7 @@ type options struct {
 	enableWebhooks   bool
 	webhookPort      int
 	webhookCertDir   string
+	operator         operator.Options
 }
 
 func (o *options) bind(fs *flag.FlagSet) {
@@ -62,6 +63,15 @@ func (o *options) bind(fs *flag.FlagSet) {
 	fs.IntVar(&o.webhookPort, "webhook-port", 9443, "Port of the webhook server.")
 	fs.StringVar(&o.webhookCertDir, "webhook-cert-dir", "/tmp/k8s-webhook-server/serving-certs",
 		"Folder with the webhook server's tls.crt and tls.key (OLM mounts them here).")
+	o.operator = operator.DefaultOptions()
+	fs.IntVar(&o.operator.Controller.MaxConcurrentReconciles, "max-concurrent-reconciles",
+		o.operator.Controller.MaxConcurrentReconciles, "How many ConfigMapSyncs are synced at once.")
+	fs.IntVar(&o.operator.MaxParallelWrites, "max-parallel-writes", o.operator.MaxParallelWrites,
+		"How many copies one sync writes at once.")
+	fs.DurationVar(&o.operator.Controller.RetryBaseDelay, "retry-base-delay", o.operator.Controller.RetryBaseDelay,
+		"First delay before retrying a failed sync; it doubles with every failure.")
+	fs.DurationVar(&o.operator.Controller.RetryMaxDelay, "retry-max-delay", o.operator.Controller.RetryMaxDelay,
+		"Longest delay between retries of a failed sync.")
 }
 
 func main() {
@@ -116,7 +126,8 @@ func run(opts options) error {
 		return err
 	}
 	ctx := ctrl.SetupSignalHandler()
-	if err := operator.Setup(ctx, mgr, operator.Options{Webhooks: opts.enableWebhooks}); err != nil {
+	opts.operator.Webhooks = opts.enableWebhooks
+	if err := operator.Setup(ctx, mgr, opts.operator); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

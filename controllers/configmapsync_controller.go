@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -15,259 +17,381 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
-	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
+	"github.com/configmapsync/configmapsync-operator/internal/metrics"
 	"github.com/configmapsync/configmapsync-operator/internal/syncer"
 )
-
-// sourceIndex indexes ConfigMapSyncs by "namespace/name" of the source they copy, so a change to a source wakes
-// exactly the syncs that read it.
-const sourceIndex = "spec.source"
 
 // ConfigMapSyncReconciler keeps the source of each ConfigMapSync copied into its destination namespaces.
 type ConfigMapSyncReconciler struct {
 	client.Client
-	// APIReader reads sources uncached: the manager's cache holds only the operator's own copies, so that the
-	// operator's memory does not grow with every ConfigMap in the cluster.
+	// APIReader reads uncached: sources (the manager's cache holds only the operator's own copies, so that its
+	// memory does not grow with every ConfigMap and Secret in the cluster) and, at deletion, the copies to clean up.
 	APIReader client.Reader
-	// SourceCache holds the metadata, and only the metadata, of every ConfigMap: enough to notice source changes.
-	SourceCache cache.Cache
-	Recorder    recorder.EventRecorder
+	// Metadata caches the metadata of every ConfigMap, Secret and Namespace: enough to notice changes to
+	// sources and to resolve namespace selectors, without holding any data.
+	Metadata cache.Cache
+	Recorder recorder.EventRecorder
+	// FanOut bounds how many copies one sync writes in parallel.
+	FanOut int
 }
 
-// +kubebuilder:rbac:groups=sync.configmapsync.io,resources=configmapsyncs,verbs=get;list;watch
+// +kubebuilder:rbac:groups=sync.configmapsync.io,resources=configmapsyncs,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=sync.configmapsync.io,resources=configmapsyncs/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;update
+// +kubebuilder:rbac:groups=sync.configmapsync.io,resources=configmapsyncs/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",resources=configmaps;secrets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// Reconcile copies the source of one ConfigMapSync into its destinations and records the outcome in its status.
+// Reconcile brings the copies of one ConfigMapSync in line with its source, or cleans them up when it is deleted.
 func (r *ConfigMapSyncReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, reterr error) {
 	cms := &syncv1.ConfigMapSync{}
 	if err := r.Get(ctx, req.NamespacedName, cms); err != nil {
+		if apierrors.IsNotFound(err) {
+			metrics.SetCopies(req.NamespacedName, "", 0)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 
-	// One status patch per reconcile, whatever path it takes; observedGeneration only moves on success.
+	// The finalizer goes on before any copy exists, so that no copy can outlive its ConfigMapSync.
+	if cms.DeletionTimestamp.IsZero() && !controllerutil.ContainsFinalizer(cms, syncv1.Finalizer) {
+		base := cms.DeepCopy()
+		controllerutil.AddFinalizer(cms, syncv1.Finalizer)
+		if err := r.Patch(ctx, cms, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+			return ctrl.Result{}, fmt.Errorf("adding finalizer: %w", err)
+		}
+	}
+
+	// One status patch per reconcile, whatever path it takes, and none when nothing changed.
 	before := cms.DeepCopy()
 	defer func() {
-		if reterr == nil {
+		if reterr == nil || errors.Is(reterr, reconcile.TerminalError(nil)) {
 			cms.Status.ObservedGeneration = cms.Generation
+		}
+		if equality.Semantic.DeepEqual(before.Status, cms.Status) {
+			return
 		}
 		if err := r.Status().Patch(ctx, cms, client.MergeFrom(before)); err != nil && !apierrors.IsNotFound(err) {
 			reterr = errors.Join(reterr, fmt.Errorf("patching status: %w", err))
 		}
 	}()
 
-	result, err := r.sync(ctx, cms)
-	r.recordOutcome(ctx, before, cms, result, err)
+	if !cms.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, r.reconcileDelete(ctx, before, cms)
+	}
+	return r.reconcileNormal(ctx, before, cms)
+}
+
+// reconcileNormal syncs the copies when the strategy says so, restarts the workloads that need it, and schedules
+// the next resync.
+func (r *ConfigMapSyncReconciler) reconcileNormal(ctx context.Context, before, cms *syncv1.ConfigMapSync) (ctrl.Result, error) {
+	var changes []copyChange
+	if syncDue(cms) {
+		start := time.Now()
+		out, err := r.sync(ctx, cms)
+		recordStatus(cms, out, err, time.Now())
+		r.emitEvents(before, cms)
+		logOutcome(ctx, out)
+		observe(cms, out, err, time.Since(start))
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		changes = out.changes
+	}
+
+	wait, err := r.rollOuts(ctx, cms, changes)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	return ctrl.Result{RequeueAfter: syncFrequency(cms)}, nil
+	var result ctrl.Result
+	if cms.Spec.SyncStrategy != syncv1.SyncStrategyManual {
+		result.RequeueAfter = syncFrequency(cms)
+	}
+	if wait > 0 && (result.RequeueAfter == 0 || wait < result.RequeueAfter) {
+		result.RequeueAfter = wait
+	}
+	return result, nil
 }
 
-// syncResult is what one sync found and did.
-type syncResult struct {
+// rollOuts restarts the workloads using the copies that changed in this sync, and those whose restart was
+// debounced earlier (status.pendingRollouts, so a restart of the operator loses none). It returns when the next
+// debounced restart is due.
+func (r *ConfigMapSyncReconciler) rollOuts(ctx context.Context, cms *syncv1.ConfigMapSync, changes []copyChange) (time.Duration, error) {
+	if len(cms.Status.PendingRollouts) > 0 {
+		pending, err := r.pendingChanges(ctx, cms, changes)
+		if err != nil {
+			return 0, err
+		}
+		changes = append(changes, pending...)
+	}
+	var wait time.Duration
+	var waiting []string
+	now := time.Now()
+	for _, c := range changes {
+		left, err := r.rollOut(ctx, cms, c, now)
+		if err != nil {
+			return 0, err
+		}
+		if left > 0 {
+			waiting = append(waiting, c.namespace)
+			if wait == 0 || left < wait {
+				wait = left
+			}
+		}
+	}
+	slices.Sort(waiting)
+	waiting = slices.Compact(waiting)
+	if len(waiting) > maxPendingRollouts {
+		waiting = waiting[:maxPendingRollouts]
+	}
+	cms.Status.PendingRollouts = waiting
+	return wait, nil
+}
+
+// maxPendingRollouts bounds status.pendingRollouts.
+const maxPendingRollouts = 100
+
+// pendingChanges rebuilds the changes of the namespaces in status.pendingRollouts from the operator's copies.
+func (r *ConfigMapSyncReconciler) pendingChanges(ctx context.Context, cms *syncv1.ConfigMapSync, already []copyChange) ([]copyChange, error) {
+	kind := string(sourceKind(cms))
+	owned, err := r.ownedCopies(ctx, cms, kind)
+	if err != nil {
+		return nil, err
+	}
+	var out []copyChange
+	for key, obj := range owned {
+		if !slices.Contains(cms.Status.PendingRollouts, key.Namespace) ||
+			slices.ContainsFunc(already, func(c copyChange) bool { return c.namespace == key.Namespace }) {
+			continue
+		}
+		out = append(out, copyChange{namespace: key.Namespace, kind: kind, name: key.Name,
+			token: syncer.RolloutToken(obj.GetUID(), obj.GetAnnotations()[syncer.ContentHashAnnotation])})
+	}
+	return out, nil
+}
+
+// syncDue reports whether this reconcile should sync. Automatic syncs always; Manual only for a new or changed
+// spec (observedGeneration lags) or a new sync-now request.
+func syncDue(cms *syncv1.ConfigMapSync) bool {
+	if cms.Spec.SyncStrategy != syncv1.SyncStrategyManual {
+		return true
+	}
+	request := cms.Annotations[syncv1.SyncNowAnnotation]
+	// A source missing at the last sync is copied as soon as it appears, as the SourceNotFound message promises.
+	return cms.Status.ObservedGeneration != cms.Generation ||
+		cms.Status.SyncStatus == syncv1.SyncStatusSourceNotFound ||
+		(request != "" && request != cms.Status.LastHandledSyncRequest)
+}
+
+// outcome is what one sync found and did.
+type outcome struct {
+	kind          string
 	sourceMissing bool
 	destinations  []destinationResult
+	// missing lists listed namespaces that do not exist yet.
+	missing []string
+	// writes counts the copies created, updated, replaced or pruned.
+	writes int
+	// copies counts the copies that exist after the sync.
+	copies int
+	// changes lists the copies whose content changed, for rollouts.
+	changes []copyChange
 }
 
 type destinationResult struct {
 	namespace string
 	action    syncer.Action
 	err       error
+	// change is set when an existing copy's content changed.
+	change *copyChange
 }
 
-// sync writes every copy that is missing or differs from the source. A missing source is not an error: the
-// copies are kept (a missing source is no reason to delete data) and the watch resumes the sync when it returns.
-func (r *ConfigMapSyncReconciler) sync(ctx context.Context, cms *syncv1.ConfigMapSync) (syncResult, error) {
-	if cms.Spec.Source.Kind == syncv1.SourceKindSecret {
-		return syncResult{}, reconcile.TerminalError(errUnsupportedKind)
-	}
-	src := &corev1.ConfigMap{}
+// sync reads the source and brings every destination in line with it. A missing source is not an error: copies
+// are kept (a missing source is no reason to delete data) and the source watch resumes the sync when it returns.
+func (r *ConfigMapSyncReconciler) sync(ctx context.Context, cms *syncv1.ConfigMapSync) (outcome, error) {
+	out := outcome{kind: string(sourceKind(cms))}
+	src := syncer.NewObject(out.kind)
 	srcKey := types.NamespacedName{Namespace: sourceNamespace(cms), Name: cms.Spec.Source.Name}
 	if err := r.APIReader.Get(ctx, srcKey, src); err != nil {
 		if apierrors.IsNotFound(err) {
-			return syncResult{sourceMissing: true}, nil
+			out.sourceMissing = true
+			return out, nil
 		}
-		return syncResult{}, fmt.Errorf("reading source ConfigMap %s: %w", srcKey, err)
+		return out, fmt.Errorf("reading source %s %s: %w", out.kind, srcKey, err)
+	}
+	content, err := syncer.ContentOf(src)
+	if err != nil {
+		return out, reconcile.TerminalError(err)
 	}
 
-	content := syncer.ConfigMapContent(src)
-	owner := syncer.OwnerOf(cms)
-	name := cms.Spec.Destination.Name
-	if name == "" {
-		name = src.Name
+	targets, err := r.resolveTargets(ctx, cms, src.GetName())
+	if err != nil {
+		return out, err
 	}
-	var result syncResult
+	out.missing = targets.Missing
+	owned, err := r.ownedCopies(ctx, cms, out.kind)
+	if err != nil {
+		return out, err
+	}
+
+	owner := syncer.OwnerOf(cms)
+	name := copyName(cms, src.GetName())
+	keep := make(map[types.NamespacedName]bool, len(targets.Namespaces))
+	out.destinations = make([]destinationResult, len(targets.Namespaces))
+	r.fanOut(len(targets.Namespaces), func(i int) {
+		ns := targets.Namespaces[i]
+		key := types.NamespacedName{Namespace: ns, Name: name}
+		desired := syncer.Desired(src, content, ns, name, owner)
+		existing := owned[key]
+		action, err := r.syncCopy(ctx, existing, desired, owner)
+		out.destinations[i] = destinationResult{namespace: ns, action: action, err: err}
+		if err == nil && contentChanged(existing, action, content.Hash()) {
+			out.destinations[i].change = &copyChange{namespace: ns, kind: out.kind, name: name,
+				token: syncer.RolloutToken(desired.GetUID(), content.Hash())}
+		}
+	})
+	for _, ns := range targets.Namespaces {
+		keep[types.NamespacedName{Namespace: ns, Name: name}] = true
+	}
+
+	// Prune what is no longer wanted: namespaces that stopped matching or were unlisted, and the old name after a
+	// rename. Found by label in the cache, not remembered, so a restart loses nothing.
+	var stale []client.Object
+	for key, obj := range owned {
+		if !keep[key] {
+			stale = append(stale, obj)
+		}
+	}
+	pruneErrs := make([]error, len(stale))
+	r.fanOut(len(stale), func(i int) { pruneErrs[i] = r.deleteCopy(ctx, stale[i]) })
+
 	var errs []error
-	for _, ns := range cms.Spec.Destination.Namespaces {
-		action, err := r.syncCopy(ctx, syncer.DesiredConfigMap(content, ns, name, owner), owner)
-		result.destinations = append(result.destinations, destinationResult{namespace: ns, action: action, err: err})
+	for _, d := range out.destinations {
+		if d.err == nil && d.action != syncer.ActionConflict {
+			out.copies++
+		}
+		if d.action != syncer.ActionNone && d.action != syncer.ActionConflict && d.err == nil {
+			out.writes++
+		}
+		errs = append(errs, d.err)
+		if d.change != nil {
+			out.changes = append(out.changes, *d.change)
+		}
+	}
+	for _, err := range pruneErrs {
+		if err == nil {
+			out.writes++
+		}
 		errs = append(errs, err)
 	}
-	return result, errors.Join(errs...)
+	return out, classifyAll(errs)
 }
 
-var errUnsupportedKind = errors.New("source.kind Secret is not supported by this version of the operator")
-
-// syncCopy creates or updates one copy when it differs from desired, and returns what it did.
-func (r *ConfigMapSyncReconciler) syncCopy(ctx context.Context, desired *corev1.ConfigMap, owner syncer.Owner) (syncer.Action, error) {
-	key := client.ObjectKeyFromObject(desired)
-	existing := &corev1.ConfigMap{}
-	if err := r.Get(ctx, key, existing); err != nil {
-		if !apierrors.IsNotFound(err) {
-			return "", fmt.Errorf("reading copy %s: %w", key, err)
-		}
-		// The cache only holds labelled copies: an unlabelled object of the same name is invisible to it, so a
-		// missing cache entry is confirmed with a live read before anything is created.
-		if err := r.APIReader.Get(ctx, key, existing); err != nil {
-			if !apierrors.IsNotFound(err) {
-				return "", fmt.Errorf("reading copy %s: %w", key, err)
-			}
-			existing = nil
-		}
+// contentChanged reports whether a write replaced the content of an existing copy (a new copy has no consumers
+// that need restarting).
+func contentChanged(existing client.Object, action syncer.Action, hash string) bool {
+	if existing == nil || (action != syncer.ActionUpdate && action != syncer.ActionReplace) {
+		return false
 	}
-
-	action := syncer.Plan(existing, owner, desired.Annotations[syncer.ContentHashAnnotation])
-	switch action {
-	case syncer.ActionCreate:
-		if err := r.Create(ctx, desired); err != nil {
-			return action, fmt.Errorf("creating copy %s: %w", key, err)
-		}
-	case syncer.ActionUpdate:
-		desired.ResourceVersion = existing.ResourceVersion
-		if err := r.Update(ctx, desired); err != nil {
-			return action, fmt.Errorf("updating copy %s: %w", key, err)
-		}
-	}
-	return action, nil
+	return existing.GetAnnotations()[syncer.ContentHashAnnotation] != hash
 }
 
-// recordOutcome writes the result of a sync into the status, logs changes, and emits events on transitions.
-func (r *ConfigMapSyncReconciler) recordOutcome(ctx context.Context, before, cms *syncv1.ConfigMapSync, result syncResult, err error) {
-	status := &cms.Status
-	status.DesiredDestinations = int32(len(cms.Spec.Destination.Namespaces))
-	status.SyncedDestinations, status.FailedDestinations = 0, 0
-	conflicts := 0
-	for _, d := range result.destinations {
-		switch {
-		case d.err != nil:
-			status.FailedDestinations++
-		case d.action == syncer.ActionConflict:
-			conflicts++
-			status.FailedDestinations++
-		default:
-			status.SyncedDestinations++
-			if d.action != syncer.ActionNone {
-				logf.FromContext(ctx).Info("Synced copy", "action", d.action, "namespace", d.namespace)
-			}
-		}
+// fanOut runs fn for 0..n-1 with at most r.FanOut calls at a time.
+func (r *ConfigMapSyncReconciler) fanOut(n int, fn func(i int)) {
+	limit := max(r.FanOut, 1)
+	sem := make(chan struct{}, limit)
+	done := make(chan struct{}, n)
+	for i := range n {
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; done <- struct{}{} }()
+			fn(i)
+		}()
 	}
-
-	ready := metav1.Condition{Type: syncv1.ReadyCondition, Status: metav1.ConditionFalse, ObservedGeneration: cms.Generation}
-	switch {
-	case errors.Is(err, errUnsupportedKind):
-		ready.Reason, ready.Message = syncv1.ReasonUnsupported, err.Error()
-		status.SyncStatus = syncv1.SyncStatusFailed
-	case err != nil:
-		ready.Reason = syncv1.ReasonSyncFailed
-		ready.Message = fmt.Sprintf("%d of %d destinations failed to sync; retrying", status.FailedDestinations, status.DesiredDestinations)
-		status.SyncStatus = syncv1.SyncStatusFailed
-	case result.sourceMissing:
-		ready.Reason = syncv1.ReasonSourceNotFound
-		ready.Message = fmt.Sprintf("%s %s/%s does not exist; existing copies are kept", sourceKind(cms), sourceNamespace(cms), cms.Spec.Source.Name)
-		status.SyncStatus = syncv1.SyncStatusSourceNotFound
-	case conflicts > 0:
-		ready.Reason = syncv1.ReasonConflict
-		ready.Message = fmt.Sprintf("%d destinations hold an object of the same name that this ConfigMapSync does not own; they were left unchanged", conflicts)
-		status.SyncStatus = syncv1.SyncStatusConflict
-	default:
-		ready.Status, ready.Reason = metav1.ConditionTrue, syncv1.ReasonSynced
-		ready.Message = fmt.Sprintf("%d of %d destinations hold an up-to-date copy", status.SyncedDestinations, status.DesiredDestinations)
-		status.SyncStatus = syncv1.SyncStatusSynced
-		now := metav1.Now()
-		status.LastSyncTime = &now
-	}
-	meta.SetStatusCondition(&status.Conditions, ready)
-
-	// Events only for transitions a user can act on, not for every retry.
-	prev := meta.FindStatusCondition(before.Status.Conditions, syncv1.ReadyCondition)
-	if ready.Status == metav1.ConditionFalse && (prev == nil || prev.Reason != ready.Reason) {
-		r.Recorder.Eventf(cms, nil, corev1.EventTypeWarning, ready.Reason, "Sync", "%s", ready.Message)
+	for range n {
+		<-done
 	}
 }
 
-// sourceNamespace returns the namespace of the source, which defaults to the ConfigMapSync's own.
-func sourceNamespace(cms *syncv1.ConfigMapSync) string {
-	if cms.Spec.Source.Namespace != "" {
-		return cms.Spec.Source.Namespace
-	}
-	return cms.Namespace
-}
+// classify makes err terminal when a retry cannot fix it.
+func classify(err error) error { return classifyAll([]error{err}) }
 
-func sourceKind(cms *syncv1.ConfigMapSync) syncv1.SourceKind {
-	if cms.Spec.Source.Kind == "" {
-		return syncv1.SourceKindConfigMap
-	}
-	return cms.Spec.Source.Kind
-}
-
-// syncFrequency returns how long to wait before the next resync of an unchanged source.
-func syncFrequency(cms *syncv1.ConfigMapSync) time.Duration {
-	d, err := time.ParseDuration(cms.Spec.SyncFrequency)
-	if err != nil || d <= 0 {
-		d, _ = time.ParseDuration(syncv1.DefaultSyncFrequency)
-	}
-	return d
-}
-
-// SetupWithManager registers the controller: it watches ConfigMapSyncs, the metadata of source ConfigMaps, and
-// the operator's own copies, so that a changed source or a tampered copy is synced at once.
-func (r *ConfigMapSyncReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
-	if err := mgr.GetFieldIndexer().IndexField(ctx, &syncv1.ConfigMapSync{}, sourceIndex,
-		func(obj client.Object) []string {
-			cms := obj.(*syncv1.ConfigMapSync)
-			return []string{sourceNamespace(cms) + "/" + cms.Spec.Source.Name}
-		}); err != nil {
-		return fmt.Errorf("indexing ConfigMapSyncs by source: %w", err)
-	}
-
-	sourceMeta := &metav1.PartialObjectMetadata{}
-	sourceMeta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("ConfigMap"))
-
-	return ctrl.NewControllerManagedBy(mgr).
-		For(&syncv1.ConfigMapSync{}).
-		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(ownerOfCopy)).
-		WatchesRawSource(source.Kind(r.SourceCache, sourceMeta,
-			handler.TypedEnqueueRequestsFromMapFunc(r.syncsReadingSource))).
-		Named("configmapsync").
-		Complete(r)
-}
-
-// ownerOfCopy maps a copy to the ConfigMapSync that owns it.
-func ownerOfCopy(_ context.Context, obj client.Object) []reconcile.Request {
-	if key, ok := syncer.OwnerKey(obj); ok {
-		return []reconcile.Request{{NamespacedName: key}}
-	}
-	return nil
-}
-
-// syncsReadingSource maps a source ConfigMap to every ConfigMapSync that copies it.
-func (r *ConfigMapSyncReconciler) syncsReadingSource(ctx context.Context, obj *metav1.PartialObjectMetadata) []reconcile.Request {
-	list := &syncv1.ConfigMapSyncList{}
-	if err := r.List(ctx, list, client.MatchingFields{sourceIndex: obj.Namespace + "/" + obj.Name}); err != nil {
-		logf.FromContext(ctx).Error(err, "Listing ConfigMapSyncs for a source", "source", client.ObjectKeyFromObject(obj))
+// classifyAll joins the errors of one sync's destinations. When every failure is one a retry cannot fix, the result is
+// terminal: the controller stops retrying until the ConfigMapSync changes, and the Stalled condition says why. One
+// failure that a retry may fix keeps the retries going for all, whatever order the destinations came in.
+func classifyAll(errs []error) error {
+	joined := errors.Join(errs...)
+	if joined == nil {
 		return nil
 	}
-	reqs := make([]reconcile.Request, 0, len(list.Items))
-	for i := range list.Items {
-		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+	for _, err := range errs {
+		if err != nil && !isPermanent(err) {
+			return joined
+		}
 	}
-	return reqs
+	return reconcile.TerminalError(joined)
+}
+
+func isPermanent(err error) bool {
+	if apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
+		return false // The namespace is going away; the namespace watch drops it from the targets.
+	}
+	return apierrors.IsForbidden(err) || apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) ||
+		apierrors.IsRequestEntityTooLargeError(err)
+}
+
+// observe updates the metrics for one sync.
+func observe(cms *syncv1.ConfigMapSync, out outcome, err error, took time.Duration) {
+	result := metrics.ResultSuccess
+	switch {
+	case err != nil:
+		result = metrics.ResultError
+	case meta.IsStatusConditionFalse(cms.Status.Conditions, syncv1.ReadyCondition):
+		result = metrics.ResultPartial
+	default:
+		metrics.SyncSucceeded()
+	}
+	metrics.SyncDuration.WithLabelValues(out.kind, result).Observe(took.Seconds())
+	if !out.sourceMissing {
+		metrics.SetCopies(client.ObjectKeyFromObject(cms), out.kind, out.copies)
+	}
+	for _, d := range out.destinations {
+		switch {
+		case d.err != nil:
+			metrics.SyncErrors.WithLabelValues(errorReason(d.err)).Inc()
+		case d.action == syncer.ActionConflict:
+			metrics.SyncErrors.WithLabelValues("Conflict").Inc()
+		}
+	}
+}
+
+// errorReason maps an error to a small fixed set of metric label values.
+func errorReason(err error) string {
+	if isPermanent(err) {
+		return "Permanent"
+	}
+	if reason := apierrors.ReasonForError(err); reason != metav1.StatusReasonUnknown {
+		return string(reason)
+	}
+	return "Other"
+}
+
+// emitEvents records a Warning event when Ready turns False for a new reason or Stalled turns True: transitions a
+// user can act on. A retry that fails the same way again adds none.
+func (r *ConfigMapSyncReconciler) emitEvents(before, cms *syncv1.ConfigMapSync) {
+	// Stalled says more than Ready when both turn bad at once: one event, not two.
+	if now := meta.FindStatusCondition(cms.Status.Conditions, syncv1.StalledCondition); now != nil &&
+		now.Status == metav1.ConditionTrue && !meta.IsStatusConditionTrue(before.Status.Conditions, syncv1.StalledCondition) {
+		r.Recorder.Eventf(cms, nil, corev1.EventTypeWarning, now.Reason, "Sync", "%s", now.Message)
+		return
+	}
+	was := meta.FindStatusCondition(before.Status.Conditions, syncv1.ReadyCondition)
+	if now := meta.FindStatusCondition(cms.Status.Conditions, syncv1.ReadyCondition); now != nil &&
+		now.Status == metav1.ConditionFalse && (was == nil || was.Status != now.Status || was.Reason != now.Reason) {
+		r.Recorder.Eventf(cms, nil, corev1.EventTypeWarning, now.Reason, "Sync", "%s", now.Message)
+	}
 }

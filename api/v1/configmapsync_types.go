@@ -122,6 +122,44 @@ type ConfigMapSyncSpec struct {
 	// +kubebuilder:default=Delete
 	// +optional
 	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+
+	// rollout restarts the Deployments, StatefulSets and DaemonSets in a destination namespace that use a copy
+	// when its content changes and they cannot see the change without a restart. Workloads can also opt in on
+	// their own with the annotation sync.configmapsync.io/rollout: "true" (and out with "false").
+	// +optional
+	Rollout *RolloutPolicy `json:"rollout,omitempty"`
+}
+
+// VolumeMountPolicy says whether workloads that mount a copy as a volume are restarted.
+// +kubebuilder:validation:Enum=Ignore;Restart
+type VolumeMountPolicy string
+
+const (
+	// VolumeMountsIgnore does not restart for plain volume mounts: the kubelet updates them in place.
+	VolumeMountsIgnore VolumeMountPolicy = "Ignore"
+	// VolumeMountsRestart restarts for volume mounts too, for applications that read their files only at start.
+	VolumeMountsRestart VolumeMountPolicy = "Restart"
+)
+
+// RolloutPolicy says which workloads are restarted when a copy changes.
+type RolloutPolicy struct {
+	// enabled restarts every workload in a destination namespace that uses the copy through environment
+	// variables (env, envFrom) or a subPath mount, which never see a change without a restart.
+	// +optional
+	Enabled bool `json:"enabled,omitempty"`
+
+	// volumeMounts is Ignore (default: a plain volume mount is updated in place by the kubelet) or Restart.
+	// +kubebuilder:default=Ignore
+	// +optional
+	VolumeMounts VolumeMountPolicy `json:"volumeMounts,omitempty"`
+
+	// debounce is the shortest time between two restarts of one workload; changes within it are batched into one
+	// restart at its end. A duration such as 30s (the default) or 5m.
+	// +kubebuilder:default="30s"
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	// +optional
+	Debounce string `json:"debounce,omitempty"`
 }
 
 // ConfigMapSyncStatus is the observed state of a ConfigMapSync.
@@ -136,7 +174,9 @@ type ConfigMapSyncStatus struct {
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
-	// lastSyncTime is when every copy was last confirmed equal to the source.
+	// lastSyncTime is when the copies were last brought in line with the source: the last sync that wrote a copy,
+	// or that first found them all up to date. A resync that finds nothing to do does not move it (it writes
+	// nothing at all, status included).
 	// +optional
 	LastSyncTime *metav1.Time `json:"lastSyncTime,omitempty"`
 
@@ -152,9 +192,61 @@ type ConfigMapSyncStatus struct {
 	// +optional
 	SyncedDestinations int32 `json:"syncedDestinations,omitempty"`
 
-	// failedDestinations is how many namespaces could not be synced.
+	// failedDestinations is how many namespaces could not be synced (write failures and conflicts).
 	// +optional
 	FailedDestinations int32 `json:"failedDestinations,omitempty"`
+
+	// destinations details the destinations that need attention first (conflicts, failures, missing namespaces),
+	// then the synced ones, up to 50 entries; the counts above cover all of them.
+	// +kubebuilder:validation:MaxItems=50
+	// +listType=map
+	// +listMapKey=namespace
+	// +optional
+	Destinations []DestinationStatus `json:"destinations,omitempty"`
+
+	// pendingRollouts lists destination namespaces with workloads whose restart waits for the end of the debounce
+	// window.
+	// +kubebuilder:validation:MaxItems=100
+	// +listType=set
+	// +optional
+	PendingRollouts []string `json:"pendingRollouts,omitempty"`
+
+	// lastHandledSyncRequest is the value of the sync.configmapsync.io/sync-now annotation the operator last acted on.
+	// +optional
+	LastHandledSyncRequest string `json:"lastHandledSyncRequest,omitempty"`
+}
+
+// DestinationState is the state of the copy in one destination namespace.
+// +kubebuilder:validation:Enum=Synced;Conflict;Failed;NamespaceNotFound
+type DestinationState string
+
+const (
+	// DestinationSynced means the copy matches the source.
+	DestinationSynced DestinationState = "Synced"
+	// DestinationConflict means an object the operator does not own has the copy's name; it is left unchanged.
+	DestinationConflict DestinationState = "Conflict"
+	// DestinationFailed means writing the copy failed; the operator retries.
+	DestinationFailed DestinationState = "Failed"
+	// DestinationNamespaceNotFound means a listed namespace does not exist (or is being deleted); the copy is written
+	// when it appears.
+	DestinationNamespaceNotFound DestinationState = "NamespaceNotFound"
+)
+
+// DestinationStatus is the state of one destination.
+type DestinationStatus struct {
+	// namespace of the destination.
+	// +kubebuilder:validation:MaxLength=63
+	// +required
+	Namespace string `json:"namespace"`
+
+	// state of the copy there.
+	// +required
+	State DestinationState `json:"state"`
+
+	// message explains a state other than Synced.
+	// +kubebuilder:validation:MaxLength=1024
+	// +optional
+	Message string `json:"message,omitempty"`
 }
 
 // +kubebuilder:object:root=true

@@ -22,7 +22,7 @@ var (
 
 // addKnownTypes registers this version's kinds.
 func addKnownTypes(s *runtime.Scheme) error {
-	s.AddKnownTypes(GroupVersion, &ConfigMapSync{}, &ConfigMapSyncList{})
+	s.AddKnownTypes(GroupVersion, &ConfigMapSync{}, &ConfigMapSyncList{}, &ManagedSecret{}, &ManagedSecretList{})
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil
 }

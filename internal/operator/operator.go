@@ -5,9 +5,12 @@ package operator
 import (
 	"context"
 	"fmt"
+	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -30,11 +33,24 @@ const Name = "configmapsync-operator"
 // ConfigMapSyncCRD is the name of the ConfigMapSync CustomResourceDefinition.
 const ConfigMapSyncCRD = "configmapsyncs.sync.configmapsync.io"
 
-// Options selects the optional parts of the operator.
+// Options selects the optional parts of the operator and tunes it.
 type Options struct {
 	// Webhooks serves the conversion, defaulting and validating webhooks. Off only for running the operator
 	// from a laptop against a cluster whose CRDs do not call webhooks.
 	Webhooks bool
+	// Controller tunes concurrency and retries of the ConfigMapSync controller.
+	Controller controllers.Options
+	// MaxParallelWrites bounds the copies one sync writes at once.
+	MaxParallelWrites int
+}
+
+// DefaultOptions are the defaults of main.go's flags.
+func DefaultOptions() Options {
+	return Options{
+		Webhooks:          true,
+		Controller:        controllers.Options{MaxConcurrentReconciles: 4, RetryBaseDelay: 500 * time.Millisecond, RetryMaxDelay: 5 * time.Minute},
+		MaxParallelWrites: 16,
+	}
 }
 
 // NewScheme returns a scheme with the Kubernetes types and every version of the operator's API.
@@ -50,33 +66,44 @@ func NewScheme() *runtime.Scheme {
 	return s
 }
 
-// CacheOptions limits the manager's cache to what the operator owns: ConfigMaps are cached only when they carry
-// the operator's managed-by label, and managedFields are dropped from everything. Reading any other ConfigMap
-// through the cached client finds nothing; sources are read with the API reader instead.
+// CacheOptions limits the manager's cache to what the operator owns: ConfigMaps and Secrets are cached only when
+// they carry the operator's managed-by label, and managedFields are dropped from everything. Reading any other
+// ConfigMap or Secret through the cached client finds nothing; sources are read with the API reader instead.
 func CacheOptions() cache.Options {
 	owned := labels.SelectorFromSet(labels.Set{syncer.ManagedByLabel: syncer.ManagedByValue})
 	return cache.Options{
 		DefaultTransform: cache.TransformStripManagedFields(),
 		ByObject: map[client.Object]cache.ByObject{
 			&corev1.ConfigMap{}: {Label: owned},
+			&corev1.Secret{}:    {Label: owned},
 		},
 	}
 }
 
 // Setup adds the operator's controllers, webhooks and the stored-version migration to mgr.
 func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
-	sources, err := newSourceCache(mgr)
+	metadata, err := newMetadataCache(mgr)
 	if err != nil {
 		return err
 	}
 	r := &controllers.ConfigMapSyncReconciler{
-		Client:      mgr.GetClient(),
-		APIReader:   mgr.GetAPIReader(),
-		SourceCache: sources,
-		Recorder:    mgr.GetEventRecorder(Name),
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Metadata:  metadata,
+		Recorder:  mgr.GetEventRecorder(Name),
+		FanOut:    opts.MaxParallelWrites,
 	}
-	if err := r.SetupWithManager(ctx, mgr); err != nil {
+	if err := r.SetupWithManager(ctx, mgr, opts.Controller); err != nil {
 		return fmt.Errorf("setting up the ConfigMapSync controller: %w", err)
+	}
+	managedSecrets := &controllers.ManagedSecretReconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Metadata:  metadata,
+		Recorder:  mgr.GetEventRecorder(Name),
+	}
+	if err := managedSecrets.SetupWithManager(ctx, mgr, opts.Controller); err != nil {
+		return fmt.Errorf("setting up the ManagedSecret controller: %w", err)
 	}
 	if opts.Webhooks {
 		if err := webhook.SetupConfigMapSyncWebhook(mgr); err != nil {
@@ -91,34 +118,54 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	})
 }
 
-// newSourceCache returns a cache, started by mgr, that watches the metadata of every ConfigMap in the cluster.
-// It is separate from the manager's cache because that one only sees the operator's labelled copies. Each entry
-// is cut down to its identity and resourceVersion: that is all the source watch needs to notice a change, and it
-// keeps the operator's memory flat however many ConfigMaps the cluster holds.
-func newSourceCache(mgr ctrl.Manager) (cache.Cache, error) {
+// newMetadataCache returns a cache, started by mgr, for the metadata of every ConfigMap, Secret and Namespace.
+// It is separate from the manager's cache because that one only sees the operator's labelled copies. ConfigMaps
+// and Secrets are cut down to their identity and resourceVersion: that is all the source watch needs to notice a
+// change, and it keeps the operator's memory flat however many of them the cluster holds. Namespaces keep their
+// labels, which selectors match.
+func newMetadataCache(mgr ctrl.Manager) (cache.Cache, error) {
+	namespace := &metav1.PartialObjectMetadata{}
+	namespace.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
 	c, err := cache.New(mgr.GetConfig(), cache.Options{
 		HTTPClient:       mgr.GetHTTPClient(),
 		Scheme:           mgr.GetScheme(),
 		Mapper:           mgr.GetRESTMapper(),
 		DefaultTransform: keepIdentityOnly,
+		ByObject: map[client.Object]cache.ByObject{
+			namespace: {Transform: cache.TransformStripManagedFields()},
+		},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("creating the source metadata cache: %w", err)
+		return nil, fmt.Errorf("creating the metadata cache: %w", err)
 	}
+	// Workloads are watched for their rollout opt-in annotation only; their informers start with the cache.
+	for _, kind := range []string{"Deployment", "StatefulSet", "DaemonSet"} {
+		w := &metav1.PartialObjectMetadata{}
+		w.SetGroupVersionKind(appsv1.SchemeGroupVersion.WithKind(kind))
+		if _, err := c.GetInformer(context.Background(), w, cache.BlockUntilSynced(false)); err != nil {
+			return nil, fmt.Errorf("watching %s metadata: %w", kind, err)
+		}
+	}
+
 	if err := mgr.Add(c); err != nil {
 		return nil, fmt.Errorf("adding the source metadata cache: %w", err)
 	}
 	return c, nil
 }
 
-// keepIdentityOnly drops everything from a cached object's metadata except what identifies it and its version.
+// keepIdentityOnly drops everything from a cached object's metadata except what identifies it and its version,
+// and the rollout opt-in annotation of workloads.
 var keepIdentityOnly toolscache.TransformFunc = func(in any) (any, error) {
 	obj, ok := in.(client.Object)
 	if !ok {
 		return in, nil
 	}
 	obj.SetLabels(nil)
-	obj.SetAnnotations(nil)
+	if optIn, ok := obj.GetAnnotations()[syncer.RolloutOptInAnnotation]; ok {
+		obj.SetAnnotations(map[string]string{syncer.RolloutOptInAnnotation: optIn})
+	} else {
+		obj.SetAnnotations(nil)
+	}
 	obj.SetManagedFields(nil)
 	obj.SetOwnerReferences(nil)
 	obj.SetFinalizers(nil)

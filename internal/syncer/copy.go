@@ -2,9 +2,10 @@ package syncer
 
 import (
 	"fmt"
+	"maps"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // Action is what a sync must do to one destination.
@@ -13,50 +14,94 @@ type Action string
 const (
 	// ActionCreate means the destination has no object of that name yet.
 	ActionCreate Action = "Create"
-	// ActionUpdate means the operator's copy exists but holds other content.
+	// ActionUpdate means the operator's copy exists but holds other content or metadata.
 	ActionUpdate Action = "Update"
+	// ActionReplace means the copy must be deleted and created again: it is immutable, or its Secret type changed
+	// (the API server refuses to update either).
+	ActionReplace Action = "Replace"
 	// ActionNone means the copy already matches the source.
 	ActionNone Action = "None"
 	// ActionConflict means an object the operator does not own has the copy's name; it is left alone.
 	ActionConflict Action = "Conflict"
 )
 
+// Desired returns the copy of src that belongs in namespace under name, labelled for owner. It carries the
+// source's content, its labels and annotations minus other tools' tracking metadata, the ownership labels, and the
+// content hash.
+func Desired(src client.Object, content Content, namespace, name string, owner Owner) client.Object {
+	obj := content.newObject()
+	obj.SetNamespace(namespace)
+	obj.SetName(name)
+	labels := copiedMetadata(src.GetLabels())
+	labels[ManagedByLabel] = ManagedByValue
+	labels[OwnerUIDLabel] = string(owner.UID)
+	obj.SetLabels(labels)
+	annotations := copiedMetadata(src.GetAnnotations())
+	annotations[OwnerAnnotation] = fmt.Sprintf("%s/%s", owner.Namespace, owner.Name)
+	annotations[ContentHashAnnotation] = content.Hash()
+	obj.SetAnnotations(annotations)
+	return obj
+}
+
 // Plan decides what to do with a destination given the object found there (nil when there is none).
-func Plan(existing *corev1.ConfigMap, owner Owner, hash string) Action {
-	switch {
-	case existing == nil:
+func Plan(existing, desired client.Object, owner Owner) Action {
+	if existing == nil {
 		return ActionCreate
-	case !IsOwnedBy(existing, owner):
+	}
+	if !IsOwnedBy(existing, owner) {
 		return ActionConflict
-	case existing.Annotations[ContentHashAnnotation] != hash || !sameContent(existing, hash):
-		return ActionUpdate
-	default:
+	}
+	if upToDate(existing, desired) {
 		return ActionNone
 	}
-}
-
-// sameContent guards against someone editing a copy's data while leaving its hash annotation: the annotation alone
-// would then hide the drift.
-func sameContent(existing *corev1.ConfigMap, hash string) bool {
-	return ConfigMapContent(existing).Hash() == hash
-}
-
-// DesiredConfigMap returns the copy of content that belongs in namespace under name, labelled for owner.
-func DesiredConfigMap(content Content, namespace, name string, owner Owner) *corev1.ConfigMap {
-	cm := &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{
-			Namespace: namespace,
-			Name:      name,
-			Labels: map[string]string{
-				ManagedByLabel: ManagedByValue,
-				OwnerUIDLabel:  string(owner.UID),
-			},
-			Annotations: map[string]string{
-				OwnerAnnotation:       fmt.Sprintf("%s/%s", owner.Namespace, owner.Name),
-				ContentHashAnnotation: content.Hash(),
-			},
-		},
+	if isImmutable(existing) || secretType(existing) != secretType(desired) {
+		return ActionReplace
 	}
-	content.ApplyToConfigMap(cm)
-	return cm
+	return ActionUpdate
+}
+
+// upToDate compares content by hash, recomputed from the existing copy's data rather than read from its
+// annotation, so that a copy someone edited by hand is restored. Labels and annotations only need to be present:
+// what other controllers add to a copy is left alone rather than fought over.
+func upToDate(existing, desired client.Object) bool {
+	content, err := ContentOf(existing)
+	if err != nil || content.Hash() != desired.GetAnnotations()[ContentHashAnnotation] {
+		return false
+	}
+	return containsAll(existing.GetLabels(), desired.GetLabels()) &&
+		containsAll(existing.GetAnnotations(), desired.GetAnnotations())
+}
+
+func containsAll(have, want map[string]string) bool {
+	for k, v := range want {
+		if got, ok := have[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
+func secretType(obj client.Object) corev1.SecretType {
+	if s, ok := obj.(*corev1.Secret); ok {
+		if s.Type == "" {
+			return corev1.SecretTypeOpaque
+		}
+		return s.Type
+	}
+	return ""
+}
+
+// Released returns a copy of obj without the operator's ownership labels and annotations: what the Orphan
+// deletion policy leaves behind, an ordinary object that no ConfigMapSync will touch again.
+func Released(obj client.Object) client.Object {
+	out := obj.DeepCopyObject().(client.Object)
+	labels := maps.Clone(out.GetLabels())
+	delete(labels, ManagedByLabel)
+	delete(labels, OwnerUIDLabel)
+	out.SetLabels(labels)
+	annotations := maps.Clone(out.GetAnnotations())
+	delete(annotations, OwnerAnnotation)
+	delete(annotations, ContentHashAnnotation)
+	out.SetAnnotations(annotations)
+	return out
 }

@@ -5,6 +5,7 @@ package webhook
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -25,7 +26,7 @@ import (
 func SetupConfigMapSyncWebhook(mgr ctrl.Manager) error {
 	return ctrl.NewWebhookManagedBy(mgr, &syncv1.ConfigMapSync{}).
 		WithDefaulter(ConfigMapSyncDefaulter{}).
-		WithValidator(ConfigMapSyncValidator{}).
+		WithValidator(ConfigMapSyncValidator{Authorizer: Authorizer{Client: mgr.GetClient()}}).
 		Complete()
 }
 
@@ -35,10 +36,10 @@ type ConfigMapSyncDefaulter struct{}
 
 var _ admission.Defaulter[*syncv1.ConfigMapSync] = ConfigMapSyncDefaulter{}
 
-// Default sets the defaults of a ConfigMapSync.
-func (ConfigMapSyncDefaulter) Default(_ context.Context, cms *syncv1.ConfigMapSync) error {
+// Default sets the defaults of a ConfigMapSync and records who asked for its source and destinations.
+func (ConfigMapSyncDefaulter) Default(ctx context.Context, cms *syncv1.ConfigMapSync) error {
 	Default(cms)
-	return nil
+	return recordRequester(ctx, cms)
 }
 
 // Default sets the defaults of a ConfigMapSync in place.
@@ -61,19 +62,32 @@ func Default(cms *syncv1.ConfigMapSync) {
 	}
 }
 
-// ConfigMapSyncValidator rejects ConfigMapSyncs the operator cannot carry out, naming the field and the rule.
-type ConfigMapSyncValidator struct{}
+// ConfigMapSyncValidator rejects ConfigMapSyncs the operator cannot carry out, naming the field and the rule, and
+// ConfigMapSyncs asking for copies the requesting user could not make themselves.
+type ConfigMapSyncValidator struct {
+	Authorizer Authorizer
+}
 
 var _ admission.Validator[*syncv1.ConfigMapSync] = ConfigMapSyncValidator{}
 
-// ValidateCreate validates a new ConfigMapSync.
-func (ConfigMapSyncValidator) ValidateCreate(_ context.Context, cms *syncv1.ConfigMapSync) (admission.Warnings, error) {
-	return nil, invalid(cms, Validate(cms, nil))
+// ValidateCreate validates a new ConfigMapSync and the requesting user's rights.
+func (v ConfigMapSyncValidator) ValidateCreate(ctx context.Context, cms *syncv1.ConfigMapSync) (admission.Warnings, error) {
+	if err := invalid(cms, Validate(cms, nil)); err != nil {
+		return nil, err
+	}
+	return nil, v.Authorizer.Authorize(ctx, nil, cms)
 }
 
-// ValidateUpdate validates a changed ConfigMapSync against its previous state.
-func (ConfigMapSyncValidator) ValidateUpdate(_ context.Context, old, cms *syncv1.ConfigMapSync) (admission.Warnings, error) {
-	return nil, invalid(cms, Validate(cms, old))
+// ValidateUpdate validates a changed ConfigMapSync against its previous state and, when its source or
+// destinations change, the requesting user's rights.
+func (v ConfigMapSyncValidator) ValidateUpdate(ctx context.Context, old, cms *syncv1.ConfigMapSync) (admission.Warnings, error) {
+	if !cms.DeletionTimestamp.IsZero() {
+		return nil, nil // Finalizer removal and status of an object on its way out: nothing left to validate.
+	}
+	if err := invalid(cms, Validate(cms, old)); err != nil {
+		return nil, err
+	}
+	return nil, v.Authorizer.Authorize(ctx, old, cms)
 }
 
 // ValidateDelete allows every deletion: cleanup is the finalizer's job.
@@ -111,6 +125,9 @@ func Validate(cms *syncv1.ConfigMapSync, old *syncv1.ConfigMapSync) field.ErrorL
 	errs = append(errs, validateDestination(spec, specPath.Child("destination"))...)
 
 	errs = append(errs, validateFrequency(specPath.Child("syncFrequency"), spec.SyncFrequency)...)
+	if r := spec.Rollout; r != nil {
+		errs = append(errs, validateRollout(specPath.Child("rollout"), r)...)
+	}
 	switch spec.SyncStrategy {
 	case syncv1.SyncStrategyAutomatic, syncv1.SyncStrategyManual:
 	default:
@@ -152,6 +169,10 @@ func validateDestination(spec *syncv1.ConfigMapSyncSpec, path *field.Path) field
 				"the source namespace cannot also be a destination: the copy would replace the source (set destination.name to copy under another name)"))
 		}
 	}
+	if s := dst.NamespaceSelector; s != nil && len(s.MatchLabels) == 0 && len(s.MatchExpressions) == 0 {
+		errs = append(errs, field.Invalid(path.Child("namespaceSelector"), "{}",
+			"must have matchLabels or matchExpressions: an empty selector would select every namespace"))
+	}
 	if dst.NamespaceSelector != nil {
 		errs = append(errs, metav1validation.ValidateLabelSelector(dst.NamespaceSelector,
 			metav1validation.LabelSelectorValidationOptions{}, path.Child("namespaceSelector"))...)
@@ -172,6 +193,23 @@ func validateFrequency(path *field.Path, value string) field.ErrorList {
 		return field.ErrorList{field.Invalid(path, value, rule)}
 	}
 	return nil
+}
+
+// validateRollout checks the rollout policy: a known volume-mount policy and a debounce of at most an hour.
+func validateRollout(path *field.Path, r *syncv1.RolloutPolicy) field.ErrorList {
+	var errs field.ErrorList
+	switch r.VolumeMounts {
+	case "", syncv1.VolumeMountsIgnore, syncv1.VolumeMountsRestart:
+	default:
+		errs = append(errs, field.NotSupported(path.Child("volumeMounts"), r.VolumeMounts,
+			[]syncv1.VolumeMountPolicy{syncv1.VolumeMountsIgnore, syncv1.VolumeMountsRestart}))
+	}
+	if r.Debounce != "" {
+		if d, err := time.ParseDuration(r.Debounce); err != nil || d < 0 || d > time.Hour {
+			errs = append(errs, field.Invalid(path.Child("debounce"), r.Debounce, "must be a duration between 0s and 1h, such as 30s"))
+		}
+	}
+	return errs
 }
 
 // namespaceName checks a namespace name (an RFC 1123 label).
@@ -200,4 +238,12 @@ func messages(path *field.Path, value string, msgs []string) field.ErrorList {
 		errs = append(errs, field.Invalid(path, value, m))
 	}
 	return errs
+}
+
+// decodeV1 decodes a v1 ConfigMapSync from an admission request's raw object.
+func decodeV1(raw []byte, into *syncv1.ConfigMapSync) error {
+	if err := json.Unmarshal(raw, into); err != nil {
+		return fmt.Errorf("decoding the previous object: %w", err)
+	}
+	return nil
 }

@@ -81,6 +81,9 @@ func TestValidateNamesTheFieldAndTheRule(t *testing.T) {
 		"bad selector": {func(c *syncv1.ConfigMapSync) {
 			c.Spec.Destination.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"a": "b c"}}
 		}, "spec.destination.namespaceSelector.matchLabels", "Invalid value"},
+		"empty selector": {func(c *syncv1.ConfigMapSync) {
+			c.Spec.Destination = syncv1.Destination{NamespaceSelector: &metav1.LabelSelector{}}
+		}, "spec.destination.namespaceSelector", "would select every namespace"},
 		"frequency too short":      {func(c *syncv1.ConfigMapSync) { c.Spec.SyncFrequency = "1s" }, "spec.syncFrequency", "between 10s and 24h"},
 		"frequency too long":       {func(c *syncv1.ConfigMapSync) { c.Spec.SyncFrequency = "25h" }, "spec.syncFrequency", "between 10s and 24h"},
 		"frequency not a duration": {func(c *syncv1.ConfigMapSync) { c.Spec.SyncFrequency = "often" }, "spec.syncFrequency", "must be a duration"},
@@ -90,7 +93,7 @@ func TestValidateNamesTheFieldAndTheRule(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			cms := valid()
 			tc.mutate(cms)
-			_, err := ConfigMapSyncValidator{}.ValidateCreate(context.Background(), cms)
+			err := invalid(cms, Validate(cms, nil))
 			require.Error(t, err)
 			assert.True(t, apierrors.IsInvalid(err), "want an Invalid status error, got %v", err)
 			assert.Contains(t, err.Error(), tc.field)
@@ -103,10 +106,8 @@ func TestSourceKindIsImmutable(t *testing.T) {
 	old := valid()
 	changed := valid()
 	changed.Spec.Source.Kind = syncv1.SourceKindSecret
-	_, err := ConfigMapSyncValidator{}.ValidateUpdate(context.Background(), old, changed)
+	err := invalid(changed, Validate(changed, old))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "spec.source.kind: Forbidden: is immutable")
-
-	_, err = ConfigMapSyncValidator{}.ValidateUpdate(context.Background(), old, valid())
-	assert.NoError(t, err)
+	assert.Empty(t, Validate(valid(), old))
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"time"
 
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
@@ -47,7 +48,14 @@ type Env struct {
 	Scheme *k8sruntime.Scheme
 	// Client has cluster-admin rights.
 	Client client.Client
+	// Calls records the writes of the operator started by RunOperator and injects faults into them.
+	Calls *Calls
 }
+
+// NewSchemeForKinds returns the operator's scheme, to name the kinds of typed objects.
+func NewSchemeForKinds() *k8sruntime.Scheme { return schemeForKinds }
+
+var schemeForKinds = operator.NewScheme()
 
 // Start starts etcd and kube-apiserver from KUBEBUILDER_ASSETS and installs the CRDs and webhooks.
 func Start(o Options) (*Env, error) {
@@ -74,7 +82,7 @@ func Start(o Options) (*Env, error) {
 		_ = env.Stop()
 		return nil, err
 	}
-	return &Env{Environment: env, Config: cfg, Scheme: scheme, Client: c}, nil
+	return &Env{Environment: env, Config: cfg, Scheme: scheme, Client: c, Calls: &Calls{}}, nil
 }
 
 // InstallCRDs installs (or upgrades) CRDs from paths, with webhook conversion pointing at the operator.
@@ -94,6 +102,7 @@ func (e *Env) RunOperator(ctx context.Context) (stop func(), err error) {
 		Cache:                  operator.CacheOptions(),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
+		NewClient:              e.Calls.newClient,
 		WebhookServer: webhook.NewServer(webhook.Options{
 			Host: wh.LocalServingHost, Port: wh.LocalServingPort, CertDir: wh.LocalServingCertDir,
 		}),
@@ -102,7 +111,11 @@ func (e *Env) RunOperator(ctx context.Context) (stop func(), err error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	if err := operator.Setup(ctx, mgr, operator.Options{Webhooks: true}); err != nil {
+	opts := operator.DefaultOptions()
+	opts.Controller.RetryBaseDelay = 50 * time.Millisecond // Faster retries keep fault tests short.
+	opts.Controller.RetryMaxDelay = 2 * time.Second
+	opts.Controller.SkipNameValidation = true
+	if err := operator.Setup(ctx, mgr, opts); err != nil {
 		cancel()
 		return nil, err
 	}

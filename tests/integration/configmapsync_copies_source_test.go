@@ -47,7 +47,9 @@ func TestCreatingAConfigMapSyncCopiesTheSourceAndRecordsStatus(t *testing.T) {
 		assert.Equal(c, src.BinaryData, cp.BinaryData)
 		assert.Equal(c, syncer.ManagedByValue, cp.Labels[syncer.ManagedByLabel])
 		assert.Equal(c, string(f.cms.UID), cp.Labels[syncer.OwnerUIDLabel])
-		assert.Equal(c, syncer.ConfigMapContent(src).Hash(), cp.Annotations[syncer.ContentHashAnnotation])
+		content, err := syncer.ContentOf(src)
+		assert.NoError(c, err)
+		assert.Equal(c, content.Hash(), cp.Annotations[syncer.ContentHashAnnotation])
 	})
 	eventually(t, f.cms, func(c *assert.CollectT, cms *syncv1beta1.ConfigMapSync) {
 		assert.Equal(c, syncv1.SyncStatusSynced, cms.Status.SyncStatus)

@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -12,9 +13,14 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
+	"github.com/configmapsync/configmapsync-operator/internal/syncer"
+	"github.com/configmapsync/configmapsync-operator/tests/harness"
 )
 
 const (
@@ -87,4 +93,59 @@ func tryUpdate(obj client.Object, mutate func()) error {
 		mutate()
 		return k8s.Update(context.Background(), obj)
 	})
+}
+
+// v1Sync returns a v1 ConfigMapSync in namespace that copies source (a ConfigMap unless kind says otherwise)
+// from its own namespace into destinations.
+func v1Sync(namespace, name, source string, destinations ...string) *syncv1.ConfigMapSync {
+	return &syncv1.ConfigMapSync{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
+		Spec: syncv1.ConfigMapSyncSpec{
+			Source:      syncv1.SourceReference{Name: source},
+			Destination: syncv1.Destination{Namespaces: destinations},
+		},
+	}
+}
+
+// copies lists the operator's copies owned by cms, of the given kind.
+func copies(t *testing.T, cms *syncv1.ConfigMapSync, list client.ObjectList) client.ObjectList {
+	t.Helper()
+	require.NoError(t, k8s.List(context.Background(), list, client.MatchingLabels{syncer.OwnerUIDLabel: string(cms.UID)}))
+	return list
+}
+
+// copyNamespaces returns the namespaces holding a ConfigMap copy owned by cms, sorted.
+func copyNamespaces(t *testing.T, cms *syncv1.ConfigMapSync) []string {
+	t.Helper()
+	list := copies(t, cms, &corev1.ConfigMapList{}).(*corev1.ConfigMapList)
+	out := make([]string, 0, len(list.Items))
+	for _, cm := range list.Items {
+		out = append(out, cm.Namespace)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// ready waits until cms reports Ready=True for its current generation.
+func ready(t *testing.T, cms *syncv1.ConfigMapSync) {
+	t.Helper()
+	eventually(t, cms, func(c *assert.CollectT, cms *syncv1.ConfigMapSync) {
+		cond := meta.FindStatusCondition(cms.Status.Conditions, syncv1.ReadyCondition)
+		if assert.NotNil(c, cond) {
+			assert.Equal(c, metav1.ConditionTrue, cond.Status, cond.Message)
+			assert.Equal(c, cms.Generation, cond.ObservedGeneration)
+		}
+	})
+}
+
+// writesIn returns the writes the operator made to objects in the given namespaces.
+func writesIn(namespaces ...string) []harness.Write {
+	return env.Calls.Writes(func(w harness.Write) bool { return slices.Contains(namespaces, w.Namespace) })
+}
+
+// deleteAndWait deletes obj and waits until it is gone.
+func deleteAndWait(t *testing.T, obj client.Object) {
+	t.Helper()
+	require.NoError(t, client.IgnoreNotFound(k8s.Delete(context.Background(), obj)))
+	require.Eventually(t, func() bool { return absent(t, obj) }, waitFor, tick, "%T %s should be deleted", obj, clientKey(obj))
 }

@@ -3,9 +3,12 @@
 package integration
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
+	"sync"
 	"testing"
 
 	"go.uber.org/zap/zapcore"
@@ -27,7 +30,13 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
-	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(os.Stderr), zap.Level(zapcore.Level(zapLevel()))))
+	// Everything the operator logs, at the most verbose level, goes to operatorLogs (the no-leak test searches
+	// it); with TEST_VERBOSE=1 it goes to stderr too.
+	var out io.Writer = &operatorLogs
+	if os.Getenv("TEST_VERBOSE") != "" {
+		out = io.MultiWriter(&operatorLogs, os.Stderr)
+	}
+	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(out), zap.Level(zapcore.Level(-10))))
 	var err error
 	if env, err = harness.Start(harness.Options{}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -36,19 +45,43 @@ func run(m *testing.M) int {
 	defer func() { _ = env.Stop() }()
 	k8s = env.Client
 
-	stop, err := env.RunOperator(context.Background())
-	if err != nil {
+	if stopOperator, err = env.RunOperator(context.Background()); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer stop()
+	defer func() { stopOperator() }()
 	return m.Run()
 }
 
-// zapLevel keeps the operator's logs quiet unless a developer asks for them with TEST_VERBOSE=1.
-func zapLevel() int8 {
-	if os.Getenv("TEST_VERBOSE") != "" {
-		return -2
+// stopOperator stops the running operator; startOperator starts a new one, as a restart of the process would.
+var stopOperator func()
+
+func startOperator(t *testing.T) {
+	t.Helper()
+	stop, err := env.RunOperator(context.Background())
+	if err != nil {
+		t.Fatal(err)
 	}
-	return 2
+	stopOperator = stop
+}
+
+// operatorLogs holds everything the operator logged in this test process.
+var operatorLogs lockedBuffer
+
+// lockedBuffer is a bytes.Buffer safe for concurrent writers.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -1,0 +1,73 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+
+	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
+	"github.com/configmapsync/configmapsync-operator/internal/metrics"
+)
+
+// reconcileDelete cleans up every copy of a ConfigMapSync being deleted, following its deletionPolicy, and then
+// removes the finalizer. Copies are found by their owner label on the API server, not remembered, so cleanup is
+// idempotent and picks up where it left off after a restart. While any copy remains, the finalizer stays.
+func (r *ConfigMapSyncReconciler) reconcileDelete(ctx context.Context, before, cms *syncv1.ConfigMapSync) error {
+	if !controllerutil.ContainsFinalizer(cms, syncv1.Finalizer) {
+		return nil
+	}
+	copies, err := r.liveCopies(ctx, cms)
+	if err != nil {
+		return err
+	}
+	cleanup := r.deleteCopy
+	verb := "delete"
+	if cms.Spec.DeletionPolicy == syncv1.DeletionPolicyOrphan {
+		cleanup, verb = r.releaseCopy, "release"
+	}
+	errs := make([]error, len(copies))
+	r.fanOut(len(copies), func(i int) { errs[i] = cleanup(ctx, copies[i]) })
+
+	failed := 0
+	for _, err := range errs {
+		if err != nil {
+			failed++
+			metrics.SyncErrors.WithLabelValues("CleanupFailed").Inc()
+		}
+	}
+	if failed > 0 {
+		meta.SetStatusCondition(&cms.Status.Conditions, metav1.Condition{
+			Type: syncv1.DeletingCondition, Status: metav1.ConditionFalse, ObservedGeneration: cms.Generation,
+			Reason:  syncv1.ReasonCleanupFailed,
+			Message: fmt.Sprintf("Could not %s %d of %d copies; retrying. The ConfigMapSync stays until they are cleaned up.", verb, failed, len(copies)),
+		})
+		r.emitCleanupEvent(before, cms)
+		return errors.Join(errs...)
+	}
+
+	base := cms.DeepCopy()
+	controllerutil.RemoveFinalizer(cms, syncv1.Finalizer)
+	if err := r.Patch(ctx, cms, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+		return fmt.Errorf("removing finalizer: %w", err)
+	}
+	metrics.SetCopies(client.ObjectKeyFromObject(cms), "", 0)
+	logf.FromContext(ctx).Info("Cleaned up copies", "policy", cms.Spec.DeletionPolicy, "copies", len(copies))
+	// Nothing is left to patch: the object is gone once the last finalizer is removed.
+	cms.Status = before.Status
+	return nil
+}
+
+// emitCleanupEvent records a Warning event the first time cleanup fails (not on every retry).
+func (r *ConfigMapSyncReconciler) emitCleanupEvent(before, cms *syncv1.ConfigMapSync) {
+	c := meta.FindStatusCondition(cms.Status.Conditions, syncv1.DeletingCondition)
+	was := meta.FindStatusCondition(before.Status.Conditions, syncv1.DeletingCondition)
+	if was == nil || was.Reason != c.Reason {
+		r.Recorder.Eventf(cms, nil, "Warning", c.Reason, "Cleanup", "%s", c.Message)
+	}
+}

@@ -1,0 +1,139 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/workqueue"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
+	"github.com/configmapsync/configmapsync-operator/internal/syncer"
+)
+
+// Indexes on ConfigMapSyncs, so that an event on a namespace or an object wakes exactly the syncs it concerns.
+const (
+	// watchedObjectIndex holds "Kind/namespace/name" of the source and of every destination in conflict (so the
+	// sync runs again when the object in the way is deleted).
+	watchedObjectIndex = "watchedObjects"
+	// destinationNamespaceIndex holds every listed namespace, and "*" for syncs with a namespace selector.
+	destinationNamespaceIndex = "destinationNamespaces"
+	anyNamespace              = "*"
+)
+
+// Options tunes the controller.
+type Options struct {
+	// MaxConcurrentReconciles is how many ConfigMapSyncs are synced at once.
+	MaxConcurrentReconciles int
+	// RetryBaseDelay and RetryMaxDelay bound the per-object exponential backoff after a failed sync.
+	RetryBaseDelay, RetryMaxDelay time.Duration
+	// SkipNameValidation lets a test process build the controller more than once.
+	SkipNameValidation bool
+}
+
+// SetupWithManager registers the controller and its watches: ConfigMapSyncs; the operator's own copies (a
+// tampered or deleted copy is restored at once); the metadata of every ConfigMap and Secret (a changed source is
+// synced at once); and the metadata of namespaces (new namespaces matching a selector get their copy).
+func (r *ConfigMapSyncReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, o Options) error {
+	indexer := mgr.GetFieldIndexer()
+	if err := indexer.IndexField(ctx, &syncv1.ConfigMapSync{}, watchedObjectIndex, watchedObjects); err != nil {
+		return fmt.Errorf("indexing ConfigMapSyncs by watched object: %w", err)
+	}
+	if err := indexer.IndexField(ctx, &syncv1.ConfigMapSync{}, destinationNamespaceIndex, destinationNamespaces); err != nil {
+		return fmt.Errorf("indexing ConfigMapSyncs by destination namespace: %w", err)
+	}
+	byOwner := func(obj client.Object) []string { return []string{obj.GetLabels()[syncer.OwnerUIDLabel]} }
+	for _, kind := range []string{syncer.KindConfigMap, syncer.KindSecret} {
+		if err := indexer.IndexField(ctx, syncer.NewObject(kind), ownerUIDIndex, byOwner); err != nil {
+			return fmt.Errorf("indexing copies by owner: %w", err)
+		}
+	}
+
+	b := ctrl.NewControllerManagedBy(mgr).
+		For(&syncv1.ConfigMapSync{}).
+		Named("configmapsync").
+		WithOptions(controller.Options{
+			MaxConcurrentReconciles: o.MaxConcurrentReconciles,
+			RateLimiter:             workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](o.RetryBaseDelay, o.RetryMaxDelay),
+			SkipNameValidation:      &o.SkipNameValidation,
+		})
+	for _, kind := range []string{syncer.KindConfigMap, syncer.KindSecret} {
+		b = b.Watches(syncer.NewObject(kind), handler.EnqueueRequestsFromMapFunc(ownerOfCopy))
+		b = b.WatchesRawSource(source.Kind(r.Metadata, metadataOf(kind),
+			handler.TypedEnqueueRequestsFromMapFunc(r.syncsWatching(kind))))
+	}
+	b = b.WatchesRawSource(source.Kind(r.Metadata, metadataOf("Namespace"),
+		handler.TypedEnqueueRequestsFromMapFunc(r.syncsIntoNamespace)))
+	return b.Complete(r)
+}
+
+func metadataOf(kind string) *metav1.PartialObjectMetadata {
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(namespaceGVK.GroupVersion().WithKind(kind))
+	return m
+}
+
+func watchedObjects(obj client.Object) []string {
+	cms := obj.(*syncv1.ConfigMapSync)
+	kind := string(sourceKind(cms))
+	keys := []string{objectKey(kind, sourceNamespace(cms), cms.Spec.Source.Name)}
+	for _, d := range cms.Status.Destinations {
+		if d.State == syncv1.DestinationConflict {
+			keys = append(keys, objectKey(kind, d.Namespace, copyName(cms, cms.Spec.Source.Name)))
+		}
+	}
+	return keys
+}
+
+func destinationNamespaces(obj client.Object) []string {
+	cms := obj.(*syncv1.ConfigMapSync)
+	keys := append([]string(nil), cms.Spec.Destination.Namespaces...)
+	if cms.Spec.Destination.NamespaceSelector != nil {
+		keys = append(keys, anyNamespace)
+	}
+	return keys
+}
+
+func objectKey(kind, namespace, name string) string { return kind + "/" + namespace + "/" + name }
+
+// ownerOfCopy maps a copy to the ConfigMapSync that owns it.
+func ownerOfCopy(_ context.Context, obj client.Object) []reconcile.Request {
+	if key, ok := syncer.OwnerKey(obj); ok {
+		return []reconcile.Request{{NamespacedName: key}}
+	}
+	return nil
+}
+
+// syncsWatching maps a ConfigMap or Secret to the syncs that copy it or that it blocks.
+func (r *ConfigMapSyncReconciler) syncsWatching(kind string) handler.TypedMapFunc[*metav1.PartialObjectMetadata, reconcile.Request] {
+	return func(ctx context.Context, obj *metav1.PartialObjectMetadata) []reconcile.Request {
+		return r.requestsFor(ctx, watchedObjectIndex, objectKey(kind, obj.Namespace, obj.Name))
+	}
+}
+
+// syncsIntoNamespace maps a namespace to the syncs that list it or select namespaces by label.
+func (r *ConfigMapSyncReconciler) syncsIntoNamespace(ctx context.Context, ns *metav1.PartialObjectMetadata) []reconcile.Request {
+	return append(r.requestsFor(ctx, destinationNamespaceIndex, ns.Name),
+		r.requestsFor(ctx, destinationNamespaceIndex, anyNamespace)...)
+}
+
+func (r *ConfigMapSyncReconciler) requestsFor(ctx context.Context, index, value string) []reconcile.Request {
+	list := &syncv1.ConfigMapSyncList{}
+	if err := r.List(ctx, list, client.MatchingFields{index: value}); err != nil {
+		logf.FromContext(ctx).Error(err, "Listing ConfigMapSyncs for an event", "index", index)
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for i := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+	}
+	return reqs
+}

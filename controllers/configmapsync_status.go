@@ -1,0 +1,142 @@
+package controllers
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
+	"github.com/configmapsync/configmapsync-operator/internal/syncer"
+)
+
+// maxDestinationStatuses bounds status.destinations so a sync into thousands of namespaces keeps a small status.
+const maxDestinationStatuses = 50
+
+// maxMessage bounds a message written into status.
+const maxMessage = 1024
+
+// recordStatus writes the outcome of a sync into the status: counts, the per-destination list, the Ready and
+// Stalled conditions, and the v1beta1 summary fields syncStatus and lastSyncTime.
+func recordStatus(cms *syncv1.ConfigMapSync, out outcome, err error, now time.Time) {
+	st := &cms.Status
+	terminal := errors.Is(err, reconcile.TerminalError(nil))
+	if request := cms.Annotations[syncv1.SyncNowAnnotation]; request != "" && (err == nil || terminal) {
+		st.LastHandledSyncRequest = request
+	}
+	if terminal {
+		setCondition(cms, syncv1.StalledCondition, metav1.ConditionTrue, syncv1.ReasonPermanentFailure,
+			"The API server refused a write for a reason retrying will not fix; fix the cause and edit the ConfigMapSync to retry: "+err.Error())
+	} else {
+		meta.RemoveStatusCondition(&st.Conditions, syncv1.StalledCondition)
+	}
+
+	if out.sourceMissing {
+		setCondition(cms, syncv1.ReadyCondition, metav1.ConditionFalse, syncv1.ReasonSourceNotFound,
+			fmt.Sprintf("%s %s/%s does not exist; existing copies are kept and synced when it returns",
+				sourceKind(cms), sourceNamespace(cms), cms.Spec.Source.Name))
+		st.SyncStatus = syncv1.SyncStatusSourceNotFound
+		return
+	}
+
+	dests, synced, conflicts, failed := destinationStatuses(out)
+	// A sync that failed before reaching any destination (reading the source, listing namespaces) leaves the
+	// per-destination status of the last sync as it was.
+	if err == nil || len(out.destinations) > 0 {
+		st.Destinations = dests
+		st.DesiredDestinations = int32(len(out.destinations))
+		st.SyncedDestinations = int32(synced)
+		st.FailedDestinations = int32(conflicts + failed)
+	}
+
+	wasReady := meta.IsStatusConditionTrue(st.Conditions, syncv1.ReadyCondition)
+	total := len(out.destinations)
+	switch {
+	case terminal:
+		setCondition(cms, syncv1.ReadyCondition, metav1.ConditionFalse, syncv1.ReasonPermanentFailure,
+			fmt.Sprintf("%d of %d destinations are synced; see the Stalled condition", synced, total))
+		st.SyncStatus = syncv1.SyncStatusFailed
+	case err != nil && total == 0:
+		setCondition(cms, syncv1.ReadyCondition, metav1.ConditionFalse, syncv1.ReasonSyncFailed,
+			"The sync failed before reaching the destinations; retrying with backoff: "+err.Error())
+		st.SyncStatus = syncv1.SyncStatusFailed
+	case err != nil:
+		setCondition(cms, syncv1.ReadyCondition, metav1.ConditionFalse, syncv1.ReasonSyncFailed,
+			fmt.Sprintf("%d of %d destinations failed to sync; retrying with backoff", failed, total))
+		st.SyncStatus = syncv1.SyncStatusFailed
+		if synced > 0 {
+			st.SyncStatus = syncv1.SyncStatusPartiallySynced
+		}
+	case conflicts > 0:
+		setCondition(cms, syncv1.ReadyCondition, metav1.ConditionFalse, syncv1.ReasonConflict,
+			fmt.Sprintf("%d of %d destinations hold an object of the same name that this ConfigMapSync does not own; it was left unchanged and is synced once it is gone",
+				conflicts, total))
+		st.SyncStatus = syncv1.SyncStatusConflict
+	default:
+		msg := fmt.Sprintf("%d of %d destinations hold an up-to-date copy", synced, total)
+		if n := len(out.missing); n > 0 {
+			msg += fmt.Sprintf("; %d listed namespaces do not exist yet", n)
+		}
+		setCondition(cms, syncv1.ReadyCondition, metav1.ConditionTrue, syncv1.ReasonSynced, msg)
+		st.SyncStatus = syncv1.SyncStatusSynced
+		// lastSyncTime moves when copies were written or first found in sync, not on every unchanged resync:
+		// a resync that changes nothing writes nothing, status included.
+		if out.writes > 0 || !wasReady || st.LastSyncTime == nil {
+			st.LastSyncTime = &metav1.Time{Time: now}
+		}
+	}
+}
+
+// destinationStatuses lists the destinations that need attention first, then the synced ones, up to
+// maxDestinationStatuses, and counts each state.
+func destinationStatuses(out outcome) (list []syncv1.DestinationStatus, synced, conflicts, failed int) {
+	for _, d := range out.destinations {
+		s := syncv1.DestinationStatus{Namespace: d.namespace, State: syncv1.DestinationSynced}
+		switch {
+		case d.err != nil:
+			s.State, s.Message = syncv1.DestinationFailed, truncate(d.err.Error())
+			failed++
+		case d.action == syncer.ActionConflict:
+			s.State, s.Message = syncv1.DestinationConflict, "an object of this name exists and is not managed by this ConfigMapSync"
+			conflicts++
+		default:
+			synced++
+		}
+		list = append(list, s)
+	}
+	for _, ns := range out.missing {
+		list = append(list, syncv1.DestinationStatus{Namespace: ns, State: syncv1.DestinationNamespaceNotFound,
+			Message: "the namespace does not exist or is being deleted; the copy is written when it appears"})
+	}
+	slices.SortFunc(list, func(a, b syncv1.DestinationStatus) int {
+		if (a.State == syncv1.DestinationSynced) != (b.State == syncv1.DestinationSynced) {
+			if a.State == syncv1.DestinationSynced {
+				return 1
+			}
+			return -1
+		}
+		return strings.Compare(a.Namespace, b.Namespace)
+	})
+	if len(list) > maxDestinationStatuses {
+		list = list[:maxDestinationStatuses]
+	}
+	return list, synced, conflicts, failed
+}
+
+func setCondition(cms *syncv1.ConfigMapSync, t string, status metav1.ConditionStatus, reason, message string) {
+	meta.SetStatusCondition(&cms.Status.Conditions, metav1.Condition{
+		Type: t, Status: status, Reason: reason, Message: truncate(message), ObservedGeneration: cms.Generation,
+	})
+}
+
+func truncate(s string) string {
+	if len(s) <= maxMessage {
+		return s
+	}
+	return s[:maxMessage-3] + "..."
+}

@@ -1,0 +1,155 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+
+	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
+	"github.com/configmapsync/configmapsync-operator/internal/metrics"
+	"github.com/configmapsync/configmapsync-operator/internal/syncer"
+)
+
+// ownerUIDIndex indexes cached copies by the UID of the ConfigMapSync that owns them.
+const ownerUIDIndex = "metadata.labels.owner-uid"
+
+// syncCopy brings one destination in line with desired. existing is the operator's cached copy there, or nil.
+func (r *ConfigMapSyncReconciler) syncCopy(ctx context.Context, existing, desired client.Object, owner syncer.Owner) (syncer.Action, error) {
+	action := syncer.Plan(existing, desired, owner)
+	if action == syncer.ActionCreate {
+		err := r.Create(ctx, desired)
+		if !apierrors.IsAlreadyExists(err) {
+			return action, r.wrote(desired, action, err)
+		}
+		// The cache only holds labelled copies, so the object in the way is either someone else's (invisible to
+		// the cache) or a copy the cache has not seen yet: read it live to tell which.
+		live := syncer.NewObject(kindName(desired))
+		if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(desired), live); err != nil {
+			return action, fmt.Errorf("reading %s: %w", describe(desired), err)
+		}
+		existing = live
+		action = syncer.Plan(existing, desired, owner)
+	}
+	switch action {
+	case syncer.ActionUpdate:
+		desired.SetResourceVersion(existing.GetResourceVersion())
+		return action, r.wrote(desired, action, r.Update(ctx, desired))
+	case syncer.ActionReplace:
+		// Immutable objects and Secret types cannot be updated: delete (only the exact object we read) and create.
+		uid, rv := existing.GetUID(), existing.GetResourceVersion()
+		err := r.Delete(ctx, existing, client.Preconditions{UID: &uid, ResourceVersion: &rv})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return action, r.wrote(desired, action, err)
+		}
+		return action, r.wrote(desired, action, r.Create(ctx, desired))
+	}
+	return action, nil
+}
+
+// wrote counts a write to a copy and wraps its error with what was written. Errors name the object, never its data.
+func (r *ConfigMapSyncReconciler) wrote(obj client.Object, action syncer.Action, err error) error {
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", action, describe(obj), err)
+	}
+	metrics.CopyWrites.WithLabelValues(kindName(obj), string(action)).Inc()
+	return nil
+}
+
+// deleteCopy deletes one of the operator's copies; a copy already gone is fine.
+func (r *ConfigMapSyncReconciler) deleteCopy(ctx context.Context, obj client.Object) error {
+	uid := obj.GetUID()
+	err := r.Delete(ctx, obj, client.Preconditions{UID: &uid})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return r.wrote(obj, "Delete", err)
+}
+
+// releaseCopy strips the operator's ownership from a copy and leaves its data (deletionPolicy Orphan).
+func (r *ConfigMapSyncReconciler) releaseCopy(ctx context.Context, obj client.Object) error {
+	err := r.Patch(ctx, syncer.Released(obj), client.MergeFrom(obj))
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return r.wrote(obj, "Release", err)
+}
+
+// ownedCopies returns the operator's cached copies of kind owned by cms, by namespace and name.
+func (r *ConfigMapSyncReconciler) ownedCopies(ctx context.Context, cms *syncv1.ConfigMapSync, kind string) (map[types.NamespacedName]client.Object, error) {
+	list := syncer.NewList(kind)
+	if err := r.List(ctx, list, client.MatchingFields{ownerUIDIndex: string(cms.UID)}); err != nil {
+		return nil, fmt.Errorf("listing copies: %w", err)
+	}
+	return byKey(list), nil
+}
+
+// liveCopies lists every copy owned by cms straight from the API server: cleanup must not miss a copy the cache
+// has not seen yet, nor touch an object that only looks like one (the same owner label without ours).
+func (r *ConfigMapSyncReconciler) liveCopies(ctx context.Context, cms *syncv1.ConfigMapSync) ([]client.Object, error) {
+	list := syncer.NewList(string(sourceKind(cms)))
+	owner := syncer.OwnerOf(cms)
+	if err := r.APIReader.List(ctx, list, client.MatchingLabels{
+		syncer.OwnerUIDLabel: string(owner.UID), syncer.ManagedByLabel: syncer.ManagedByValue,
+	}); err != nil {
+		return nil, fmt.Errorf("listing copies: %w", err)
+	}
+	var out []client.Object
+	for _, obj := range byKey(list) {
+		if syncer.IsOwnedBy(obj, owner) {
+			out = append(out, obj)
+		}
+	}
+	return out, nil
+}
+
+func byKey(list client.ObjectList) map[types.NamespacedName]client.Object {
+	out := map[types.NamespacedName]client.Object{}
+	_ = metaEach(list, func(obj client.Object) { out[client.ObjectKeyFromObject(obj)] = obj })
+	return out
+}
+
+// resolveTargets returns the namespaces that should hold a copy, from the listed ones and the selector, using the
+// namespace metadata cache.
+func (r *ConfigMapSyncReconciler) resolveTargets(ctx context.Context, cms *syncv1.ConfigMapSync, sourceName string) (syncer.Targets, error) {
+	var selector labels.Selector
+	if s := cms.Spec.Destination.NamespaceSelector; s != nil {
+		var err error
+		if selector, err = metav1.LabelSelectorAsSelector(s); err != nil {
+			return syncer.Targets{}, fmt.Errorf("spec.destination.namespaceSelector: %w", err)
+		}
+	}
+	list := &metav1.PartialObjectMetadataList{}
+	list.SetGroupVersionKind(namespaceGVK.GroupVersion().WithKind("NamespaceList"))
+	if err := r.Metadata.List(ctx, list); err != nil {
+		return syncer.Targets{}, fmt.Errorf("listing namespaces: %w", err)
+	}
+	namespaces := make(map[string]syncer.Namespace, len(list.Items))
+	for _, ns := range list.Items {
+		namespaces[ns.Name] = syncer.Namespace{Name: ns.Name, Labels: ns.Labels, Terminating: ns.DeletionTimestamp != nil}
+	}
+	exclude := ""
+	if copyName(cms, sourceName) == sourceName {
+		exclude = sourceNamespace(cms) // Never write over the source itself.
+	}
+	return syncer.ResolveTargets(cms.Spec.Destination.Namespaces, selector, namespaces, exclude), nil
+}
+
+// logOutcome logs the copies a sync wrote; an unchanged resync logs nothing.
+func logOutcome(ctx context.Context, out outcome) {
+	log := logf.FromContext(ctx)
+	for _, d := range out.destinations {
+		if d.err == nil && d.action != syncer.ActionNone {
+			log.Info("Synced copy", "action", d.action, "namespace", d.namespace, "kind", out.kind)
+		}
+	}
+	if len(out.missing) > 0 {
+		log.V(1).Info("Listed destination namespaces do not exist", "namespaces", slices.Clip(out.missing))
+	}
+}

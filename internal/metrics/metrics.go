@@ -1,0 +1,83 @@
+// Package metrics defines the operator's Prometheus metrics, registered with controller-runtime's registry so
+// they are served beside its own on /metrics. Every label has a small fixed set of values: no metric is labelled
+// by object name or namespace, so cardinality does not grow with the cluster.
+package metrics
+
+import (
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/types"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+)
+
+// Result labels of SyncDuration.
+const (
+	ResultSuccess = "success"
+	ResultPartial = "partial"
+	ResultError   = "error"
+)
+
+var (
+	// SyncDuration times one sync of one ConfigMapSync (reading the source, writing and pruning copies).
+	SyncDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "configmapsync_sync_duration_seconds",
+		Help:    "Time to sync one ConfigMapSync: read the source, write changed copies, prune stale ones.",
+		Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
+	}, []string{"kind", "result"})
+
+	// SyncErrors counts failed syncs of one destination or cleanup step, by reason.
+	SyncErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "configmapsync_sync_errors_total",
+		Help: "Failed copy writes, conflicts and cleanup failures, by reason.",
+	}, []string{"reason"})
+
+	// CopyWrites counts writes to copies, by action (Create, Update, Replace, Delete, Release).
+	CopyWrites = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "configmapsync_copy_writes_total",
+		Help: "Writes the operator made to copies, by action. A resync with nothing changed adds none.",
+	}, []string{"kind", "action"})
+
+	copiesManaged = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "configmapsync_copies_managed",
+		Help: "Copies the operator manages across all ConfigMapSyncs, by kind.",
+	}, []string{"kind"})
+
+	lastSuccess = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "configmapsync_last_successful_sync_timestamp_seconds",
+		Help: "Unix time of the last sync that left every destination of a ConfigMapSync up to date.",
+	})
+)
+
+func init() {
+	ctrlmetrics.Registry.MustRegister(SyncDuration, SyncErrors, CopyWrites, copiesManaged, lastSuccess)
+}
+
+// copies remembers each ConfigMapSync's copy count so the gauge is a sum that can drop a deleted sync's share.
+var copies = struct {
+	sync.Mutex
+	byOwner map[types.NamespacedName]ownerCopies
+}{byOwner: map[types.NamespacedName]ownerCopies{}}
+
+type ownerCopies struct {
+	kind  string
+	count int
+}
+
+// SetCopies records how many copies of kind the ConfigMapSync key manages now; count 0 forgets it.
+func SetCopies(key types.NamespacedName, kind string, count int) {
+	copies.Lock()
+	defer copies.Unlock()
+	if old, ok := copies.byOwner[key]; ok {
+		copiesManaged.WithLabelValues(old.kind).Sub(float64(old.count))
+	}
+	if count == 0 {
+		delete(copies.byOwner, key)
+		return
+	}
+	copies.byOwner[key] = ownerCopies{kind: kind, count: count}
+	copiesManaged.WithLabelValues(kind).Add(float64(count))
+}
+
+// SyncSucceeded records a sync that left every destination up to date.
+func SyncSucceeded() { lastSuccess.SetToCurrentTime() }

@@ -1,0 +1,153 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
+)
+
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
+
+// RequestedByAnnotation records the user whose rights authorized the current source and destinations of a
+// ConfigMapSync. The mutating webhook sets it from the admission request; users cannot set it themselves.
+const RequestedByAnnotation = "sync.configmapsync.io/requested-by"
+
+// Authorizer checks that the user asking for a sync could make the copies themselves. The operator's
+// ServiceAccount can read every Secret and write everywhere: without this check, anyone allowed to create a
+// ConfigMapSync could use it to read a Secret they cannot read or write into a namespace they cannot write.
+type Authorizer struct {
+	// Client creates SubjectAccessReviews.
+	Client client.Client
+}
+
+// needs lists the permissions a sync requires of the user who asks for it: get on the source, and create,
+// update and delete of that kind in every destination namespace, or cluster-wide with a namespace selector.
+func needs(cms *syncv1.ConfigMapSync) []authorizationv1.ResourceAttributes {
+	resource := "configmaps"
+	if cms.Spec.Source.Kind == syncv1.SourceKindSecret {
+		resource = "secrets"
+	}
+	attrs := []authorizationv1.ResourceAttributes{{
+		Verb: "get", Resource: resource, Namespace: cms.Spec.Source.Namespace, Name: cms.Spec.Source.Name,
+	}}
+	scopes := cms.Spec.Destination.Namespaces
+	if cms.Spec.Destination.NamespaceSelector != nil {
+		scopes = []string{""} // Any namespace, now or later: the rights must hold cluster-wide.
+	}
+	for _, ns := range scopes {
+		for _, verb := range []string{"create", "update", "delete"} {
+			attrs = append(attrs, authorizationv1.ResourceAttributes{Verb: verb, Resource: resource, Namespace: ns})
+		}
+		// Rollouts restart workloads there: only for users who could restart them themselves.
+		if cms.Spec.Rollout != nil && cms.Spec.Rollout.Enabled {
+			for _, workloads := range []string{"deployments", "statefulsets", "daemonsets"} {
+				attrs = append(attrs, authorizationv1.ResourceAttributes{Verb: "patch", Group: "apps", Resource: workloads, Namespace: ns})
+			}
+		}
+	}
+	return attrs
+}
+
+// Authorize returns a Forbidden error naming every permission the requesting user lacks. An update that leaves
+// source and destination as they were needs no new check: the rights were checked when they were set.
+func (a Authorizer) Authorize(ctx context.Context, old, cms *syncv1.ConfigMapSync) error {
+	if old != nil && sameRequest(old, cms) {
+		return nil
+	}
+	req, err := admission.RequestFromContext(ctx)
+	if err != nil {
+		return errors.New("no admission request in context: cannot tell who is asking")
+	}
+	var missing []string
+	for _, attr := range needs(cms) {
+		allowed, err := a.allowed(ctx, req.UserInfo, attr)
+		if err != nil {
+			return fmt.Errorf("checking the requesting user's rights: %w", err)
+		}
+		if !allowed {
+			missing = append(missing, describePermission(attr))
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return invalidForbidden(cms, fmt.Sprintf("user %q may not ask the operator to copy what they cannot copy themselves; missing: %s",
+		req.UserInfo.Username, strings.Join(missing, "; ")))
+}
+
+func (a Authorizer) allowed(ctx context.Context, user authenticationv1.UserInfo, attr authorizationv1.ResourceAttributes) (bool, error) {
+	extra := make(map[string]authorizationv1.ExtraValue, len(user.Extra))
+	for k, v := range user.Extra {
+		extra[k] = authorizationv1.ExtraValue(v)
+	}
+	sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+		User: user.Username, UID: user.UID, Groups: user.Groups, Extra: extra, ResourceAttributes: &attr,
+	}}
+	if err := a.Client.Create(ctx, sar); err != nil {
+		return false, err
+	}
+	return sar.Status.Allowed, nil
+}
+
+func describePermission(attr authorizationv1.ResourceAttributes) string {
+	if attr.Group != "" {
+		attr.Resource = attr.Resource + "." + attr.Group
+	}
+	switch {
+	case attr.Name != "":
+		return fmt.Sprintf("%s %s %q in namespace %q", attr.Verb, attr.Resource, attr.Name, attr.Namespace)
+	case attr.Namespace == "":
+		return fmt.Sprintf("%s %s in all namespaces (needed for destination.namespaceSelector)", attr.Verb, attr.Resource)
+	default:
+		return fmt.Sprintf("%s %s in namespace %q", attr.Verb, attr.Resource, attr.Namespace)
+	}
+}
+
+func invalidForbidden(cms *syncv1.ConfigMapSync, msg string) error {
+	return apierrors.NewForbidden(syncv1.GroupVersion.WithResource("configmapsyncs").GroupResource(), cms.Name, errors.New(msg))
+}
+
+// recordRequester sets RequestedByAnnotation to the requesting user when the source or destinations are set or
+// changed, and otherwise keeps the recorded value, whatever the request says.
+func recordRequester(ctx context.Context, cms *syncv1.ConfigMapSync) error {
+	req, err := admission.RequestFromContext(ctx)
+	if err != nil {
+		return nil // Called outside an admission request (unit tests of defaulting): nothing to record.
+	}
+	requester := req.UserInfo.Username
+	if len(req.OldObject.Raw) > 0 {
+		old := &syncv1.ConfigMapSync{}
+		if err := decodeV1(req.OldObject.Raw, old); err != nil {
+			return err
+		}
+		if sameRequest(old, cms) {
+			requester = old.Annotations[RequestedByAnnotation]
+		}
+	}
+	if cms.Annotations == nil {
+		cms.Annotations = map[string]string{}
+	}
+	if requester == "" {
+		delete(cms.Annotations, RequestedByAnnotation)
+		return nil
+	}
+	cms.Annotations[RequestedByAnnotation] = requester
+	return nil
+}
+
+// sameRequest reports whether an update leaves alone everything the requesting user's rights were checked for.
+func sameRequest(old, cms *syncv1.ConfigMapSync) bool {
+	return equality.Semantic.DeepEqual(old.Spec.Source, cms.Spec.Source) &&
+		equality.Semantic.DeepEqual(old.Spec.Destination, cms.Spec.Destination) &&
+		equality.Semantic.DeepEqual(old.Spec.Rollout, cms.Spec.Rollout)
+}

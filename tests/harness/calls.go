@@ -1,0 +1,121 @@
+package harness
+
+import (
+	"context"
+	"sync"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+)
+
+// Write is one write the operator sent to the API server.
+type Write struct {
+	Verb, Kind, Namespace, Name string
+}
+
+// Calls records the operator's writes and injects faults into them. The operator still talks to the real API
+// server: only the calls a test asks to fail are answered by the harness.
+type Calls struct {
+	mu             sync.Mutex
+	writes         []Write
+	failDeletes    int
+	failDeletesFor string
+}
+
+// Writes returns the writes that match keep.
+func (c *Calls) Writes(keep func(Write) bool) []Write {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []Write
+	for _, w := range c.writes {
+		if keep(w) {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// FailDeletes makes the next n deletes of objects in namespace fail with a server error.
+func (c *Calls) FailDeletes(namespace string, n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.failDeletes, c.failDeletesFor = n, namespace
+}
+
+func (c *Calls) record(verb string, obj client.Object) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	kind := obj.GetObjectKind().GroupVersionKind().Kind
+	if kind == "" {
+		kind = kindOf(obj)
+	}
+	c.writes = append(c.writes, Write{Verb: verb, Kind: kind, Namespace: obj.GetNamespace(), Name: obj.GetName()})
+	if verb == "delete" && c.failDeletes > 0 && obj.GetNamespace() == c.failDeletesFor {
+		c.failDeletes--
+		return apierrors.NewInternalError(errInjected)
+	}
+	return nil
+}
+
+type injected struct{}
+
+func (injected) Error() string { return "fault injected by the test harness" }
+
+var errInjected = injected{}
+
+func kindOf(obj client.Object) string {
+	t := schema.GroupVersionKind{}
+	if gvks, _, err := NewSchemeForKinds().ObjectKinds(obj); err == nil && len(gvks) > 0 {
+		t = gvks[0]
+	}
+	return t.Kind
+}
+
+// newClient returns the operator's client, wrapped so that c sees (and may fail) every write.
+func (c *Calls) newClient(config *rest.Config, options client.Options) (client.Client, error) {
+	inner, err := client.NewWithWatch(config, options)
+	if err != nil {
+		return nil, err
+	}
+	return interceptor.NewClient(inner, interceptor.Funcs{
+		Create: func(ctx context.Context, cl client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
+			if err := c.record("create", obj); err != nil {
+				return err
+			}
+			return cl.Create(ctx, obj, opts...)
+		},
+		Update: func(ctx context.Context, cl client.WithWatch, obj client.Object, opts ...client.UpdateOption) error {
+			if err := c.record("update", obj); err != nil {
+				return err
+			}
+			return cl.Update(ctx, obj, opts...)
+		},
+		Patch: func(ctx context.Context, cl client.WithWatch, obj client.Object, p client.Patch, opts ...client.PatchOption) error {
+			if err := c.record("patch", obj); err != nil {
+				return err
+			}
+			return cl.Patch(ctx, obj, p, opts...)
+		},
+		Delete: func(ctx context.Context, cl client.WithWatch, obj client.Object, opts ...client.DeleteOption) error {
+			if err := c.record("delete", obj); err != nil {
+				return err
+			}
+			return cl.Delete(ctx, obj, opts...)
+		},
+		SubResourcePatch: func(ctx context.Context, cl client.Client, sub string, obj client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
+			if err := c.record(sub+"-patch", obj); err != nil {
+				return err
+			}
+			return cl.SubResource(sub).Patch(ctx, obj, p, opts...)
+		},
+		SubResourceUpdate: func(ctx context.Context, cl client.Client, sub string, obj client.Object, opts ...client.SubResourceUpdateOption) error {
+			if err := c.record(sub+"-update", obj); err != nil {
+				return err
+			}
+			return cl.SubResource(sub).Update(ctx, obj, opts...)
+		},
+	}), nil
+}

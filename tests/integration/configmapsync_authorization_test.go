@@ -1,0 +1,104 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
+	"github.com/configmapsync/configmapsync-operator/internal/webhook"
+)
+
+// asUser returns a client that acts as a user with no rights but those the test grants.
+func asUser(t *testing.T, name string) client.Client {
+	t.Helper()
+	user, err := env.AddUser(envtest.User{Name: name, Groups: []string{"system:authenticated"}}, nil)
+	require.NoError(t, err)
+	c, err := client.New(user.Config(), client.Options{Scheme: env.Scheme})
+	require.NoError(t, err)
+	return c
+}
+
+// grant gives user the verbs on resources (in apiGroup) in namespace.
+func grant(t *testing.T, user, namespace, apiGroup string, resources []string, verbs ...string) {
+	t.Helper()
+	name := fmt.Sprintf("%s-%s-%d", user, resources[0], namespaceCounter.Add(1))
+	create(t, &rbacv1.Role{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
+		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{apiGroup}, Resources: resources, Verbs: verbs}},
+	})
+	create(t, &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, Name: user}},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name},
+	})
+}
+
+func TestAUserCannotBorrowTheOperatorsRights(t *testing.T) {
+	src, mine, theirs := newNamespace(t, "src"), newNamespace(t, "mine"), newNamespace(t, "theirs")
+	user := fmt.Sprintf("alice-%d", namespaceCounter.Add(1))
+	alice := asUser(t, user)
+	create(t, configMap(src, "settings", map[string]string{"k": "v"}))
+	grant(t, user, src, syncv1.GroupVersion.Group, []string{"configmapsyncs"}, "get", "create", "update", "patch")
+	grant(t, user, mine, "", []string{"configmaps"}, "create", "update", "delete")
+
+	// Alice cannot read the source: the operator must not read it for her.
+	cms := v1Sync(src, "borrow", "settings", mine)
+	err := alice.Create(context.Background(), cms)
+	require.Error(t, err)
+	assert.True(t, apierrors.IsForbidden(err), "got %v", err)
+	assert.Contains(t, err.Error(), fmt.Sprintf(`get configmaps "settings" in namespace %q`, src))
+	assert.True(t, absent(t, v1Sync(src, "borrow", "settings")))
+
+	// With read access to the source, she still cannot write into a namespace she cannot write.
+	grant(t, user, src, "", []string{"configmaps"}, "get")
+	err = alice.Create(context.Background(), v1Sync(src, "borrow", "settings", mine, theirs))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), fmt.Sprintf("create configmaps in namespace %q", theirs))
+	assert.NotContains(t, err.Error(), fmt.Sprintf("in namespace %q", mine))
+
+	// A selector reaches every namespace, so it needs cluster-wide rights.
+	bySelector := v1Sync(src, "selector", "settings")
+	bySelector.Spec.Destination.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"team": "a"}}
+	err = alice.Create(context.Background(), bySelector)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "in all namespaces")
+
+	// Within her rights, it works, and the object records who asked, whatever she claims.
+	allowed := v1Sync(src, "allowed", "settings", mine)
+	allowed.Annotations = map[string]string{webhook.RequestedByAnnotation: "someone-else"}
+	require.NoError(t, alice.Create(context.Background(), allowed))
+	assert.Equal(t, user, allowed.Annotations[webhook.RequestedByAnnotation])
+	eventually(t, configMap(mine, "settings", nil), func(c *assert.CollectT, cp *corev1.ConfigMap) {
+		assert.Equal(c, "v", cp.Data["k"])
+	})
+
+	// Widening it later is checked again.
+	err = tryUpdateAs(alice, allowed, func() { allowed.Spec.Destination.Namespaces = []string{mine, theirs} })
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), fmt.Sprintf("create configmaps in namespace %q", theirs))
+
+	// An edit that leaves source and destinations alone keeps the recorded requester.
+	require.NoError(t, tryUpdate(allowed, func() { allowed.Annotations[webhook.RequestedByAnnotation] = "mallory" }))
+	got := &syncv1.ConfigMapSync{}
+	require.NoError(t, k8s.Get(context.Background(), clientKey(allowed), got))
+	assert.Equal(t, user, got.Annotations[webhook.RequestedByAnnotation])
+}
+
+// tryUpdateAs is tryUpdate with another client.
+func tryUpdateAs(c client.Client, obj client.Object, mutate func()) error {
+	if err := c.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
+		return err
+	}
+	mutate()
+	return c.Update(context.Background(), obj)
+}
