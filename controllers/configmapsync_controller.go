@@ -40,11 +40,19 @@ type ConfigMapSyncReconciler struct {
 	FanOut int
 }
 
+// RBAC, least privilege; each rule says why:
+// Watch ConfigMapSyncs, and patch them to add and remove the cleanup finalizer.
 // +kubebuilder:rbac:groups=sync.configmapsync.io,resources=configmapsyncs,verbs=get;list;watch;patch
+// Report conditions, counts and per-destination state.
 // +kubebuilder:rbac:groups=sync.configmapsync.io,resources=configmapsyncs/status,verbs=get;update;patch
+// Set finalizers where the OwnerReferencesPermissionEnforcement admission plugin runs.
 // +kubebuilder:rbac:groups=sync.configmapsync.io,resources=configmapsyncs/finalizers,verbs=update
+// Read sources (any namespace), watch their metadata, and create, update, replace, prune and release copies.
+// Every sync is authorized against the requesting user's own rights by the validating webhook.
 // +kubebuilder:rbac:groups="",resources=configmaps;secrets,verbs=get;list;watch;create;update;patch;delete
+// Resolve namespace selectors and skip namespaces being deleted (metadata only).
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
+// Record Warning events on ConfigMapSyncs and ManagedSecrets, and on the CRD after the stored-version migration.
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile brings the copies of one ConfigMapSync in line with its source, or cleans them up when it is deleted.

@@ -56,6 +56,8 @@ type ManagedSecretReconciler struct {
 	Now func() time.Time
 }
 
+// Watch ManagedSecrets and patch their finalizer; report rotation times and conditions in their status. The
+// Secrets they generate are covered by the ConfigMapSync controller's rule on secrets.
 // +kubebuilder:rbac:groups=sync.configmapsync.io,resources=managedsecrets,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=sync.configmapsync.io,resources=managedsecrets/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=sync.configmapsync.io,resources=managedsecrets/finalizers,verbs=update

@@ -15,6 +15,7 @@ import (
 	"github.com/configmapsync/configmapsync-operator/internal/syncer"
 )
 
+// Watch workload metadata for the rollout opt-in, read pod templates, and patch them to restart consumers.
 // +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets;daemonsets,verbs=get;list;watch;patch
 
 // workloadKinds are the kinds whose pods are restarted by changing their pod template.

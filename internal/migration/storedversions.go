@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 )
 
+// Read and prune status.storedVersions of the operator's own CRD only, and rewrite its objects in the storage version.
 // +kubebuilder:rbac:groups=apiextensions.k8s.io,resources=customresourcedefinitions,verbs=get,resourceNames=configmapsyncs.sync.configmapsync.io
 // +kubebuilder:rbac:groups=apiextensions.k8s.io,resources=customresourcedefinitions/status,verbs=update;patch,resourceNames=configmapsyncs.sync.configmapsync.io
 // +kubebuilder:rbac:groups=sync.configmapsync.io,resources=configmapsyncs,verbs=update

@@ -16,6 +16,7 @@ import (
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
 )
 
+// Ask the API server whether the requesting user may do what a ConfigMapSync asks for.
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
 
 // RequestedByAnnotation records the user whose rights authorized the current source and destinations of a
