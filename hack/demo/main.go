@@ -114,10 +114,15 @@ func run(ctx context.Context, manager, crds, webhooks, samples string, once bool
 	}
 
 	for _, obj := range objs {
-		if obj.GetKind() == "ConfigMapSync" {
-			if err := showSync(ctx, k8s, obj); err != nil {
-				return err
-			}
+		var err error
+		switch obj.GetKind() {
+		case "ConfigMapSync":
+			err = showSync(ctx, k8s, obj)
+		case "ManagedSecret":
+			err = showManagedSecret(ctx, k8s, obj)
+		}
+		if err != nil {
+			return err
 		}
 	}
 	if once {
@@ -166,6 +171,53 @@ func showSync(ctx context.Context, k8s client.Client, sample *unstructured.Unstr
 		})
 	}
 	return nil
+}
+
+// showManagedSecret waits until a sample ManagedSecret is Ready, then prints its status and the keys (never the
+// values) of the Secret it generated.
+func showManagedSecret(ctx context.Context, k8s client.Client, sample *unstructured.Unstructured) error {
+	step("Waiting for ManagedSecret %s/%s to generate its Secret", sample.GetNamespace(), sample.GetName())
+	ms := sample.DeepCopy()
+	deadline, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for !isReady(ms) {
+		select {
+		case <-deadline.Done():
+			return fmt.Errorf("ManagedSecret %s/%s did not become Ready", ms.GetNamespace(), ms.GetName())
+		case <-time.After(200 * time.Millisecond):
+		}
+		if err := k8s.Get(deadline, client.ObjectKeyFromObject(sample), ms); err != nil {
+			return err
+		}
+	}
+	printYAML("ManagedSecret status", ms.Object["status"])
+	name, _, _ := unstructured.NestedString(ms.Object, "status", "secretName")
+	secret := &unstructured.Unstructured{}
+	secret.SetAPIVersion("v1")
+	secret.SetKind("Secret")
+	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ms.GetNamespace(), Name: name}, secret); err != nil {
+		return fmt.Errorf("reading the generated Secret: %w", err)
+	}
+	data, _, _ := unstructured.NestedMap(secret.Object, "data")
+	keys := make([]string, 0, len(data))
+	for k := range data {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	printYAML(fmt.Sprintf("The generated Secret %s/%s (keys only)", secret.GetNamespace(), secret.GetName()),
+		map[string]any{"labels": secret.GetLabels(), "keys": keys})
+	return nil
+}
+
+// isReady reports whether an object's Ready condition is True.
+func isReady(obj *unstructured.Unstructured) bool {
+	conditions, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
+	for _, c := range conditions {
+		if m, ok := c.(map[string]any); ok && m["type"] == "Ready" && m["status"] == "True" {
+			return true
+		}
+	}
+	return false
 }
 
 // readSamples decodes every object in the YAML files of dir (but kustomization.yaml), namespaces first.
