@@ -9,7 +9,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -17,7 +16,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
@@ -66,27 +64,15 @@ func (r *ConfigMapSyncReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	}
 
 	// The finalizer goes on before any copy exists, so that no copy can outlive its ConfigMapSync.
-	if cms.DeletionTimestamp.IsZero() && !controllerutil.ContainsFinalizer(cms, syncv1.Finalizer) {
-		base := cms.DeepCopy()
-		controllerutil.AddFinalizer(cms, syncv1.Finalizer)
-		if err := r.Patch(ctx, cms, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
-			return ctrl.Result{}, fmt.Errorf("adding finalizer: %w", err)
-		}
+	if err := ensureFinalizer(ctx, r.Client, cms); err != nil {
+		return ctrl.Result{}, err
 	}
 
 	// One status patch per reconcile, whatever path it takes, and none when nothing changed.
 	before := cms.DeepCopy()
-	defer func() {
-		if reterr == nil || errors.Is(reterr, reconcile.TerminalError(nil)) {
-			cms.Status.ObservedGeneration = cms.Generation
-		}
-		if equality.Semantic.DeepEqual(before.Status, cms.Status) {
-			return
-		}
-		if err := r.Status().Patch(ctx, cms, client.MergeFrom(before)); err != nil && !apierrors.IsNotFound(err) {
-			reterr = errors.Join(reterr, fmt.Errorf("patching status: %w", err))
-		}
-	}()
+	defer patchStatus(ctx, r.Client, before, cms,
+		func(o client.Object) any { return o.(*syncv1.ConfigMapSync).Status },
+		func() { cms.Status.ObservedGeneration = cms.Generation }, &reterr)
 
 	if !cms.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, r.reconcileDelete(ctx, before, cms)

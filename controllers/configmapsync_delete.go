@@ -51,10 +51,8 @@ func (r *ConfigMapSyncReconciler) reconcileDelete(ctx context.Context, before, c
 		return errors.Join(errs...)
 	}
 
-	base := cms.DeepCopy()
-	controllerutil.RemoveFinalizer(cms, syncv1.Finalizer)
-	if err := r.Patch(ctx, cms, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
-		return fmt.Errorf("removing finalizer: %w", err)
+	if err := removeFinalizer(ctx, r.Client, cms); err != nil {
+		return err
 	}
 	metrics.SetCopies(client.ObjectKeyFromObject(cms), "", 0)
 	logf.FromContext(ctx).Info("Cleaned up copies", "policy", cms.Spec.DeletionPolicy, "copies", len(copies))

@@ -15,16 +15,13 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
-	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -86,11 +83,7 @@ func (r *ManagedSecretReconciler) SetupWithManager(ctx context.Context, mgr ctrl
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&syncv1.ManagedSecret{}).
 		Named("managedsecret").
-		WithOptions(controller.Options{
-			MaxConcurrentReconciles: o.MaxConcurrentReconciles,
-			RateLimiter:             workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](o.RetryBaseDelay, o.RetryMaxDelay),
-			SkipNameValidation:      &o.SkipNameValidation,
-		}).
+		WithOptions(controllerOptions(o)).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(managedSecretOf)).
 		WatchesRawSource(source.Kind(r.Metadata, metadataOf(syncer.KindSecret),
 			handler.TypedEnqueueRequestsFromMapFunc(r.managedSecretsNamed))).
@@ -133,27 +126,15 @@ func (r *ManagedSecretReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	}
 
 	// The finalizer goes on before the Secret exists, so that the Secret cannot outlive its ManagedSecret.
-	if ms.DeletionTimestamp.IsZero() && !controllerutil.ContainsFinalizer(ms, syncv1.Finalizer) {
-		base := ms.DeepCopy()
-		controllerutil.AddFinalizer(ms, syncv1.Finalizer)
-		if err := r.Patch(ctx, ms, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
-			return ctrl.Result{}, fmt.Errorf("adding finalizer: %w", err)
-		}
+	if err := ensureFinalizer(ctx, r.Client, ms); err != nil {
+		return ctrl.Result{}, err
 	}
 
 	// One status patch per reconcile, whatever path it takes, and none when nothing changed.
 	before := ms.DeepCopy()
-	defer func() {
-		if reterr == nil || errors.Is(reterr, reconcile.TerminalError(nil)) {
-			ms.Status.ObservedGeneration = ms.Generation
-		}
-		if equality.Semantic.DeepEqual(before.Status, ms.Status) {
-			return
-		}
-		if err := r.Status().Patch(ctx, ms, client.MergeFrom(before)); err != nil && !apierrors.IsNotFound(err) {
-			reterr = errors.Join(reterr, fmt.Errorf("patching status: %w", err))
-		}
-	}()
+	defer patchStatus(ctx, r.Client, before, ms,
+		func(o client.Object) any { return o.(*syncv1.ManagedSecret).Status },
+		func() { ms.Status.ObservedGeneration = ms.Generation }, &reterr)
 
 	if !ms.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, r.reconcileDelete(ctx, before, ms)
@@ -642,10 +623,8 @@ func (r *ManagedSecretReconciler) reconcileDelete(ctx context.Context, before, m
 		return errors.Join(errs...)
 	}
 
-	base := ms.DeepCopy()
-	controllerutil.RemoveFinalizer(ms, syncv1.Finalizer)
-	if err := r.Patch(ctx, ms, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
-		return fmt.Errorf("removing finalizer: %w", err)
+	if err := removeFinalizer(ctx, r.Client, ms); err != nil {
+		return err
 	}
 	logf.FromContext(ctx).Info("Cleaned up the generated Secret", "policy", ms.Spec.DeletionPolicy, "secrets", len(list.Items))
 	// Nothing is left to patch: the object is gone once the last finalizer is removed.
