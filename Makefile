@@ -193,9 +193,24 @@ $(OLM_DIR)/olm $(OLM_DIR)/catalog &: | $(LOCALBIN)
 	cd hack/tools/olm && go build -mod=mod -trimpath -tags $(TOOLS_BUILD_TAGS) -o $(OLM_DIR)/olm github.com/operator-framework/operator-lifecycle-manager/cmd/olm
 	cd hack/tools/olm && go build -mod=mod -trimpath -tags $(TOOLS_BUILD_TAGS) -o $(OLM_DIR)/catalog github.com/operator-framework/operator-lifecycle-manager/cmd/catalog
 
+KWOK_STAGES ?= $(LOCALBIN)/kwok-$(KWOK_VERSION)-stages.yaml
+
 .PHONY: e2e-tools
 e2e-tools: envtest $(KWOK) $(OLM_DIR)/olm $(OPM) ## Build what the end-to-end stack needs: controller-manager, scheduler, kwok, OLM, opm.
 	hack/envtest-assets.sh $(LOCALBIN)/k8s $(KUBERNETES_VERSION) $(ETCD_VERSION) kube-controller-manager kube-scheduler
+	@# kwok's fast node and pod stages: nodes turn Ready, pods Running/Ready, without any container.
+	@dir=$$(go mod download -json sigs.k8s.io/kwok@$(KWOK_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p'); \
+	for f in $$dir/kustomize/stage/node/fast/node-initialize.yaml $$dir/kustomize/stage/node/heartbeat/node-heartbeat.yaml \
+		$$dir/kustomize/stage/pod/fast/pod-ready.yaml $$dir/kustomize/stage/pod/fast/pod-complete.yaml \
+		$$dir/kustomize/stage/pod/fast/pod-delete.yaml; do echo "---"; cat $$f; done > $(KWOK_STAGES)
+
+# The end-to-end test runs in a network namespace of its own, where the service range lives on loopback, so the
+# API server's calls to Service ClusterIPs never leave the machine's sandbox. Needs root (unshare, ip).
+.PHONY: test-e2e
+test-e2e: build bundle catalog e2e-tools ## Install the operator through real OLM on a local control plane with kwok, and test it.
+	go test -c -tags e2e -o $(LOCALBIN)/e2e.test ./tests/e2e
+	KWOK=$(KWOK) KWOK_STAGES=$(KWOK_STAGES) OLM_DIR=$(OLM_DIR) OPM=$(OPM) unshare -n bash -c \
+		'ip link set lo up && ip addr add 10.0.0.0/24 dev lo && ip addr add 10.1.0.1/32 dev lo && cd tests/e2e && $(LOCALBIN)/e2e.test -test.v -test.timeout 20m'
 
 .PHONY: tools
 tools: $(CONTROLLER_GEN) $(KUSTOMIZE) $(GOLANGCI_LINT) $(OPERATOR_SDK) $(OPM) ## Build every pinned tool into bin/.

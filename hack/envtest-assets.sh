@@ -42,9 +42,14 @@ if [ ${#kube_commands[@]} -gt 0 ]; then
     -e "s#^([[:space:]]*)(k8s\.io/[a-z0-9./-]+) => \./staging/src/k8s\.io/[a-z0-9./-]+\$#\1\2 => \2 ${staging_version}#" \
     -e "s#^([[:space:]]*)(k8s\.io/[a-z0-9./-]+) v0\.0\.0\$#\1\2 ${staging_version}#" \
     go.mod
+  # Stamp the version, as the release build does: clients such as OLM compare it with minKubeVersion.
+  minor=${kube_version#1.}; minor=${minor%%.*}
+  pkg=k8s.io/component-base/version
+  ldflags="-s -w -X ${pkg}.gitVersion=v${kube_version} -X ${pkg}.gitMajor=1 -X ${pkg}.gitMinor=${minor}"
+  ldflags+=" -X ${pkg}.gitTreeState=clean -X ${pkg}.buildDate=1970-01-01T00:00:00Z"
   for cmd in "${kube_commands[@]}"; do
     log "go build ./cmd/$cmd"
-    go build -mod=mod -trimpath -ldflags="-s -w" -o "$out/$cmd.tmp" "./cmd/$cmd"
+    go build -mod=mod -trimpath -ldflags="$ldflags" -o "$out/$cmd.tmp" "./cmd/$cmd"
     mv "$out/$cmd.tmp" "$out/$cmd"
   done
   cd - >/dev/null

@@ -1,0 +1,217 @@
+//go:build e2e
+
+// Package e2e runs the operator through real OLM: etcd, kube-apiserver, kube-controller-manager and
+// kube-scheduler built from the pinned Kubernetes source, kwok as the kubelet, OLM v0's olm and catalog operators,
+// and opm serving catalog/. Run it with `make test-e2e`, which starts it inside a network namespace of its own.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+)
+
+// stack is the running control plane, OLM and catalog.
+type stack struct {
+	env        *envtest.Environment
+	kubeconfig string
+	k8s        client.Client
+	procs      []*exec.Cmd
+	logs       string
+}
+
+var repoRoot = func() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}()
+
+func bin(elem ...string) string { return filepath.Join(append([]string{repoRoot, "bin"}, elem...)...) }
+
+// startStack starts everything, in order, and registers its teardown.
+func startStack(t *testing.T) *stack {
+	t.Helper()
+	logs, err := os.MkdirTemp("", "configmapsync-e2e-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &stack{logs: logs}
+	t.Cleanup(func() {
+		s.stop()
+		if t.Failed() {
+			t.Logf("logs of the stack kept in %s", logs)
+			return
+		}
+		_ = os.RemoveAll(logs)
+	})
+
+	olmCRDs, err := goModDir("github.com/operator-framework/api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.env = &envtest.Environment{CRDDirectoryPaths: []string{filepath.Join(olmCRDs, "crds"), filepath.Join("testdata", "crds")}}
+	apiserver := s.env.ControlPlane.GetAPIServer()
+	apiserver.Configure().Set("service-cluster-ip-range", "10.0.0.0/24")
+	// The namespace has no default route to pick an address from: advertise the host address the Makefile
+	// put on its loopback.
+	apiserver.Configure().Set("advertise-address", "10.1.0.1")
+	if os.Getenv("E2E_VERBOSE") != "" {
+		apiserver.Out, apiserver.Err = os.Stderr, os.Stderr
+	}
+	cfg, err := s.env.Start()
+	if err != nil {
+		t.Fatalf("starting etcd and kube-apiserver: %v", err)
+	}
+	admin, err := s.env.AddUser(envtest.User{Name: "e2e-admin", Groups: []string{"system:masters"}}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := admin.KubeConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.kubeconfig = filepath.Join(s.logs, "kubeconfig")
+	if err := os.WriteFile(s.kubeconfig, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if s.k8s, err = client.New(admin.Config(), client.Options{}); err != nil {
+		t.Fatal(err)
+	}
+
+	assets := os.Getenv("KUBEBUILDER_ASSETS")
+	s.start(t, "kube-controller-manager", filepath.Join(assets, "kube-controller-manager"),
+		"--kubeconfig="+s.kubeconfig, "--controllers=deployment,replicaset,garbagecollector,namespace",
+		"--leader-elect=false", "--secure-port=0")
+	s.start(t, "kube-scheduler", filepath.Join(assets, "kube-scheduler"),
+		"--kubeconfig="+s.kubeconfig, "--leader-elect=false", "--secure-port=0")
+	s.start(t, "kwok", os.Getenv("KWOK"), "--kubeconfig="+s.kubeconfig, "--manage-all-nodes=true",
+		"-c", os.Getenv("KWOK_STAGES"))
+	s.addNode(t)
+
+	s.apply(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "olm"}})
+	s.apply(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "operators"}})
+	s.start(t, "olm", os.Getenv("OLM_DIR")+"/olm", "--namespace=olm") // Reads KUBECONFIG.
+	s.start(t, "catalog", os.Getenv("OLM_DIR")+"/catalog", "--namespace=olm", "--kubeconfig="+s.kubeconfig)
+	s.start(t, "opm", os.Getenv("OPM"), "serve", filepath.Join(repoRoot, "catalog"), "-p", "50051")
+	return s
+}
+
+// start runs a process of the stack, logging to a file kept for a failed test.
+func (s *stack) start(t *testing.T, name, path string, args ...string) {
+	t.Helper()
+	log, err := os.Create(filepath.Join(s.logs, name+".log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(path, args...)
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+s.kubeconfig)
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting %s: %v", name, err)
+	}
+	s.procs = append(s.procs, cmd)
+}
+
+func (s *stack) stop() {
+	for i := len(s.procs) - 1; i >= 0; i-- {
+		_ = s.procs[i].Process.Kill()
+		_, _ = s.procs[i].Process.Wait()
+	}
+	if s.env != nil {
+		_ = s.env.Stop()
+	}
+}
+
+// addNode registers the fake node kwok manages and lifts the not-ready taint no node-lifecycle controller clears.
+func (s *stack) addNode(t *testing.T) {
+	t.Helper()
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "kwok-node-0",
+		Annotations: map[string]string{"kwok.x-k8s.io/node": "fake"},
+		Labels:      map[string]string{"kubernetes.io/hostname": "kwok-node-0", "type": "kwok"}}}
+	s.apply(t, node)
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		if err := s.k8s.Get(context.Background(), client.ObjectKeyFromObject(node), node); err == nil {
+			node.Spec.Taints = nil
+			if err := s.k8s.Update(context.Background(), node); err == nil {
+				return
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatal("could not untaint the kwok node")
+}
+
+func (s *stack) apply(t *testing.T, obj client.Object) {
+	t.Helper()
+	if err := s.k8s.Create(context.Background(), obj); err != nil && !strings.Contains(err.Error(), "already exists") {
+		t.Fatalf("creating %T %s: %v", obj, obj.GetName(), err)
+	}
+}
+
+// goModDir returns the folder of a module the project requires.
+func goModDir(module string) (string, error) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", module).Output()
+	return string(bytes.TrimSpace(out)), err
+}
+
+// waitFor polls get until done returns true.
+func waitFor(t *testing.T, timeout time.Duration, what string, done func() (bool, string)) time.Duration {
+	t.Helper()
+	start := time.Now()
+	last := ""
+	for time.Since(start) < timeout {
+		ok, state := done()
+		if ok {
+			return time.Since(start)
+		}
+		last = state
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Fatalf("timed out after %s waiting for %s (last state: %s)", timeout, what, last)
+	return 0
+}
+
+func TestASubscriptionInstallsTheOperatorThroughOLM(t *testing.T) {
+	s := startStack(t)
+	ctx := context.Background()
+	for _, obj := range []map[string]any{
+		{"apiVersion": "operators.coreos.com/v1alpha1", "kind": "CatalogSource",
+			"metadata": map[string]any{"name": "configmapsync-catalog", "namespace": "olm"},
+			"spec":     map[string]any{"sourceType": "grpc", "address": "127.0.0.1:50051", "displayName": "ConfigMapSync"}},
+		{"apiVersion": "operators.coreos.com/v1", "kind": "OperatorGroup",
+			"metadata": map[string]any{"name": "global-operators", "namespace": "operators"}},
+		{"apiVersion": "operators.coreos.com/v1alpha1", "kind": "Subscription",
+			"metadata": map[string]any{"name": "configmapsync-operator", "namespace": "operators"},
+			"spec": map[string]any{"channel": "stable", "name": "configmapsync-operator", "source": "configmapsync-catalog",
+				"sourceNamespace": "olm", "startingCSV": "configmapsync-operator.v0.2.0"}},
+	} {
+		s.apply(t, &unstructured.Unstructured{Object: obj})
+	}
+
+	csv := &unstructured.Unstructured{}
+	csv.SetAPIVersion("operators.coreos.com/v1alpha1")
+	csv.SetKind("ClusterServiceVersion")
+	took := waitFor(t, 3*time.Minute, "the CSV to succeed", func() (bool, string) {
+		err := s.k8s.Get(ctx, client.ObjectKey{Namespace: "operators", Name: "configmapsync-operator.v0.2.0"}, csv)
+		if err != nil {
+			return false, err.Error()
+		}
+		phase, _, _ := unstructured.NestedString(csv.Object, "status", "phase")
+		msg, _, _ := unstructured.NestedString(csv.Object, "status", "message")
+		return phase == "Succeeded", phase + ": " + msg
+	})
+	fmt.Printf("e2e report: Subscription to CSV Succeeded in %s\n", took.Round(time.Second))
+}
