@@ -204,12 +204,22 @@ e2e-tools: envtest $(KWOK) $(OLM_DIR)/olm $(OPM) ## Build what the end-to-end st
 		$$dir/kustomize/stage/pod/fast/pod-ready.yaml $$dir/kustomize/stage/pod/fast/pod-complete.yaml \
 		$$dir/kustomize/stage/pod/fast/pod-delete.yaml; do echo "---"; cat $$f; done > $(KWOK_STAGES)
 
+# Release 0.1.0 of the manager, built from the commit it was released from, for the upgrade test: OLM installs the
+# 0.1.0 bundle (tests/testdata/bundle-0.1.0) and the test runs this binary in its pod.
+MANAGER_0_1_0_COMMIT ?= ab50444017e78a355417aba24cc6047385820019
+$(LOCALBIN)/manager-v0.1.0: | $(LOCALBIN)
+	@set -e; tmp=$$(mktemp -d); git archive $(MANAGER_0_1_0_COMMIT) | tar -x -C $$tmp; \
+	(cd $$tmp && go build -trimpath -o $@ .); rm -rf $$tmp
+
+# Which binary runs in a pod of which image.
+MANAGER_IMAGES := $(IMG)=$(LOCALBIN)/manager,$(IMAGE_TAG_BASE):v0.1.0=$(LOCALBIN)/manager-v0.1.0
+
 # The end-to-end test runs in a network namespace of its own, where the service range lives on loopback, so the
 # API server's calls to Service ClusterIPs never leave the machine's sandbox. Needs root (unshare, ip).
 .PHONY: test-e2e
-test-e2e: build bundle catalog e2e-tools ## Install the operator through real OLM on a local control plane with kwok, and test it.
+test-e2e: build $(LOCALBIN)/manager-v0.1.0 bundle catalog e2e-tools ## Install the operator through real OLM on a local control plane with kwok, and test it.
 	go test -c -tags e2e -o $(LOCALBIN)/e2e.test ./tests/e2e
-	KWOK=$(KWOK) KWOK_STAGES=$(KWOK_STAGES) OLM_DIR=$(OLM_DIR) OPM=$(OPM) unshare -n bash -c \
+	KWOK=$(KWOK) KWOK_STAGES=$(KWOK_STAGES) OLM_DIR=$(OLM_DIR) OPM=$(OPM) MANAGER_IMAGES=$(MANAGER_IMAGES) unshare -n bash -c \
 		'ip link set lo up && ip addr add 10.0.0.0/24 dev lo && ip addr add 10.1.0.1/32 dev lo && cd tests/e2e && $(LOCALBIN)/e2e.test -test.v -test.timeout 20m'
 
 .PHONY: tools

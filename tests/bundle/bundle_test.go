@@ -744,6 +744,23 @@ func TestBundleWebhookDefinitions(t *testing.T) {
 	}
 }
 
+// TestBundleDeploymentSelectorIsThePreviousReleases checks the upgrade can update the Deployment in place: OLM
+// keeps the Deployment's name across releases, and the API server refuses any change to its selector.
+func TestBundleDeploymentSelectorIsThePreviousReleases(t *testing.T) {
+	current := loadBundle(t).CSV.Spec.InstallStrategy.StrategySpec.DeploymentSpecs
+	previous, err := manifests.GetBundleFromDir(filepath.Join(repoRoot(t), "tests", "testdata", "bundle-0.1.0"))
+	require.NoError(t, err)
+	before := map[string]*metav1.LabelSelector{}
+	for _, d := range previous.CSV.Spec.InstallStrategy.StrategySpec.DeploymentSpecs {
+		before[d.Name] = d.Spec.Selector
+	}
+	for _, d := range current {
+		if old, ok := before[d.Name]; ok {
+			assert.Equal(t, old, d.Spec.Selector, "Deployment %s: the selector must stay as in 0.1.0", d.Name)
+		}
+	}
+}
+
 func TestBundleDeploymentIsHighlyAvailableAndRestricted(t *testing.T) {
 	b := loadBundle(t)
 	spec := managerDeployment(t, b.CSV)

@@ -1,0 +1,456 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
+	syncv1beta1 "github.com/configmapsync/configmapsync-operator/api/v1beta1"
+	"github.com/configmapsync/configmapsync-operator/internal/syncer"
+)
+
+const currentVersion = "0.2.0"
+
+// TestOLMInstallUseFailoverUninstall installs the current bundle through a Subscription, uses the operator in both
+// API versions, kills and stops its leader, and uninstalls it as OLM documents.
+func TestOLMInstallUseFailoverUninstall(t *testing.T) {
+	s := startStack(t)
+	r := newRunner(t, s, operatorNamespace)
+
+	subscribed := time.Now()
+	s.subscribe(t, csvName(currentVersion), "Automatic")
+	s.forwardWebhookService(t, r)
+	s.waitForCSV(t, csvName(currentVersion), "Succeeded")
+	report(t, "Subscription to CSV %s Succeeded: %s", currentVersion, time.Since(subscribed).Round(time.Second))
+	s.waitForReplicas(t, r, 2)
+	s.waitForConversionWiring(t)
+	report(t, "Subscription to 2 ready replicas with a leader, webhooks wired: %s", time.Since(subscribed).Round(time.Second))
+	s.checkOperatorIdentity(t)
+
+	t.Run("copies follow their sources in both API versions", func(t *testing.T) { s.useTheOperator(t) })
+	t.Run("a killed leader is replaced and no update is lost", func(t *testing.T) { s.failover(t, r) })
+	t.Run("a stopped leader hands its lease over at once", func(t *testing.T) { s.gracefulHandover(t, r) })
+	t.Run("uninstall leaves nothing running and copies follow the deletion policy", func(t *testing.T) { s.uninstall(t, r) })
+}
+
+// report prints one line of the end-to-end report.
+func report(t *testing.T, format string, args ...any) {
+	t.Helper()
+	line := "e2e report: " + fmt.Sprintf(format, args...)
+	t.Log(line)
+	fmt.Println(line)
+}
+
+func met(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "MISSED"
+}
+
+// waitForReplicas waits until n operator processes run, one holds the lease and every one answers /readyz.
+func (s *stack) waitForReplicas(t *testing.T, r *runner, n int) {
+	t.Helper()
+	waitFor(t, 2*time.Minute, fmt.Sprintf("%d ready replicas and a leader", n), func() (bool, string) {
+		pods := r.running()
+		if len(pods) != n {
+			return false, fmt.Sprintf("%d running: %v", len(pods), pods)
+		}
+		for _, pod := range pods {
+			if !r.ready(pod) {
+				return false, pod + " not ready"
+			}
+		}
+		leader, _ := s.leader(t)
+		return leader != "", "no leader yet"
+	})
+}
+
+// ready reports whether the process of pod answers its readiness probe.
+func (r *runner) ready(pod string) bool {
+	p, ok := r.process(pod)
+	if !ok || p.hasExited() {
+		return false
+	}
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", p.ports[8081])) //nolint:noctx // A local probe.
+	if err != nil {
+		return false
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// checkOperatorIdentity checks the operator runs as the ServiceAccount OLM created, with the CSV's permissions and
+// no more: it may not read Secrets cluster-wide through another identity, nor escalate.
+func (s *stack) checkOperatorIdentity(t *testing.T) {
+	t.Helper()
+	sa := &corev1.ServiceAccount{}
+	require.NoError(t, s.k8s.Get(context.Background(), client.ObjectKey{Namespace: operatorNamespace, Name: deploymentName}, sa),
+		"OLM creates the CSV's ServiceAccount")
+	bindings := &rbacv1.ClusterRoleBindingList{}
+	require.NoError(t, s.k8s.List(context.Background(), bindings))
+	for _, b := range bindings.Items {
+		for _, subject := range b.Subjects {
+			if subject.Kind == "ServiceAccount" && subject.Name == deploymentName {
+				assert.NotEqual(t, "cluster-admin", b.RoleRef.Name, "the operator must not be bound to cluster-admin")
+			}
+		}
+	}
+}
+
+// namespaces creates namespaces for a scenario.
+func (s *stack) namespaces(t *testing.T, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		s.apply(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})
+	}
+}
+
+// copyOf returns the data of object kind (ConfigMap or Secret) ns/name as strings, its UID, and whether it exists.
+func (s *stack) copyOf(kind, ns, name string) (map[string]string, string, bool) {
+	key := client.ObjectKey{Namespace: ns, Name: name}
+	data := map[string]string{}
+	if kind == "Secret" {
+		secret := &corev1.Secret{}
+		if err := s.k8s.Get(context.Background(), key, secret); err != nil {
+			return nil, "", false
+		}
+		for k, v := range secret.Data {
+			data[k] = string(v)
+		}
+		return data, string(secret.UID), true
+	}
+	cm := &corev1.ConfigMap{}
+	if err := s.k8s.Get(context.Background(), key, cm); err != nil {
+		return nil, "", false
+	}
+	for k, v := range cm.Data {
+		data[k] = v
+	}
+	return data, string(cm.UID), true
+}
+
+// waitForCopies waits until every namespace holds kind/name with exactly want (nil: no such object).
+func (s *stack) waitForCopies(t *testing.T, kind, name string, namespaces []string, want map[string]string) time.Duration {
+	t.Helper()
+	return waitFor(t, time.Minute, fmt.Sprintf("%s %s in %v", kind, name, namespaces), func() (bool, string) {
+		for _, ns := range namespaces {
+			got, _, ok := s.copyOf(kind, ns, name)
+			if want == nil && ok {
+				return false, ns + " still has it"
+			}
+			if want != nil && (!ok || !equalMaps(got, want)) {
+				return false, fmt.Sprintf("%s: exists=%v keys=%d", ns, ok, len(got))
+			}
+		}
+		return true, ""
+	})
+}
+
+func equalMaps(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// waitReady waits until the v1 ConfigMapSync is Ready for its current generation.
+func (s *stack) waitReady(t *testing.T, ns, name string) *syncv1.ConfigMapSync {
+	t.Helper()
+	cms := &syncv1.ConfigMapSync{}
+	waitFor(t, time.Minute, "ConfigMapSync "+ns+"/"+name+" Ready", func() (bool, string) {
+		if err := s.k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, cms); err != nil {
+			return false, err.Error()
+		}
+		return meta.IsStatusConditionTrue(cms.Status.Conditions, syncv1.ReadyCondition) &&
+			cms.Status.ObservedGeneration == cms.Generation, fmt.Sprintf("%+v", cms.Status.Conditions)
+	})
+	return cms
+}
+
+func configMap(ns, name string, data map[string]string) *corev1.ConfigMap {
+	return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Data: data}
+}
+
+// useTheOperator creates ConfigMapSyncs in v1beta1 and v1 and a ManagedSecret, and follows sources, conflicts
+// and deletion.
+func (s *stack) useTheOperator(t *testing.T) {
+	ctx := context.Background()
+	s.namespaces(t, "app", "team-a", "team-b")
+	settings := map[string]string{"log-level": "info", "max-connections": "100"}
+	s.apply(t, configMap("app", "settings", settings))
+	s.apply(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "app", Name: "db"},
+		Data: map[string][]byte{"password": []byte("e2e-canary-password")}})
+
+	// v1beta1, the seed's shape: served through the conversion webhook, defaulted by the mutating one.
+	beta := &syncv1beta1.ConfigMapSync{ObjectMeta: metav1.ObjectMeta{Namespace: "app", Name: "settings-to-team-a"},
+		Spec: syncv1beta1.ConfigMapSyncSpec{SourceNamespace: "app", DestinationNamespace: "team-a", ConfigMapName: "settings"}}
+	require.NoError(t, s.k8s.Create(ctx, beta))
+	// v1 with a Secret to two namespaces.
+	secretSync := &syncv1.ConfigMapSync{ObjectMeta: metav1.ObjectMeta{Namespace: "app", Name: "db-everywhere"},
+		Spec: syncv1.ConfigMapSyncSpec{
+			Source:      syncv1.SourceReference{Kind: syncv1.SourceKindSecret, Name: "db"},
+			Destination: syncv1.Destination{Namespaces: []string{"team-a", "team-b"}},
+		}}
+	require.NoError(t, s.k8s.Create(ctx, secretSync))
+	managed := &syncv1.ManagedSecret{ObjectMeta: metav1.ObjectMeta{Namespace: "app", Name: "api-token"},
+		Spec: syncv1.ManagedSecretSpec{Keys: []syncv1.ManagedSecretKey{
+			{Name: "token", Random: &syncv1.RandomStringGenerator{Length: 24}},
+		}}}
+	require.NoError(t, s.k8s.Create(ctx, managed))
+
+	took := s.waitForCopies(t, "ConfigMap", "settings", []string{"team-a"}, settings)
+	s.waitForCopies(t, "Secret", "db", []string{"team-a", "team-b"}, map[string]string{"password": "e2e-canary-password"})
+	report(t, "first copy after creating a v1beta1 ConfigMapSync: %s", took.Round(100*time.Millisecond))
+
+	// The v1beta1 object reads back defaulted in both versions.
+	v1 := s.waitReady(t, "app", "settings-to-team-a")
+	assert.Equal(t, "5m", v1.Spec.SyncFrequency, "defaulted by the webhook")
+	assert.Equal(t, syncv1.DeletionPolicyDelete, v1.Spec.DeletionPolicy)
+	require.NoError(t, s.k8s.Get(ctx, client.ObjectKeyFromObject(beta), beta))
+	assert.Equal(t, syncv1.SyncStatusSynced, beta.Status.SyncStatus, "v1beta1 status through conversion")
+	s.waitReady(t, "app", "db-everywhere")
+
+	waitFor(t, time.Minute, "the ManagedSecret's Secret", func() (bool, string) {
+		data, _, ok := s.copyOf("Secret", "app", "api-token")
+		return ok && len(data["token"]) == 24, fmt.Sprintf("exists=%v", ok)
+	})
+
+	// A source update reaches the copy.
+	settings["log-level"] = "debug"
+	require.NoError(t, s.k8s.Update(ctx, configMap("app", "settings", settings)))
+	took = s.waitForCopies(t, "ConfigMap", "settings", []string{"team-a"}, settings)
+	report(t, "source update to copy: %s", took.Round(100*time.Millisecond))
+
+	// The validating webhook answers and names the field.
+	bad := &syncv1.ConfigMapSync{ObjectMeta: metav1.ObjectMeta{Namespace: "app", Name: "bad"},
+		Spec: syncv1.ConfigMapSyncSpec{Source: syncv1.SourceReference{Name: "settings"},
+			Destination: syncv1.Destination{Namespaces: []string{"team-a"}}, SyncFrequency: "often"}}
+	err := s.k8s.Create(ctx, bad)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "spec.syncFrequency")
+
+	// An object the operator does not own is never overwritten: Conflict condition and a Warning event.
+	s.apply(t, configMap("team-b", "settings", map[string]string{"owner": "team-b"}))
+	conflicting := &syncv1.ConfigMapSync{ObjectMeta: metav1.ObjectMeta{Namespace: "app", Name: "settings-to-team-b"},
+		Spec: syncv1.ConfigMapSyncSpec{Source: syncv1.SourceReference{Name: "settings"},
+			Destination: syncv1.Destination{Namespaces: []string{"team-b"}}}}
+	require.NoError(t, s.k8s.Create(ctx, conflicting))
+	waitFor(t, time.Minute, "a Conflict event", func() (bool, string) {
+		events := &eventsv1.EventList{}
+		if err := s.k8s.List(ctx, events, client.InNamespace("app")); err != nil {
+			return false, err.Error()
+		}
+		for _, e := range events.Items {
+			if e.Regarding.Name == conflicting.Name && e.Reason == syncv1.ReasonConflict && e.Type == corev1.EventTypeWarning {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("%d events", len(events.Items))
+	})
+	got, _, _ := s.copyOf("ConfigMap", "team-b", "settings")
+	assert.Equal(t, map[string]string{"owner": "team-b"}, got, "the user's ConfigMap is untouched")
+	require.NoError(t, s.k8s.Get(ctx, client.ObjectKeyFromObject(conflicting), conflicting))
+	assert.Equal(t, syncv1.ReasonConflict, meta.FindStatusCondition(conflicting.Status.Conditions, syncv1.ReadyCondition).Reason)
+	require.NoError(t, s.k8s.Delete(ctx, conflicting))
+
+	// Deleting a ConfigMapSync removes every copy (deletionPolicy Delete).
+	require.NoError(t, s.k8s.Delete(ctx, secretSync))
+	s.waitForCopies(t, "Secret", "db", []string{"team-a", "team-b"}, nil)
+	waitFor(t, time.Minute, "the ConfigMapSync to go", func() (bool, string) {
+		err := s.k8s.Get(ctx, client.ObjectKeyFromObject(secretSync), &syncv1.ConfigMapSync{})
+		return apierrors.IsNotFound(err), fmt.Sprint(err)
+	})
+}
+
+// failover kills the leader with SIGKILL while the source changes, and measures the time to the next sync.
+func (s *stack) failover(t *testing.T, r *runner) {
+	ctx := context.Background()
+	destinations := []string{"ha-1", "ha-2", "ha-3"}
+	s.namespaces(t, append([]string{"ha"}, destinations...)...)
+	s.apply(t, configMap("ha", "counter", map[string]string{"n": "0"}))
+	require.NoError(t, s.k8s.Create(ctx, &syncv1.ConfigMapSync{ObjectMeta: metav1.ObjectMeta{Namespace: "ha", Name: "counter"},
+		Spec: syncv1.ConfigMapSyncSpec{Source: syncv1.SourceReference{Name: "counter"},
+			Destination: syncv1.Destination{Namespaces: destinations}}}))
+	s.waitForCopies(t, "ConfigMap", "counter", destinations, map[string]string{"n": "0"})
+
+	// Updates keep flowing, one every 200 ms, throughout the failover.
+	var written atomic.Int64
+	stop := make(chan struct{})
+	updaterDone := make(chan struct{})
+	go func() {
+		defer close(updaterDone)
+		for n := int64(1); ; n++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+			if err := s.k8s.Update(ctx, configMap("ha", "counter", map[string]string{"n": strconv.FormatInt(n, 10)})); err != nil {
+				t.Errorf("updating the source: %v", err)
+				return
+			}
+			written.Store(n)
+		}
+	}()
+
+	leader, lease := s.leader(t)
+	require.NotEmpty(t, leader)
+	leaseDuration := time.Duration(*lease.Spec.LeaseDurationSeconds) * time.Second
+	r.signal(t, leader, syscall.SIGKILL)
+	afterKill := written.Load() + 1
+
+	// The webhooks keep answering with one replica down (the forwarder skips the dead one, like a Service).
+	beta := &syncv1beta1.ConfigMapSync{ObjectMeta: metav1.ObjectMeta{Namespace: "ha", Name: "created-during-failover"},
+		Spec: syncv1beta1.ConfigMapSyncSpec{SourceNamespace: "ha", DestinationNamespace: "ha-1", ConfigMapName: "missing"}}
+	require.NoError(t, s.k8s.Create(ctx, beta), "webhooks answer while the leader is down")
+
+	failover := waitFor(t, leaseDuration+30*time.Second, "a sync after the leader died", func() (bool, string) {
+		for _, ns := range destinations {
+			data, _, _ := s.copyOf("ConfigMap", ns, "counter")
+			n, _ := strconv.ParseInt(data["n"], 10, 64)
+			if n < afterKill {
+				return false, fmt.Sprintf("%s at %d, want ≥ %d", ns, n, afterKill)
+			}
+		}
+		return true, ""
+	})
+	newLeader, _ := s.leader(t)
+	assert.NotEqual(t, leader, newLeader, "the other replica took over")
+	// Reported, not asserted (timings belong to reports): the target is the lease duration plus a few seconds.
+	target := leaseDuration + 5*time.Second
+	report(t, "SIGKILL of the leader to the next successful sync: %s (lease duration %s; target ≤ %s: %s)",
+		failover.Round(100*time.Millisecond), leaseDuration, target, met(failover <= target))
+
+	// The killed replica comes back (as the kubelet restarts it) and joins as a follower.
+	r.resume(leader)
+	waitFor(t, time.Minute, leader+" back and ready", func() (bool, string) { return r.ready(leader), "" })
+	time.Sleep(3 * time.Second) // Several retry periods: a rejoining replica must not take the lease.
+	current, _ := s.leader(t)
+	assert.Equal(t, newLeader, current, "the restarted replica is a follower")
+	log, _ := os.ReadFile(filepath.Join(s.logs, leader+".log"))
+	assert.True(t, strings.Contains(string(log), "Attempting to acquire leader lease"), "the restarted replica waits for the lease")
+
+	close(stop)
+	<-updaterDone
+	final := map[string]string{"n": strconv.FormatInt(written.Load(), 10)}
+	s.waitForCopies(t, "ConfigMap", "counter", destinations, final)
+	report(t, "%d source updates during the failover, every copy at the last one", written.Load())
+}
+
+// gracefulHandover stops the leader with SIGTERM: it releases the lease, so the other replica takes over without
+// waiting for the lease to expire.
+func (s *stack) gracefulHandover(t *testing.T, r *runner) {
+	leader, before := s.leader(t)
+	require.NotEmpty(t, leader)
+	leaseDuration := time.Duration(*before.Spec.LeaseDurationSeconds) * time.Second
+	lastRenew := before.Spec.RenewTime.Time
+	r.signal(t, leader, syscall.SIGTERM)
+	handover := waitFor(t, leaseDuration+30*time.Second, "another leader", func() (bool, string) {
+		now, _ := s.leader(t)
+		return now != "" && now != leader, "leader: " + now
+	})
+	_, after := s.leader(t)
+	// Taken over before the old lease could have expired: only a released lease allows that.
+	assert.True(t, after.Spec.AcquireTime.Time.Before(lastRenew.Add(leaseDuration)),
+		"acquired at %s, the old lease ran until %s", after.Spec.AcquireTime, lastRenew.Add(leaseDuration))
+	report(t, "SIGTERM of the leader to a new leader: %s (lease released; expiry would take up to %s)",
+		handover.Round(100*time.Millisecond), leaseDuration)
+	r.resume(leader)
+	s.waitForReplicas(t, r, 2)
+}
+
+// uninstall deletes the CRs, then the Subscription and the CSV, as OLM documents, and checks what is left.
+func (s *stack) uninstall(t *testing.T, r *runner) {
+	ctx := context.Background()
+	s.namespaces(t, "bye", "bye-1")
+	s.apply(t, configMap("bye", "kept", map[string]string{"a": "1"}))
+	s.apply(t, configMap("bye", "removed", map[string]string{"b": "2"}))
+	for name, policy := range map[string]syncv1.DeletionPolicy{"kept": syncv1.DeletionPolicyOrphan, "removed": syncv1.DeletionPolicyDelete} {
+		require.NoError(t, s.k8s.Create(ctx, &syncv1.ConfigMapSync{ObjectMeta: metav1.ObjectMeta{Namespace: "bye", Name: name},
+			Spec: syncv1.ConfigMapSyncSpec{Source: syncv1.SourceReference{Name: name}, DeletionPolicy: policy,
+				Destination: syncv1.Destination{Namespaces: []string{"bye-1"}}}}))
+	}
+	s.waitForCopies(t, "ConfigMap", "kept", []string{"bye-1"}, map[string]string{"a": "1"})
+	s.waitForCopies(t, "ConfigMap", "removed", []string{"bye-1"}, map[string]string{"b": "2"})
+
+	// First the custom resources, while the operator runs to honour their deletion policies.
+	require.NoError(t, s.k8s.DeleteAllOf(ctx, &syncv1.ConfigMapSync{}, client.InNamespace("bye")))
+	waitFor(t, time.Minute, "the ConfigMapSyncs to go", func() (bool, string) {
+		list := &syncv1.ConfigMapSyncList{}
+		err := s.k8s.List(ctx, list, client.InNamespace("bye"))
+		return err == nil && len(list.Items) == 0, fmt.Sprint(err)
+	})
+	s.waitForCopies(t, "ConfigMap", "removed", []string{"bye-1"}, nil)
+	kept := &corev1.ConfigMap{}
+	require.NoError(t, s.k8s.Get(ctx, client.ObjectKey{Namespace: "bye-1", Name: "kept"}, kept), "Orphan keeps the copy")
+	assert.NotContains(t, kept.Labels, syncer.OwnerUIDLabel, "the orphaned copy is released")
+
+	// Then the Subscription and the CSV.
+	sub := olmObject("operators.coreos.com/v1alpha1", "Subscription")
+	sub.SetNamespace(operatorNamespace)
+	sub.SetName(packageName)
+	require.NoError(t, s.k8s.Delete(ctx, sub))
+	csv := olmObject("operators.coreos.com/v1alpha1", "ClusterServiceVersion")
+	csv.SetNamespace(operatorNamespace)
+	csv.SetName(csvName(currentVersion))
+	require.NoError(t, s.k8s.Delete(ctx, csv))
+
+	waitFor(t, 2*time.Minute, "the operator to be gone", func() (bool, string) {
+		if running := r.running(); len(running) > 0 {
+			return false, fmt.Sprintf("processes of pods %v", running)
+		}
+		err := s.k8s.Get(ctx, client.ObjectKey{Namespace: operatorNamespace, Name: deploymentName}, &appsv1.Deployment{})
+		if !apierrors.IsNotFound(err) {
+			return false, "Deployment: " + fmt.Sprint(err)
+		}
+		pods := &corev1.PodList{}
+		if err := s.k8s.List(ctx, pods, client.InNamespace(operatorNamespace)); err != nil || len(pods.Items) > 0 {
+			return false, fmt.Sprintf("%d pods", len(pods.Items))
+		}
+		for _, list := range []client.ObjectList{&admissionregistrationv1.ValidatingWebhookConfigurationList{},
+			&admissionregistrationv1.MutatingWebhookConfigurationList{}} {
+			if err := s.k8s.List(ctx, list); err != nil || meta.LenList(list) > 0 {
+				return false, fmt.Sprintf("%T: %d left", list, meta.LenList(list))
+			}
+		}
+		return true, ""
+	})
+	// OLM keeps the CRDs (and so users' data); their copies stay as the deletion policies left them.
+	crd := &unstructured.Unstructured{}
+	crd.SetAPIVersion("apiextensions.k8s.io/v1")
+	crd.SetKind("CustomResourceDefinition")
+	assert.NoError(t, s.k8s.Get(ctx, client.ObjectKey{Name: "configmapsyncs.sync.configmapsync.io"}, crd))
+	_, _, ok := s.copyOf("ConfigMap", "bye-1", "kept")
+	assert.True(t, ok, "the orphaned copy outlives the operator")
+	assert.False(t, strings.Contains(fmt.Sprint(r.running()), deploymentName))
+}

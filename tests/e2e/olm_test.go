@@ -1,0 +1,161 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+const (
+	// operatorNamespace is where the global OperatorGroup lives and OLM installs the operator.
+	operatorNamespace = "operators"
+	// packageName is the OLM package of the operator.
+	packageName = "configmapsync-operator"
+	// deploymentName is the Deployment of the CSV (the same in every release).
+	deploymentName = "configmapsync-operator-controller-manager"
+	// leaseName is the leader-election Lease of the operator.
+	leaseName = "configmapsync-operator.sync.configmapsync.io"
+)
+
+// csvName returns the name of the CSV of a release.
+func csvName(version string) string { return packageName + ".v" + version }
+
+func olmObject(apiVersion, kind string) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{}
+	u.SetAPIVersion(apiVersion)
+	u.SetKind(kind)
+	return u
+}
+
+// subscribe creates the CatalogSource for `opm serve catalog/`, the global OperatorGroup and a Subscription starting
+// at startingCSV, the way a cluster admin installs from OperatorHub.
+func (s *stack) subscribe(t *testing.T, startingCSV, approval string) {
+	t.Helper()
+	for _, obj := range []map[string]any{
+		{"apiVersion": "operators.coreos.com/v1alpha1", "kind": "CatalogSource",
+			"metadata": map[string]any{"name": "configmapsync-catalog", "namespace": "olm"},
+			"spec":     map[string]any{"sourceType": "grpc", "address": "127.0.0.1:50051", "displayName": "ConfigMapSync"}},
+		{"apiVersion": "operators.coreos.com/v1", "kind": "OperatorGroup",
+			"metadata": map[string]any{"name": "global-operators", "namespace": operatorNamespace}},
+		{"apiVersion": "operators.coreos.com/v1alpha1", "kind": "Subscription",
+			"metadata": map[string]any{"name": packageName, "namespace": operatorNamespace},
+			"spec": map[string]any{"channel": "stable", "name": packageName, "source": "configmapsync-catalog",
+				"sourceNamespace": "olm", "startingCSV": startingCSV, "installPlanApproval": approval}},
+	} {
+		s.apply(t, &unstructured.Unstructured{Object: obj})
+	}
+}
+
+// waitForCSV waits for a CSV to reach phase and returns how long it took.
+func (s *stack) waitForCSV(t *testing.T, name, phase string) time.Duration {
+	t.Helper()
+	return waitFor(t, 3*time.Minute, "CSV "+name+" to be "+phase, func() (bool, string) {
+		csv := olmObject("operators.coreos.com/v1alpha1", "ClusterServiceVersion")
+		if err := s.k8s.Get(context.Background(), client.ObjectKey{Namespace: operatorNamespace, Name: name}, csv); err != nil {
+			return false, err.Error()
+		}
+		got, _, _ := unstructured.NestedString(csv.Object, "status", "phase")
+		msg, _, _ := unstructured.NestedString(csv.Object, "status", "message")
+		return got == phase, got + ": " + msg
+	})
+}
+
+// approveInstallPlanFor approves the InstallPlan that installs csv, as an admin does with Manual approval.
+func (s *stack) approveInstallPlanFor(t *testing.T, csv string) {
+	t.Helper()
+	waitFor(t, 2*time.Minute, "an InstallPlan for "+csv, func() (bool, string) {
+		plans := &unstructured.UnstructuredList{}
+		plans.SetAPIVersion("operators.coreos.com/v1alpha1")
+		plans.SetKind("InstallPlanList")
+		if err := s.k8s.List(context.Background(), plans, client.InNamespace(operatorNamespace)); err != nil {
+			return false, err.Error()
+		}
+		for i := range plans.Items {
+			plan := &plans.Items[i]
+			names, _, _ := unstructured.NestedStringSlice(plan.Object, "spec", "clusterServiceVersionNames")
+			// Approve only once OLM has filled in the plan: an update racing its first status write makes OLM
+			// abandon that plan and create another.
+			phase, _, _ := unstructured.NestedString(plan.Object, "status", "phase")
+			if len(names) == 0 || names[0] != csv || phase != "RequiresApproval" {
+				continue
+			}
+			if err := unstructured.SetNestedField(plan.Object, true, "spec", "approved"); err != nil {
+				return false, err.Error()
+			}
+			if err := s.k8s.Update(context.Background(), plan); err != nil {
+				return false, err.Error()
+			}
+			return true, ""
+		}
+		return false, fmt.Sprintf("%d InstallPlans, none for %s yet", len(plans.Items), csv)
+	})
+}
+
+// forwardWebhookService plays kube-proxy for the Service OLM created for the CSV's webhooks: the API server calls
+// its ClusterIP, which lives on the loopback of the test's network namespace.
+func (s *stack) forwardWebhookService(t *testing.T, r *runner) {
+	t.Helper()
+	svc := &corev1.Service{}
+	key := client.ObjectKey{Namespace: operatorNamespace, Name: deploymentName + "-service"}
+	waitFor(t, 3*time.Minute, "the webhook Service OLM creates", func() (bool, string) {
+		err := s.k8s.Get(context.Background(), key, svc)
+		return err == nil, fmt.Sprint(err)
+	})
+	for _, port := range svc.Spec.Ports {
+		address := net.JoinHostPort(svc.Spec.ClusterIP, strconv.Itoa(int(port.Port)))
+		target := port.TargetPort.IntVal
+		startForwarder(t, address, func() []string { return r.backends(target) })
+		t.Logf("forwarding Service %s %s to the pods' port %d", key.Name, address, target)
+	}
+}
+
+// leader returns the pod holding the operator's Lease ("" when none) and the lease.
+func (s *stack) leader(t *testing.T) (string, *coordinationv1.Lease) {
+	t.Helper()
+	lease := &coordinationv1.Lease{}
+	err := s.k8s.Get(context.Background(), client.ObjectKey{Namespace: operatorNamespace, Name: leaseName}, lease)
+	if err != nil || lease.Spec.HolderIdentity == nil {
+		return "", lease
+	}
+	// controller-runtime's identity is "<hostname>_<uuid>"; the runner sets the hostname to the pod name.
+	holder := *lease.Spec.HolderIdentity
+	for i := len(holder) - 1; i >= 0; i-- {
+		if holder[i] == '_' {
+			return holder[:i], lease
+		}
+	}
+	return holder, lease
+}
+
+// waitForConversionWiring waits until OLM has pointed the CRD's conversion webhook at the Service it created for
+// the CSV (the bundle's CRD names the Service of a kustomize install), and the API server converts through it.
+func (s *stack) waitForConversionWiring(t *testing.T) {
+	t.Helper()
+	waitFor(t, time.Minute, "conversion through OLM's webhook Service", func() (bool, string) {
+		crd := &apiextensionsv1.CustomResourceDefinition{}
+		if err := s.k8s.Get(context.Background(), client.ObjectKey{Name: "configmapsyncs.sync.configmapsync.io"}, crd); err != nil {
+			return false, err.Error()
+		}
+		conversion := crd.Spec.Conversion
+		if conversion == nil || conversion.Webhook == nil || conversion.Webhook.ClientConfig == nil ||
+			conversion.Webhook.ClientConfig.Service == nil || conversion.Webhook.ClientConfig.Service.Name != deploymentName+"-service" {
+			return false, fmt.Sprintf("conversion: %+v", conversion)
+		}
+		list := &unstructured.UnstructuredList{}
+		list.SetAPIVersion("sync.configmapsync.io/v1beta1")
+		list.SetKind("ConfigMapSyncList")
+		err := s.k8s.List(context.Background(), list)
+		return err == nil, fmt.Sprint(err)
+	})
+}

@@ -1,0 +1,165 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
+	syncv1beta1 "github.com/configmapsync/configmapsync-operator/api/v1beta1"
+)
+
+// TestOLMUpgradeFrom010 installs release 0.1.0 (v1beta1 only, no webhooks, its own binary), creates
+// ConfigMapSyncs, and lets OLM upgrade the Subscription to the current bundle: OLM's CRD checks, the new CSV, the
+// new pods, conversion, defaulting and stored-version migration, with the copies in place all along.
+func TestOLMUpgradeFrom010(t *testing.T) {
+	ctx := context.Background()
+	s := startStack(t)
+	r := newRunner(t, s, operatorNamespace)
+
+	// Manual approval, so the test decides when OLM moves on to the next release.
+	s.subscribe(t, csvName("0.1.0"), "Manual")
+	s.approveInstallPlanFor(t, csvName("0.1.0"))
+	s.waitForCSV(t, csvName("0.1.0"), "Succeeded")
+	s.waitForReplicas(t, r, 1)
+
+	const n = 5
+	s.namespaces(t, "legacy", "legacy-copies")
+	want := map[string]string{}
+	for i := range n {
+		name := fmt.Sprintf("settings-%d", i)
+		data := map[string]string{"index": fmt.Sprint(i)}
+		want[name] = data["index"]
+		s.apply(t, configMap("legacy", name, data))
+		require.NoError(t, s.k8s.Create(ctx, &syncv1beta1.ConfigMapSync{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "legacy", Name: name},
+			Spec: syncv1beta1.ConfigMapSyncSpec{SourceNamespace: "legacy", DestinationNamespace: "legacy-copies",
+				ConfigMapName: name}}))
+	}
+	uids := map[string]string{}
+	for name, index := range want {
+		s.waitForCopies(t, "ConfigMap", name, []string{"legacy-copies"}, map[string]string{"index": index})
+		_, uid, _ := s.copyOf("ConfigMap", "legacy-copies", name)
+		uids[name] = uid
+	}
+
+	// Watch the copies through the upgrade: none may disappear or be re-created.
+	watch := s.watchCopies("legacy-copies", uids)
+
+	approved := time.Now()
+	s.approveInstallPlanFor(t, csvName(currentVersion))
+	s.forwardWebhookService(t, r)
+	s.waitForCSV(t, csvName(currentVersion), "Succeeded")
+	report(t, "upgrade 0.1.0 → %s: InstallPlan approved to CSV Succeeded in %s", currentVersion,
+		time.Since(approved).Round(time.Second))
+	s.waitForReplicas(t, r, 2)
+	s.waitForConversionWiring(t)
+	report(t, "upgrade: to 2 ready replicas of %s with a leader in %s", currentVersion, time.Since(approved).Round(time.Second))
+	s.reportInstallPlanSteps(t, csvName(currentVersion))
+
+	// The old CSV is gone, the CRD serves both versions and, once the new operator migrated, stores only v1.
+	waitFor(t, time.Minute, "CSV 0.1.0 to be removed", func() (bool, string) {
+		err := s.k8s.Get(ctx, client.ObjectKey{Namespace: operatorNamespace, Name: csvName("0.1.0")},
+			olmObject("operators.coreos.com/v1alpha1", "ClusterServiceVersion"))
+		return err != nil, "still there"
+	})
+	migrated := waitFor(t, 2*time.Minute, "storedVersions == [v1]", func() (bool, string) {
+		crd := &apiextensionsv1.CustomResourceDefinition{}
+		if err := s.k8s.Get(ctx, client.ObjectKey{Name: "configmapsyncs.sync.configmapsync.io"}, crd); err != nil {
+			return false, err.Error()
+		}
+		return fmt.Sprint(crd.Status.StoredVersions) == "[v1]", fmt.Sprint(crd.Status.StoredVersions)
+	})
+	report(t, "upgrade: stored-version migration finished %s after the replicas were ready", migrated.Round(time.Second))
+
+	for name, index := range want {
+		v1 := s.waitReady(t, "legacy", name)
+		assert.Equal(t, "5m", v1.Spec.SyncFrequency, "%s: default applied", name)
+		assert.Equal(t, syncv1.SyncStrategyAutomatic, v1.Spec.SyncStrategy, "%s: default applied", name)
+		assert.Equal(t, syncv1.DeletionPolicyDelete, v1.Spec.DeletionPolicy, "%s: default applied", name)
+		assert.Equal(t, []string{"legacy-copies"}, v1.Spec.Destination.Namespaces)
+		beta := &unstructured.Unstructured{}
+		beta.SetAPIVersion("sync.configmapsync.io/v1beta1")
+		beta.SetKind("ConfigMapSync")
+		require.NoError(t, s.k8s.Get(ctx, client.ObjectKey{Namespace: "legacy", Name: name}, beta), "readable as v1beta1")
+		dest, _, _ := unstructured.NestedString(beta.Object, "spec", "destinationNamespace")
+		assert.Equal(t, "legacy-copies", dest)
+		data, uid, ok := s.copyOf("ConfigMap", "legacy-copies", name)
+		assert.True(t, ok)
+		assert.Equal(t, uids[name], uid, "%s: the same copy, not a re-created one", name)
+		assert.Equal(t, map[string]string{"index": index}, data)
+	}
+	missing := watch()
+	assert.Empty(t, missing, "copies missing or re-created during the upgrade")
+
+	// The upgraded operator keeps syncing the old objects.
+	require.NoError(t, s.k8s.Update(ctx, configMap("legacy", "settings-0", map[string]string{"index": "updated"})))
+	s.waitForCopies(t, "ConfigMap", "settings-0", []string{"legacy-copies"}, map[string]string{"index": "updated"})
+}
+
+// watchCopies polls the copies until the returned function is called, which returns every moment a copy was
+// missing or had another UID.
+func (s *stack) watchCopies(namespace string, uids map[string]string) func() []string {
+	var mu sync.Mutex
+	var problems []string
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+			for name, uid := range uids {
+				if _, got, ok := s.copyOf("ConfigMap", namespace, name); !ok || got != uid {
+					mu.Lock()
+					problems = append(problems, fmt.Sprintf("%s at %s: exists=%v uid=%s", name, time.Now().Format(time.TimeOnly), ok, got))
+					mu.Unlock()
+				}
+			}
+		}
+	}()
+	return func() []string {
+		close(stop)
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		return problems
+	}
+}
+
+// reportInstallPlanSteps prints the steps of the InstallPlan that installed csv, as OLM recorded them.
+func (s *stack) reportInstallPlanSteps(t *testing.T, csv string) {
+	t.Helper()
+	plans := &unstructured.UnstructuredList{}
+	plans.SetAPIVersion("operators.coreos.com/v1alpha1")
+	plans.SetKind("InstallPlanList")
+	require.NoError(t, s.k8s.List(context.Background(), plans, client.InNamespace(operatorNamespace)))
+	for _, plan := range plans.Items {
+		names, _, _ := unstructured.NestedStringSlice(plan.Object, "spec", "clusterServiceVersionNames")
+		if len(names) == 0 || names[0] != csv {
+			continue
+		}
+		steps, _, _ := unstructured.NestedSlice(plan.Object, "status", "plan")
+		var kinds []string
+		for _, step := range steps {
+			kind, _, _ := unstructured.NestedString(step.(map[string]any), "resource", "kind")
+			status, _, _ := unstructured.NestedString(step.(map[string]any), "status")
+			kinds = append(kinds, kind+"="+status)
+		}
+		report(t, "upgrade: InstallPlan %s steps: %v", plan.GetName(), kinds)
+	}
+}
