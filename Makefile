@@ -70,7 +70,21 @@ fmt: ## Run go fmt.
 
 .PHONY: vet
 vet: ## Run go vet.
-	go vet ./...
+	go vet -tags e2e,chaos ./...
+
+# The chaos suite: three bin/manager replicas behind a fault-injecting proxy, leader kills and an API-server
+# restart while a workload runs; then the invariants (copies match, no orphans, nothing foreign touched). CI runs it.
+.PHONY: test-chaos
+test-chaos: build $(ENVTEST_DEP) ## Run the bounded chaos suite against the real manager binary.
+	CHAOS_MANAGER=$(LOCALBIN)/manager go test -tags chaos ./tests/chaos/ -count=1 -v -timeout 10m
+
+FUZZTIME ?= 30s
+.PHONY: fuzz
+fuzz: ## Run each fuzz target for FUZZTIME (their seed corpora already run in `make test`).
+	go test ./api/v1beta1/ -run='^$$' -fuzz='^FuzzConversionRoundTrip$$' -fuzztime=$(FUZZTIME)
+	go test ./api/v1beta1/ -run='^$$' -fuzz='^FuzzHubConversionRoundTrip$$' -fuzztime=$(FUZZTIME)
+	go test ./internal/webhook/ -run='^$$' -fuzz='^FuzzValidateConfigMapSync$$' -fuzztime=$(FUZZTIME)
+	go test ./internal/syncer/ -run='^$$' -fuzz='^FuzzContentHash$$' -fuzztime=$(FUZZTIME)
 
 .PHONY: verify-generated
 verify-generated: manifests generate bundle catalog ## Fail when generated files (CRDs, RBAC, deepcopy, bundle, catalog) drift.

@@ -31,7 +31,7 @@ func recordStatus(cms *syncv1.ConfigMapSync, out outcome, err error, now time.Ti
 	}
 	if terminal {
 		setCondition(cms, syncv1.StalledCondition, metav1.ConditionTrue, syncv1.ReasonPermanentFailure,
-			"The API server refused a write for a reason retrying will not fix; fix the cause and edit the ConfigMapSync to retry: "+err.Error())
+			"The sync failed for a reason retrying will not fix; fix the cause and edit the ConfigMapSync to retry: "+err.Error())
 	} else {
 		meta.RemoveStatusCondition(&st.Conditions, syncv1.StalledCondition)
 	}

@@ -31,7 +31,8 @@ const (
 	ReasonSyncFailed = "SyncFailed"
 	// ReasonPartiallySynced means some destinations are synced, others failed or conflict.
 	ReasonPartiallySynced = "PartiallySynced"
-	// ReasonPermanentFailure means the API server refused a write for a reason retrying will not change.
+	// ReasonPermanentFailure means the sync failed for a reason retrying will not change: the API server refused a
+	// write, or the source is of a kind never copied (ServiceAccount token Secrets).
 	ReasonPermanentFailure = "PermanentFailure"
 	// ReasonWaitingForSyncRequest means the Manual strategy waits for a sync-now request; the copies are as last synced.
 	ReasonWaitingForSyncRequest = "WaitingForSyncRequest"

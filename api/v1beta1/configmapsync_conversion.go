@@ -41,6 +41,9 @@ func (src *ConfigMapSync) ConvertTo(hub conversion.Hub) error {
 func (dst *ConfigMapSync) ConvertFrom(hub conversion.Hub) error {
 	src := hub.(*syncv1.ConfigMapSync)
 	src.ObjectMeta.DeepCopyInto(&dst.ObjectMeta)
+	// The annotation is only ever written here. One on a v1 object was set by a user through v1 (ConvertTo strips
+	// it): trusting it would let them inject fields, and a corrupt one would fail every v1beta1 list that holds it.
+	delete(dst.Annotations, ConversionDataAnnotation)
 	dst.Spec = specFromHub(&src.Spec)
 	dst.Status = statusFromHub(&src.Status)
 

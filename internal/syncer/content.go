@@ -60,6 +60,13 @@ func ContentOf(obj client.Object) (Content, error) {
 		if c.Type == "" {
 			c.Type = corev1.SecretTypeOpaque
 		}
+		if c.Type == corev1.SecretTypeServiceAccountToken {
+			// A copy would hand the ServiceAccount's permissions to everyone who can read Secrets in the
+			// destinations, and the token controller deletes token Secrets whose ServiceAccount is not in their
+			// namespace: the operator would recreate them forever.
+			return Content{}, fmt.Errorf("secret %s/%s is of type %s, which is never copied: a copy would grant the "+
+				"ServiceAccount's permissions in every destination", o.Namespace, o.Name, corev1.SecretTypeServiceAccountToken)
+		}
 		return c, nil
 	default:
 		return Content{}, fmt.Errorf("cannot copy objects of type %T", obj)

@@ -168,6 +168,16 @@ func TestContentOf_RejectsOtherTypes(t *testing.T) {
 	}
 }
 
+func TestContentOf_RefusesServiceAccountTokens(t *testing.T) {
+	token := secret(corev1.SecretTypeServiceAccountToken, map[string][]byte{"token": []byte("a-token-value")})
+	token.Namespace, token.Name = "ci", "builder-token"
+	_, err := ContentOf(token)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "ci/builder-token")
+	assert.Contains(t, err.Error(), string(corev1.SecretTypeServiceAccountToken))
+	assert.NotContains(t, err.Error(), "a-token-value", "the error never carries a value")
+}
+
 // --- Desired --------------------------------------------------------------------------------------------------
 
 func TestDesired_ConfigMapCarriesContentAndOwnership(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
+	syncv1beta1 "github.com/configmapsync/configmapsync-operator/api/v1beta1"
 )
 
 // +kubebuilder:webhook:path=/mutate-sync-configmapsync-io-v1-configmapsync,mutating=true,failurePolicy=fail,sideEffects=None,groups=sync.configmapsync.io,resources=configmapsyncs,verbs=create;update,versions=v1,name=mconfigmapsync-v1.sync.configmapsync.io,admissionReviewVersions=v1,matchPolicy=Equivalent
@@ -72,7 +73,7 @@ var _ admission.Validator[*syncv1.ConfigMapSync] = ConfigMapSyncValidator{}
 
 // ValidateCreate validates a new ConfigMapSync and the requesting user's rights.
 func (v ConfigMapSyncValidator) ValidateCreate(ctx context.Context, cms *syncv1.ConfigMapSync) (admission.Warnings, error) {
-	if err := invalid(cms, Validate(cms, nil)); err != nil {
+	if err := invalid(cms, append(validateMetadata(cms, nil), Validate(cms, nil)...)); err != nil {
 		return nil, err
 	}
 	return nil, v.Authorizer.Authorize(ctx, nil, cms)
@@ -84,7 +85,7 @@ func (v ConfigMapSyncValidator) ValidateUpdate(ctx context.Context, old, cms *sy
 	if !cms.DeletionTimestamp.IsZero() {
 		return nil, nil // Finalizer removal and status of an object on its way out: nothing left to validate.
 	}
-	if err := invalid(cms, Validate(cms, old)); err != nil {
+	if err := invalid(cms, append(validateMetadata(cms, old), Validate(cms, old)...)); err != nil {
 		return nil, err
 	}
 	return nil, v.Authorizer.Authorize(ctx, old, cms)
@@ -141,6 +142,18 @@ func Validate(cms *syncv1.ConfigMapSync, old *syncv1.ConfigMapSync) field.ErrorL
 			[]syncv1.DeletionPolicy{syncv1.DeletionPolicyDelete, syncv1.DeletionPolicyOrphan}))
 	}
 	return errs
+}
+
+// validateMetadata rejects a conversion-data annotation set through v1: only the conversion webhook writes it, on
+// the v1beta1 form, and strips it when converting to v1. An object that already holds the same value (stored
+// before this rule) may still be updated, so that its finalizer and status keep working.
+func validateMetadata(cms, old *syncv1.ConfigMapSync) field.ErrorList {
+	value, ok := cms.Annotations[syncv1beta1.ConversionDataAnnotation]
+	if !ok || (old != nil && old.Annotations[syncv1beta1.ConversionDataAnnotation] == value) {
+		return nil
+	}
+	return field.ErrorList{field.Forbidden(field.NewPath("metadata", "annotations").Key(syncv1beta1.ConversionDataAnnotation),
+		"is set by the conversion webhook only")}
 }
 
 func validateDestination(spec *syncv1.ConfigMapSyncSpec, path *field.Path) field.ErrorList {

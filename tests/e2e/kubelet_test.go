@@ -5,7 +5,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -414,57 +413,6 @@ func (r *runner) close() {
 	for _, p := range r.procs {
 		p.gone = true
 		terminate(p, 5*time.Second)
-	}
-}
-
-// forwarder listens on a Service's ClusterIP:port (local inside the test's network namespace) and spreads
-// connections over the pods' local ports, skipping pods that refuse: what kube-proxy does for the API server's
-// webhook calls.
-type forwarder struct {
-	listener net.Listener
-	backends func() []string
-	mu       sync.Mutex
-	next     int
-}
-
-func startForwarder(t *testing.T, address string, backends func() []string) *forwarder {
-	t.Helper()
-	l, err := net.Listen("tcp", address)
-	if err != nil {
-		t.Fatalf("forwarder on %s: %v", address, err)
-	}
-	f := &forwarder{listener: l, backends: backends}
-	go f.serve()
-	t.Cleanup(func() { _ = l.Close() })
-	return f
-}
-
-func (f *forwarder) serve() {
-	for {
-		conn, err := f.listener.Accept()
-		if err != nil {
-			return
-		}
-		go f.forward(conn)
-	}
-}
-
-func (f *forwarder) forward(conn net.Conn) {
-	defer func() { _ = conn.Close() }()
-	backends := f.backends()
-	f.mu.Lock()
-	f.next++
-	start := f.next
-	f.mu.Unlock()
-	for i := range backends {
-		upstream, err := net.DialTimeout("tcp", backends[(start+i)%len(backends)], time.Second)
-		if err != nil {
-			continue
-		}
-		defer func() { _ = upstream.Close() }()
-		go func() { _, _ = io.Copy(upstream, conn) }()
-		_, _ = io.Copy(conn, upstream)
-		return
 	}
 }
 

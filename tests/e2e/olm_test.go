@@ -15,6 +15,8 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/configmapsync/configmapsync-operator/tests/harness"
 )
 
 const (
@@ -115,7 +117,11 @@ func (s *stack) forwardWebhookService(t *testing.T, r *runner) {
 	for _, port := range svc.Spec.Ports {
 		address := net.JoinHostPort(svc.Spec.ClusterIP, strconv.Itoa(int(port.Port)))
 		target := port.TargetPort.IntVal
-		startForwarder(t, address, func() []string { return r.backends(target) })
+		f, err := harness.StartForwarder(address, func() []string { return r.backends(target) })
+		if err != nil {
+			t.Fatalf("forwarder on %s: %v", address, err)
+		}
+		t.Cleanup(func() { _ = f.Close() })
 		t.Logf("forwarding Service %s %s to the pods' port %d", key.Name, address, target)
 	}
 }
