@@ -416,11 +416,11 @@ func (s *stack) uninstall(t *testing.T, r *runner) {
 	assert.NotContains(t, kept.Labels, syncer.OwnerUIDLabel, "the orphaned copy is released")
 
 	// Then the Subscription and the CSV.
-	sub := olmObject("operators.coreos.com/v1alpha1", "Subscription")
+	sub := olmObject("Subscription")
 	sub.SetNamespace(operatorNamespace)
 	sub.SetName(packageName)
 	require.NoError(t, s.k8s.Delete(ctx, sub))
-	csv := olmObject("operators.coreos.com/v1alpha1", "ClusterServiceVersion")
+	csv := olmObject("ClusterServiceVersion")
 	csv.SetNamespace(operatorNamespace)
 	csv.SetName(csvName(currentVersion))
 	require.NoError(t, s.k8s.Delete(ctx, csv))

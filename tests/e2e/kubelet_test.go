@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -150,7 +151,7 @@ func (r *runner) start(pod *corev1.Pod, ports map[int32]int) *podProcess {
 		close(p.exited)
 		return p
 	}
-	root, err := r.stage(pod, container)
+	root, err := r.stage(pod)
 	if err != nil {
 		r.t.Errorf("pod %s: %v", pod.Name, err)
 		close(p.exited)
@@ -173,10 +174,8 @@ func (r *runner) start(pod *corev1.Pod, ports map[int32]int) *podProcess {
 	// The script runs in the pod's new mount and UTS namespaces: hostname, a private /run, the mounts, then exec.
 	script := `set -e; hostname "$POD_HOSTNAME"; mount -t tmpfs tmpfs /run; ` +
 		`while [ $# -gt 0 ] && [ "$1" != -- ]; do mkdir -p "$2"; mount --bind "$1" "$2"; shift 2; done; shift; exec "$@"`
-	cmdArgs := []string{"-m", "-u", "--propagation", "private", "sh", "-c", script, "pod"}
-	cmdArgs = append(cmdArgs, r.mounts(root, container)...)
-	cmdArgs = append(cmdArgs, "--", binary)
-	cmdArgs = append(cmdArgs, args...)
+	cmdArgs := slices.Concat([]string{"-m", "-u", "--propagation", "private", "sh", "-c", script, "pod"},
+		r.mounts(root, container), []string{"--", binary}, args)
 	cmd := exec.Command("unshare", cmdArgs...)
 	cmd.Env = r.env(pod, container)
 	log, err := os.OpenFile(filepath.Join(r.s.logs, pod.Name+".log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
@@ -222,7 +221,7 @@ func listeningPorts(container corev1.Container) []int32 {
 }
 
 // stage writes what the kubelet would mount into a folder per pod: the ServiceAccount files and secret volumes.
-func (r *runner) stage(pod *corev1.Pod, container corev1.Container) (string, error) {
+func (r *runner) stage(pod *corev1.Pod) (string, error) {
 	ctx := context.Background()
 	root := filepath.Join(r.s.logs, "pods", pod.Name)
 	sa := filepath.Join(root, "serviceaccount")
@@ -298,8 +297,9 @@ func (r *runner) mounts(root string, container corev1.Container) []string {
 func (r *runner) env(pod *corev1.Pod, container corev1.Container) []string {
 	apiserver := r.s.env.Config.Host // https://127.0.0.1:PORT
 	host, port, _ := net.SplitHostPort(strings.TrimPrefix(apiserver, "https://"))
-	env := []string{"PATH=" + os.Getenv("PATH"), "POD_HOSTNAME=" + pod.Name,
-		"KUBERNETES_SERVICE_HOST=" + host, "KUBERNETES_SERVICE_PORT=" + port}
+	env := make([]string, 0, 4+len(container.Env))
+	env = append(env, "PATH="+os.Getenv("PATH"), "POD_HOSTNAME="+pod.Name,
+		"KUBERNETES_SERVICE_HOST="+host, "KUBERNETES_SERVICE_PORT="+port)
 	for _, v := range container.Env {
 		value := v.Value
 		if v.ValueFrom != nil && v.ValueFrom.FieldRef != nil {

@@ -33,9 +33,10 @@ const (
 // csvName returns the name of the CSV of a release.
 func csvName(version string) string { return packageName + ".v" + version }
 
-func olmObject(apiVersion, kind string) *unstructured.Unstructured {
+// olmObject returns an empty OLM v1alpha1 object of kind.
+func olmObject(kind string) *unstructured.Unstructured {
 	u := &unstructured.Unstructured{}
-	u.SetAPIVersion(apiVersion)
+	u.SetAPIVersion("operators.coreos.com/v1alpha1")
 	u.SetKind(kind)
 	return u
 }
@@ -59,11 +60,11 @@ func (s *stack) subscribe(t *testing.T, startingCSV, approval string) {
 	}
 }
 
-// waitForCSV waits for a CSV to reach phase and returns how long it took.
-func (s *stack) waitForCSV(t *testing.T, name, phase string) time.Duration {
+// waitForCSV waits for a CSV to reach phase.
+func (s *stack) waitForCSV(t *testing.T, name, phase string) {
 	t.Helper()
-	return waitFor(t, 3*time.Minute, "CSV "+name+" to be "+phase, func() (bool, string) {
-		csv := olmObject("operators.coreos.com/v1alpha1", "ClusterServiceVersion")
+	waitFor(t, 3*time.Minute, "CSV "+name+" to be "+phase, func() (bool, string) {
+		csv := olmObject("ClusterServiceVersion")
 		if err := s.k8s.Get(context.Background(), client.ObjectKey{Namespace: operatorNamespace, Name: name}, csv); err != nil {
 			return false, err.Error()
 		}

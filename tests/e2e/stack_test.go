@@ -40,8 +40,6 @@ var repoRoot = func() string {
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }()
 
-func bin(elem ...string) string { return filepath.Join(append([]string{repoRoot, "bin"}, elem...)...) }
-
 // startStack starts everything, in order, and registers its teardown.
 func startStack(t *testing.T) *stack {
 	t.Helper()

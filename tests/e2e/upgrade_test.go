@@ -71,7 +71,7 @@ func TestOLMUpgradeFrom010(t *testing.T) {
 	// The old CSV is gone, the CRD serves both versions and, once the new operator migrated, stores only v1.
 	waitFor(t, time.Minute, "CSV 0.1.0 to be removed", func() (bool, string) {
 		err := s.k8s.Get(ctx, client.ObjectKey{Namespace: operatorNamespace, Name: csvName("0.1.0")},
-			olmObject("operators.coreos.com/v1alpha1", "ClusterServiceVersion"))
+			olmObject("ClusterServiceVersion"))
 		return err != nil, "still there"
 	})
 	migrated := waitFor(t, 2*time.Minute, "storedVersions == [v1]", func() (bool, string) {
