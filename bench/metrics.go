@@ -1,0 +1,200 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// sample is one Prometheus series: its labels and value.
+type sample struct {
+	labels map[string]string
+	value  float64
+}
+
+// metricSet is a scrape of a Prometheus text endpoint, by metric name.
+type metricSet map[string][]sample
+
+// sum adds the values of every series of name whose labels satisfy match (nil matches all).
+func (m metricSet) sum(name string, match func(labels map[string]string) bool) float64 {
+	var total float64
+	for _, s := range m[name] {
+		if match == nil || match(s.labels) {
+			total += s.value
+		}
+	}
+	return total
+}
+
+// sumBy adds the values of the series of name that match, grouped by the value of label.
+func (m metricSet) sumBy(name, label string, match func(labels map[string]string) bool) map[string]float64 {
+	out := map[string]float64{}
+	for _, s := range m[name] {
+		if match == nil || match(s.labels) {
+			out[s.labels[label]] += s.value
+		}
+	}
+	return out
+}
+
+// scrapeOperator reads the operator's /metrics (plain HTTP on loopback).
+func scrapeOperator(ctx context.Context, addr string) (metricSet, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("scraping the operator's metrics: %w", err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("scraping the operator's metrics: HTTP %d", resp.StatusCode)
+	}
+	return parseMetrics(resp.Body)
+}
+
+// scrapeAPIServer reads kube-apiserver's /metrics with the admin client.
+func scrapeAPIServer(ctx context.Context, c *cluster) (metricSet, error) {
+	raw, err := c.clientset.RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("scraping the API server's metrics: %w", err)
+	}
+	return parseMetrics(bytes.NewReader(raw))
+}
+
+// parseMetrics reads the Prometheus text format: `name{k="v",...} value [timestamp]` lines; comments are skipped.
+func parseMetrics(r io.Reader) (metricSet, error) {
+	out := metricSet{}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		name, rest := line, ""
+		labels := map[string]string{}
+		if i := strings.IndexByte(line, '{'); i >= 0 {
+			name = line[:i]
+			var err error
+			if labels, rest, err = parseLabels(line[i+1:]); err != nil {
+				return nil, fmt.Errorf("metric line %q: %w", line, err)
+			}
+		} else if i := strings.IndexByte(line, ' '); i >= 0 {
+			name, rest = line[:i], line[i:]
+		}
+		fields := strings.Fields(rest)
+		if len(fields) == 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(fields[0], 64)
+		if err != nil {
+			return nil, fmt.Errorf("metric line %q: %w", line, err)
+		}
+		out[name] = append(out[name], sample{labels: labels, value: v})
+	}
+	return out, sc.Err()
+}
+
+// parseLabels reads `k="v",...}` and returns the labels and what follows the closing brace.
+func parseLabels(s string) (map[string]string, string, error) {
+	labels := map[string]string{}
+	for {
+		s = strings.TrimLeft(s, " ,")
+		if strings.HasPrefix(s, "}") {
+			return labels, s[1:], nil
+		}
+		eq := strings.Index(s, `="`)
+		if eq < 0 {
+			return nil, "", fmt.Errorf("bad labels")
+		}
+		key := s[:eq]
+		s = s[eq+2:]
+		var val strings.Builder
+		i := 0
+		for ; i < len(s) && s[i] != '"'; i++ {
+			if s[i] == '\\' && i+1 < len(s) {
+				i++
+				switch s[i] {
+				case 'n':
+					val.WriteByte('\n')
+				default:
+					val.WriteByte(s[i])
+				}
+				continue
+			}
+			val.WriteByte(s[i])
+		}
+		if i >= len(s) {
+			return nil, "", fmt.Errorf("unterminated label value")
+		}
+		labels[key] = val.String()
+		s = s[i+1:]
+	}
+}
+
+// rssBytes reads a process's resident set size from /proc (VmRSS, in kB).
+func rssBytes(pid int) (float64, error) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.SplitSeq(string(raw), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			return kb * 1024, err
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+}
+
+// settledRSS waits settle (so the operator has handled the last events and the Go runtime has collected and
+// returned what it no longer uses), then samples RSS every 500 ms for window and returns the largest sample:
+// growth is judged on the peak a memory limit would have to allow, not on a lucky moment after a GC.
+func settledRSS(ctx context.Context, pid int, settle, window time.Duration) (float64, error) {
+	select {
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	case <-time.After(settle):
+	}
+	var peak float64
+	for end := time.Now().Add(window); time.Now().Before(end); {
+		rss, err := rssBytes(pid)
+		if err != nil {
+			return 0, err
+		}
+		peak = max(peak, rss)
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	return peak, nil
+}
+
+// isWrite reports whether an HTTP method (rest_client_requests_total's method label) changes state.
+func isWrite(labels map[string]string) bool {
+	switch labels["method"] {
+	case "POST", "PUT", "PATCH", "DELETE":
+		return true
+	}
+	return false
+}
+
+// isAPIWrite reports whether an apiserver_request_total series counts writes (its verb label).
+func isAPIWrite(labels map[string]string) bool {
+	switch labels["verb"] {
+	case "POST", "PUT", "PATCH", "DELETE", "APPLY", "DELETECOLLECTION", "CREATE", "UPDATE":
+		return true
+	}
+	return false
+}
