@@ -30,8 +30,8 @@ type ConfigMapSyncReconciler struct {
 	// APIReader reads uncached: sources (the manager's cache holds only the operator's own copies, so that its
 	// memory does not grow with every ConfigMap and Secret in the cluster) and, at deletion, the copies to clean up.
 	APIReader client.Reader
-	// Metadata caches the metadata of every ConfigMap, Secret and Namespace: enough to notice changes to
-	// sources and to resolve namespace selectors, without holding any data.
+	// Metadata caches the metadata of Namespaces (to resolve selectors) and workloads (rollout opt-ins). Sources
+	// are not cached at all: their changes arrive through store-less metadata watches (internal/metawatch).
 	Metadata cache.Cache
 	Recorder recorder.EventRecorder
 	// FanOut bounds how many copies one sync writes in parallel.

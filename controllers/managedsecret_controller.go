@@ -20,14 +20,12 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
-	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
 	"github.com/configmapsync/configmapsync-operator/internal/secretgen"
@@ -43,10 +41,7 @@ type ManagedSecretReconciler struct {
 	// last write yet), a Secret in the way (the manager's cache only holds the operator's own Secrets) and, at
 	// deletion, the Secrets to clean up.
 	APIReader client.Reader
-	// Metadata caches the metadata of every Secret, so that the deletion of a Secret in the way wakes the
-	// ManagedSecret waiting for its name.
-	Metadata cache.Cache
-	Recorder recorder.EventRecorder
+	Recorder  recorder.EventRecorder
 	// Generators makes the values; nil means secretgen.Default.
 	Generators *secretgen.Registry
 	// Now is the clock; nil means time.Now. Unit tests set it.
@@ -73,20 +68,20 @@ const minWakeDelay = time.Second
 // edited or deleted by hand is repaired at once); and the metadata of every Secret, mapped by name to the
 // ManagedSecrets that want that name (a Secret in the way that is deleted lets the generated one be created).
 func (r *ManagedSecretReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, o Options) error {
-	if r.Metadata == nil {
-		return errors.New("the ManagedSecret controller needs the Secret metadata cache")
-	}
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &syncv1.ManagedSecret{}, managedSecretNameIndex,
 		func(obj client.Object) []string { return []string{secretNameOf(obj.(*syncv1.ManagedSecret))} }); err != nil {
 		return fmt.Errorf("indexing ManagedSecrets by Secret name: %w", err)
+	}
+	secrets, err := metadataEvents(mgr, syncer.KindSecret, r.managedSecretsNamed)
+	if err != nil {
+		return err
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&syncv1.ManagedSecret{}).
 		Named("managedsecret").
 		WithOptions(controllerOptions(o)).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(managedSecretOf)).
-		WatchesRawSource(source.Kind(r.Metadata, metadataOf(syncer.KindSecret),
-			handler.TypedEnqueueRequestsFromMapFunc(r.managedSecretsNamed))).
+		WatchesRawSource(secrets).
 		Complete(r)
 }
 

@@ -99,7 +99,6 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	managedSecrets := &controllers.ManagedSecretReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
-		Metadata:  metadata,
 		Recorder:  mgr.GetEventRecorder(Name),
 	}
 	if err := managedSecrets.SetupWithManager(ctx, mgr, opts.Controller); err != nil {
@@ -118,11 +117,11 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	})
 }
 
-// newMetadataCache returns a cache, started by mgr, for the metadata of every ConfigMap, Secret and Namespace.
-// It is separate from the manager's cache because that one only sees the operator's labelled copies. ConfigMaps
-// and Secrets are cut down to their identity and resourceVersion: that is all the source watch needs to notice a
-// change, and it keeps the operator's memory flat however many of them the cluster holds. Namespaces keep their
-// labels, which selectors match.
+// newMetadataCache returns a cache, started by mgr, for the metadata of Namespaces and workloads. It is separate
+// from the manager's cache because that one only sees the operator's labelled copies. Namespaces keep their labels,
+// which selectors match; workloads only their rollout opt-in annotation. ConfigMaps and Secrets are not cached
+// here at all (the controllers watch them store-less, see internal/metawatch), so the operator's memory does not
+// grow with the unrelated ones in the cluster.
 func newMetadataCache(mgr ctrl.Manager) (cache.Cache, error) {
 	namespace := &metav1.PartialObjectMetadata{}
 	namespace.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
