@@ -13,6 +13,7 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -145,24 +146,58 @@ func (s *stack) leader(t *testing.T) (string, *coordinationv1.Lease) {
 	return holder, lease
 }
 
-// waitForConversionWiring waits until OLM has pointed the CRD's conversion webhook at the Service it created for
-// the CSV (the bundle's CRD names the Service of a kustomize install), and the API server converts through it.
+// waitForConversionWiring waits until OLM's conversion wiring is final and works. The bundle's CRD names the Service
+// of a kustomize install; OLM points it at the Service it created for the CSV. But the catalog operator re-runs an
+// InstallPlan whose status update conflicted, and that re-applies the bundle's CRD (seen here: conversions failing
+// for a few seconds after the CSV succeeded). So: every InstallPlan Complete, the CRD pointing at OLM's Service,
+// and a v1 object read back as v1beta1 through the webhook, three times in a row.
 func (s *stack) waitForConversionWiring(t *testing.T) {
 	t.Helper()
-	waitFor(t, time.Minute, "conversion through OLM's webhook Service", func() (bool, string) {
+	ctx := context.Background()
+	probe := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "sync.configmapsync.io/v1", "kind": "ConfigMapSync",
+		"metadata": map[string]any{"name": "e2e-conversion-probe", "namespace": operatorNamespace},
+		"spec": map[string]any{"source": map[string]any{"name": "e2e-absent"},
+			"destination": map[string]any{"namespaces": []any{"default"}}},
+	}}
+	defer func() { _ = s.k8s.Delete(ctx, probe) }()
+	working := 0
+	waitFor(t, 2*time.Minute, "conversion through OLM's webhook Service", func() (bool, string) {
+		plans := &unstructured.UnstructuredList{}
+		plans.SetAPIVersion("operators.coreos.com/v1alpha1")
+		plans.SetKind("InstallPlanList")
+		if err := s.k8s.List(ctx, plans, client.InNamespace(operatorNamespace)); err != nil {
+			return false, err.Error()
+		}
+		for _, plan := range plans.Items {
+			approved, _, _ := unstructured.NestedBool(plan.Object, "spec", "approved")
+			if phase, _, _ := unstructured.NestedString(plan.Object, "status", "phase"); approved && phase != "Complete" {
+				working = 0
+				return false, "InstallPlan " + plan.GetName() + " is " + phase
+			}
+		}
 		crd := &apiextensionsv1.CustomResourceDefinition{}
-		if err := s.k8s.Get(context.Background(), client.ObjectKey{Name: "configmapsyncs.sync.configmapsync.io"}, crd); err != nil {
+		if err := s.k8s.Get(ctx, client.ObjectKey{Name: "configmapsyncs.sync.configmapsync.io"}, crd); err != nil {
 			return false, err.Error()
 		}
 		conversion := crd.Spec.Conversion
 		if conversion == nil || conversion.Webhook == nil || conversion.Webhook.ClientConfig == nil ||
 			conversion.Webhook.ClientConfig.Service == nil || conversion.Webhook.ClientConfig.Service.Name != deploymentName+"-service" {
+			working = 0
 			return false, fmt.Sprintf("conversion: %+v", conversion)
 		}
-		list := &unstructured.UnstructuredList{}
-		list.SetAPIVersion("sync.configmapsync.io/v1beta1")
-		list.SetKind("ConfigMapSyncList")
-		err := s.k8s.List(context.Background(), list)
-		return err == nil, fmt.Sprint(err)
+		if err := s.k8s.Create(ctx, probe.DeepCopy()); err != nil && !apierrors.IsAlreadyExists(err) {
+			working = 0
+			return false, "creating the probe: " + err.Error()
+		}
+		beta := &unstructured.Unstructured{}
+		beta.SetAPIVersion("sync.configmapsync.io/v1beta1")
+		beta.SetKind("ConfigMapSync")
+		if err := s.k8s.Get(ctx, client.ObjectKeyFromObject(probe), beta); err != nil {
+			working = 0
+			return false, "reading the probe as v1beta1: " + err.Error()
+		}
+		working++
+		return working >= 3, fmt.Sprintf("%d good reads", working)
 	})
 }
