@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -259,7 +258,7 @@ func authorizationCases() []badInput {
 				c, user := asUser(t, "admin-like")
 				s.user = user
 				mayCreateSyncs(t, user, s.src)
-				grant(t, user, "", "", []string{"configmaps"}, "get", "create", "update", "delete")
+				env.Grant(t, user, "", "", []string{"configmaps"}, "get", "create", "update", "delete")
 				cms := s.v1Sync()
 				cms.Spec.Destination = syncv1.Destination{NamespaceSelector: matchEverything}
 				// A dry run goes through every admission check without writing into every namespace of the cluster.
@@ -297,10 +296,10 @@ func asLimitedUser(mutate func(*scene, *syncv1.ConfigMapSync), readSource, write
 		s.user = user
 		mayCreateSyncs(t, user, s.src)
 		if readSource {
-			grant(t, user, s.src, "", []string{"configmaps"}, "get")
+			env.Grant(t, user, s.src, "", []string{"configmaps"}, "get")
 		}
 		if writeDestination {
-			grant(t, user, s.dstA, "", []string{"configmaps"}, "create", "update", "delete")
+			env.Grant(t, user, s.dstA, "", []string{"configmaps"}, "create", "update", "delete")
 		}
 		cms := s.v1Sync()
 		mutate(s, cms)
@@ -523,14 +522,4 @@ func assertUnchanged(t *testing.T, before *corev1.ConfigMap) {
 	assert.Equal(t, before.Data, now.Data)
 	assert.Equal(t, before.Labels, now.Labels)
 	assert.Equal(t, before.Annotations, now.Annotations)
-}
-
-// absent reports whether obj does not exist.
-func absent(t *testing.T, obj client.Object) bool {
-	t.Helper()
-	err := k8s.Get(context.Background(), client.ObjectKeyFromObject(obj), obj)
-	if err != nil && !apierrors.IsNotFound(err) {
-		require.NoError(t, err)
-	}
-	return apierrors.IsNotFound(err)
 }

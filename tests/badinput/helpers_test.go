@@ -4,21 +4,15 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
 	"github.com/configmapsync/configmapsync-operator/internal/syncer"
@@ -26,16 +20,42 @@ import (
 )
 
 const (
-	// waitFor bounds how long a case waits for the operator; a deadline for failure, not a performance assertion.
-	waitFor = 30 * time.Second
-	tick    = 100 * time.Millisecond
 	// cmsName is the name of the ConfigMapSync every case sends, in its scene's source namespace.
 	cmsName = "cms"
 	// sourceName is the source ConfigMap every scene holds.
 	sourceName = "settings"
 )
 
-var counter atomic.Int64
+// The suite's shorthands for the harness's helpers, bound to its client.
+
+func newNamespace(t *testing.T, prefix string) string {
+	t.Helper()
+	return harness.NewNamespace(t, k8s, prefix)
+}
+
+func create(t *testing.T, obj client.Object) {
+	t.Helper()
+	harness.Create(t, k8s, obj)
+}
+
+func absent(t *testing.T, obj client.Object) bool {
+	t.Helper()
+	return harness.Absent(t, k8s, obj)
+}
+
+func ready(t *testing.T, cms *syncv1.ConfigMapSync) {
+	t.Helper()
+	harness.Ready(t, k8s, cms)
+}
+
+func eventually[T client.Object](t *testing.T, obj T, check func(c *assert.CollectT, obj T)) {
+	t.Helper()
+	harness.Eventually(t, k8s, obj, check)
+}
+
+func configMap(namespace, name string, data map[string]string) *corev1.ConfigMap {
+	return harness.ConfigMap(namespace, name, data)
+}
 
 // scene is what one case runs in: its own namespaces, so cases run in parallel without seeing each other.
 type scene struct {
@@ -55,24 +75,6 @@ func newScene(t *testing.T) *scene {
 }
 
 func (s *scene) namespaces() []string { return []string{s.src, s.dstA, s.dstB} }
-
-// newNamespace creates a namespace with a unique name and deletes it when the test ends.
-func newNamespace(t *testing.T, prefix string) string {
-	t.Helper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s-%d", prefix, counter.Add(1))}}
-	require.NoError(t, k8s.Create(context.Background(), ns))
-	t.Cleanup(func() { _ = k8s.Delete(context.Background(), ns) })
-	return ns.Name
-}
-
-func create(t *testing.T, obj client.Object) {
-	t.Helper()
-	require.NoError(t, k8s.Create(context.Background(), obj))
-}
-
-func configMap(namespace, name string, data map[string]string) *corev1.ConfigMap {
-	return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}, Data: data}
-}
 
 // v1Sync returns the scene's ConfigMapSync: it copies the source ConfigMap into dstA.
 func (s *scene) v1Sync() *syncv1.ConfigMapSync {
@@ -98,28 +100,6 @@ func sendV1(mutate func(s *scene, cms *syncv1.ConfigMapSync)) func(*testing.T, *
 func get(t *testing.T, obj client.Object) {
 	t.Helper()
 	require.NoError(t, k8s.Get(context.Background(), client.ObjectKeyFromObject(obj), obj))
-}
-
-// eventually waits until obj exists and check passes on it.
-func eventually[T client.Object](t *testing.T, obj T, check func(c *assert.CollectT, obj T)) {
-	t.Helper()
-	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		if assert.NoError(c, k8s.Get(context.Background(), client.ObjectKeyFromObject(obj), obj)) {
-			check(c, obj)
-		}
-	}, waitFor, tick)
-}
-
-// ready waits until cms is Ready for its current generation.
-func ready(t *testing.T, cms *syncv1.ConfigMapSync) {
-	t.Helper()
-	eventually(t, cms, func(c *assert.CollectT, cms *syncv1.ConfigMapSync) {
-		cond := meta.FindStatusCondition(cms.Status.Conditions, syncv1.ReadyCondition)
-		if assert.NotNil(c, cond) {
-			assert.Equal(c, metav1.ConditionTrue, cond.Status, cond.Message)
-			assert.Equal(c, cms.Generation, cond.ObservedGeneration)
-		}
-	})
 }
 
 // conflicted waits until cms reports a Conflict in namespace, in status.destinations and in its Ready condition.
@@ -159,41 +139,12 @@ func nothingWritten(t *testing.T, s *scene) {
 // asUser returns a client acting as a new user with no rights but those the case grants, and the user's name.
 func asUser(t *testing.T, prefix string) (client.Client, string) {
 	t.Helper()
-	name := fmt.Sprintf("%s-%d", prefix, counter.Add(1))
-	user, err := env.AddUser(envtest.User{Name: name, Groups: []string{"system:authenticated"}}, nil)
-	require.NoError(t, err)
-	cfg := user.Config()
-	cfg.WarningHandler = rest.NoWarnings{}
-	c, err := client.New(cfg, client.Options{Scheme: env.Scheme})
-	require.NoError(t, err)
-	return c, name
-}
-
-// grant gives user the verbs on resources of apiGroup in namespace, or cluster-wide when namespace is empty.
-func grant(t *testing.T, user, namespace, apiGroup string, resources []string, verbs ...string) {
-	t.Helper()
-	name := fmt.Sprintf("%s-%s-%d", user, strings.ReplaceAll(resources[0], ".", "-"), counter.Add(1))
-	rules := []rbacv1.PolicyRule{{APIGroups: []string{apiGroup}, Resources: resources, Verbs: verbs}}
-	subjects := []rbacv1.Subject{{Kind: rbacv1.UserKind, Name: user}}
-	if namespace == "" {
-		role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: name}, Rules: rules}
-		binding := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name}, Subjects: subjects,
-			RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: name}}
-		create(t, role)
-		create(t, binding)
-		t.Cleanup(func() {
-			_ = k8s.Delete(context.Background(), binding)
-			_ = k8s.Delete(context.Background(), role)
-		})
-		return
-	}
-	create(t, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}, Rules: rules})
-	create(t, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}, Subjects: subjects,
-		RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name}})
+	name := fmt.Sprintf("%s-%d", prefix, harness.Unique())
+	return env.AsUser(t, name), name
 }
 
 // mayCreateSyncs lets user create ConfigMapSyncs in namespace.
 func mayCreateSyncs(t *testing.T, user, namespace string) {
 	t.Helper()
-	grant(t, user, namespace, syncv1.GroupVersion.Group, []string{"configmapsyncs"}, "get", "create", "update", "patch")
+	env.Grant(t, user, namespace, syncv1.GroupVersion.Group, []string{"configmapsyncs"}, "get", "create", "update", "patch")
 }

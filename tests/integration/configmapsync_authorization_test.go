@@ -8,48 +8,22 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
 	"github.com/configmapsync/configmapsync-operator/internal/webhook"
+	"github.com/configmapsync/configmapsync-operator/tests/harness"
 )
-
-// asUser returns a client that acts as a user with no rights but those the test grants.
-func asUser(t *testing.T, name string) client.Client {
-	t.Helper()
-	user, err := env.AddUser(envtest.User{Name: name, Groups: []string{"system:authenticated"}}, nil)
-	require.NoError(t, err)
-	c, err := client.New(user.Config(), client.Options{Scheme: env.Scheme})
-	require.NoError(t, err)
-	return c
-}
-
-// grant gives user the verbs on resources (in apiGroup) in namespace.
-func grant(t *testing.T, user, namespace, apiGroup string, resources []string, verbs ...string) {
-	t.Helper()
-	name := fmt.Sprintf("%s-%s-%d", user, resources[0], namespaceCounter.Add(1))
-	create(t, &rbacv1.Role{
-		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
-		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{apiGroup}, Resources: resources, Verbs: verbs}},
-	})
-	create(t, &rbacv1.RoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, Name: user}},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name},
-	})
-}
 
 func TestAUserCannotBorrowTheOperatorsRights(t *testing.T) {
 	src, mine, theirs := newNamespace(t, "src"), newNamespace(t, "mine"), newNamespace(t, "theirs")
-	user := fmt.Sprintf("alice-%d", namespaceCounter.Add(1))
-	alice := asUser(t, user)
+	user := fmt.Sprintf("alice-%d", harness.Unique())
+	alice := env.AsUser(t, user)
 	create(t, configMap(src, "settings", map[string]string{"k": "v"}))
-	grant(t, user, src, syncv1.GroupVersion.Group, []string{"configmapsyncs"}, "get", "create", "update", "patch")
-	grant(t, user, mine, "", []string{"configmaps"}, "create", "update", "delete")
+	env.Grant(t, user, src, syncv1.GroupVersion.Group, []string{"configmapsyncs"}, "get", "create", "update", "patch")
+	env.Grant(t, user, mine, "", []string{"configmaps"}, "create", "update", "delete")
 
 	// Alice cannot read the source: the operator must not read it for her.
 	cms := v1Sync(src, "borrow", "settings", mine)
@@ -60,7 +34,7 @@ func TestAUserCannotBorrowTheOperatorsRights(t *testing.T) {
 	assert.True(t, absent(t, v1Sync(src, "borrow", "settings")))
 
 	// With read access to the source, she still cannot write into a namespace she cannot write.
-	grant(t, user, src, "", []string{"configmaps"}, "get")
+	env.Grant(t, user, src, "", []string{"configmaps"}, "get")
 	err = alice.Create(context.Background(), v1Sync(src, "borrow", "settings", mine, theirs))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), fmt.Sprintf("create configmaps in namespace %q", theirs))

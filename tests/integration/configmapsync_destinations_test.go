@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
+	"github.com/configmapsync/configmapsync-operator/tests/harness"
 )
 
 func TestACopyLandsInEveryListedNamespace(t *testing.T) {
@@ -33,7 +34,7 @@ func TestACopyLandsInEveryListedNamespace(t *testing.T) {
 
 func TestASelectorFollowsNamespacesAsTheyComeAndGo(t *testing.T) {
 	src := newNamespace(t, "src")
-	label := fmt.Sprintf("team-%d", namespaceCounter.Add(1))
+	label := fmt.Sprintf("team-%d", harness.Unique())
 	selected := labelledNamespace(t, label)
 	create(t, configMap(src, "settings", map[string]string{"k": "v"}))
 	cms := v1Sync(src, "by-label", "settings")
@@ -78,7 +79,7 @@ func TestUnlistingANamespaceOrRenamingTheCopyPrunesTheOldCopy(t *testing.T) {
 
 func TestAListedNamespaceThatDoesNotExistYetIsReportedAndSyncedWhenCreated(t *testing.T) {
 	src := newNamespace(t, "src")
-	future := fmt.Sprintf("future-%d", namespaceCounter.Add(1))
+	future := fmt.Sprintf("future-%d", harness.Unique())
 	create(t, configMap(src, "settings", map[string]string{"k": "v"}))
 	cms := v1Sync(src, "future", "settings", future)
 	create(t, cms)

@@ -2,18 +2,12 @@ package integration
 
 import (
 	"context"
-	"fmt"
 	"slices"
-	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -23,56 +17,41 @@ import (
 	"github.com/configmapsync/configmapsync-operator/tests/harness"
 )
 
+// waitFor and tick are the harness's: a deadline for failure and a polling interval, never a performance assertion.
 const (
-	// waitFor bounds how long a test waits for the operator to converge; it is a deadline for failure, not a
-	// performance assertion (timings are measured by `make bench`).
-	waitFor = 30 * time.Second
-	tick    = 100 * time.Millisecond
+	waitFor = harness.WaitFor
+	tick    = harness.Tick
 )
 
-var namespaceCounter atomic.Int64
+// The suite's shorthands for the harness's helpers, bound to its cluster-admin client.
 
-// newNamespace creates a namespace with a unique name for one test and deletes it when the test ends.
 func newNamespace(t *testing.T, prefix string) string {
 	t.Helper()
-	name := fmt.Sprintf("%s-%d-%d", strings.ToLower(prefix), time.Now().UnixNano()%100000, namespaceCounter.Add(1))
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
-	require.NoError(t, k8s.Create(context.Background(), ns))
-	t.Cleanup(func() { _ = k8s.Delete(context.Background(), ns) })
-	return name
+	return harness.NewNamespace(t, k8s, prefix)
 }
 
-// create creates obj and fails the test on error.
 func create(t *testing.T, obj client.Object) {
 	t.Helper()
-	require.NoError(t, k8s.Create(context.Background(), obj))
+	harness.Create(t, k8s, obj)
 }
 
-// configMap returns a ConfigMap with the given data.
-func configMap(namespace, name string, data map[string]string) *corev1.ConfigMap {
-	return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}, Data: data}
-}
-
-// eventually waits until get finds the object and check passes on it.
-func eventually[T client.Object](t *testing.T, obj T, check func(c *assert.CollectT, obj T)) {
-	t.Helper()
-	key := client.ObjectKeyFromObject(obj)
-	require.EventuallyWithT(t, func(c *assert.CollectT) {
-		if !assert.NoError(c, k8s.Get(context.Background(), key, obj)) {
-			return
-		}
-		check(c, obj)
-	}, waitFor, tick)
-}
-
-// absent reports whether the object does not exist.
 func absent(t *testing.T, obj client.Object) bool {
 	t.Helper()
-	err := k8s.Get(context.Background(), client.ObjectKeyFromObject(obj), obj)
-	if err != nil && !apierrors.IsNotFound(err) {
-		require.NoError(t, err)
-	}
-	return apierrors.IsNotFound(err)
+	return harness.Absent(t, k8s, obj)
+}
+
+func ready(t *testing.T, cms *syncv1.ConfigMapSync) {
+	t.Helper()
+	harness.Ready(t, k8s, cms)
+}
+
+func eventually[T client.Object](t *testing.T, obj T, check func(c *assert.CollectT, obj T)) {
+	t.Helper()
+	harness.Eventually(t, k8s, obj, check)
+}
+
+func configMap(namespace, name string, data map[string]string) *corev1.ConfigMap {
+	return harness.ConfigMap(namespace, name, data)
 }
 
 // clientKey returns the namespace/name key of obj.
@@ -124,18 +103,6 @@ func copyNamespaces(t *testing.T, cms *syncv1.ConfigMapSync) []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// ready waits until cms reports Ready=True for its current generation.
-func ready(t *testing.T, cms *syncv1.ConfigMapSync) {
-	t.Helper()
-	eventually(t, cms, func(c *assert.CollectT, cms *syncv1.ConfigMapSync) {
-		cond := meta.FindStatusCondition(cms.Status.Conditions, syncv1.ReadyCondition)
-		if assert.NotNil(c, cond) {
-			assert.Equal(c, metav1.ConditionTrue, cond.Status, cond.Message)
-			assert.Equal(c, cms.Generation, cond.ObservedGeneration)
-		}
-	})
 }
 
 // writesIn returns the writes the operator made to objects in the given namespaces.
