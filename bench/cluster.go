@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -26,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/configmapsync/configmapsync-operator/internal/operator"
+	"github.com/configmapsync/configmapsync-operator/tests/harness"
 )
 
 // leaseName is the operator's leader-election Lease (main.go's LeaderElectionID).
@@ -136,11 +136,11 @@ type operatorProcess struct {
 // on loopback so the bench can scrape them, and the webhook port and certificate envtest prepared. extraArgs come
 // last so they override.
 func startOperator(c *cluster, manager string, extraArgs []string) (*operatorProcess, error) {
-	metricsPort, err := freePort()
+	metricsPort, err := harness.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	probePort, err := freePort()
+	probePort, err := harness.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -318,16 +318,6 @@ func (p *operatorProcess) tailLog(n int) {
 	for _, l := range lines {
 		fmt.Fprintln(os.Stderr, "    operator | "+l)
 	}
-}
-
-// freePort asks the kernel for a free loopback port.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // poll calls cond every interval until it returns true or an error, or ctx ends.

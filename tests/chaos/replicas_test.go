@@ -59,7 +59,7 @@ func (p *process) alive() bool {
 func startFleet(p *proxy) (*fleet, error) {
 	f := &fleet{proxy: p, procs: make([]*process, len(p.addrs))}
 	for slot := range p.addrs {
-		port, err := freePort()
+		port, err := harness.FreePort()
 		if err != nil {
 			return nil, err
 		}
@@ -243,14 +243,4 @@ func writeKubeconfig(path, server string) error {
 	cfg.Contexts["chaos"] = &clientcmdapi.Context{Cluster: "chaos", AuthInfo: "chaos"}
 	cfg.CurrentContext = "chaos"
 	return clientcmd.WriteToFile(*cfg, path)
-}
-
-// freePort returns a TCP port nothing listens on right now.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

@@ -75,23 +75,38 @@ func (s *stack) waitForCSV(t *testing.T, name, phase string) {
 	})
 }
 
+// installPlans lists the InstallPlans in the operator's namespace.
+func (s *stack) installPlans() ([]unstructured.Unstructured, error) {
+	plans := &unstructured.UnstructuredList{}
+	plans.SetAPIVersion("operators.coreos.com/v1alpha1")
+	plans.SetKind("InstallPlanList")
+	err := s.k8s.List(context.Background(), plans, client.InNamespace(operatorNamespace))
+	return plans.Items, err
+}
+
+// installsCSV returns the CSV an InstallPlan installs ("" when OLM has not filled it in yet).
+func installsCSV(plan *unstructured.Unstructured) string {
+	names, _, _ := unstructured.NestedStringSlice(plan.Object, "spec", "clusterServiceVersionNames")
+	if len(names) == 0 {
+		return ""
+	}
+	return names[0]
+}
+
 // approveInstallPlanFor approves the InstallPlan that installs csv, as an admin does with Manual approval.
 func (s *stack) approveInstallPlanFor(t *testing.T, csv string) {
 	t.Helper()
 	waitFor(t, 2*time.Minute, "an InstallPlan for "+csv, func() (bool, string) {
-		plans := &unstructured.UnstructuredList{}
-		plans.SetAPIVersion("operators.coreos.com/v1alpha1")
-		plans.SetKind("InstallPlanList")
-		if err := s.k8s.List(context.Background(), plans, client.InNamespace(operatorNamespace)); err != nil {
+		plans, err := s.installPlans()
+		if err != nil {
 			return false, err.Error()
 		}
-		for i := range plans.Items {
-			plan := &plans.Items[i]
-			names, _, _ := unstructured.NestedStringSlice(plan.Object, "spec", "clusterServiceVersionNames")
+		for i := range plans {
+			plan := &plans[i]
 			// Approve only once OLM has filled in the plan: an update racing its first status write makes OLM
 			// abandon that plan and create another.
 			phase, _, _ := unstructured.NestedString(plan.Object, "status", "phase")
-			if len(names) == 0 || names[0] != csv || phase != "RequiresApproval" {
+			if installsCSV(plan) != csv || phase != "RequiresApproval" {
 				continue
 			}
 			if err := unstructured.SetNestedField(plan.Object, true, "spec", "approved"); err != nil {
@@ -102,7 +117,7 @@ func (s *stack) approveInstallPlanFor(t *testing.T, csv string) {
 			}
 			return true, ""
 		}
-		return false, fmt.Sprintf("%d InstallPlans, none for %s yet", len(plans.Items), csv)
+		return false, fmt.Sprintf("%d InstallPlans, none for %s yet", len(plans), csv)
 	})
 }
 
@@ -163,13 +178,11 @@ func (s *stack) waitForConversionWiring(t *testing.T) {
 	defer func() { _ = s.k8s.Delete(ctx, probe) }()
 	working := 0
 	waitFor(t, 2*time.Minute, "conversion through OLM's webhook Service", func() (bool, string) {
-		plans := &unstructured.UnstructuredList{}
-		plans.SetAPIVersion("operators.coreos.com/v1alpha1")
-		plans.SetKind("InstallPlanList")
-		if err := s.k8s.List(ctx, plans, client.InNamespace(operatorNamespace)); err != nil {
+		plans, err := s.installPlans()
+		if err != nil {
 			return false, err.Error()
 		}
-		for _, plan := range plans.Items {
+		for _, plan := range plans {
 			approved, _, _ := unstructured.NestedBool(plan.Object, "spec", "approved")
 			if phase, _, _ := unstructured.NestedString(plan.Object, "status", "phase"); approved && phase != "Complete" {
 				working = 0

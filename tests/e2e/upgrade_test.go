@@ -144,13 +144,10 @@ func (s *stack) watchCopies(namespace string, uids map[string]string) func() []s
 // reportInstallPlanSteps prints the steps of the InstallPlan that installed csv, as OLM recorded them.
 func (s *stack) reportInstallPlanSteps(t *testing.T, csv string) {
 	t.Helper()
-	plans := &unstructured.UnstructuredList{}
-	plans.SetAPIVersion("operators.coreos.com/v1alpha1")
-	plans.SetKind("InstallPlanList")
-	require.NoError(t, s.k8s.List(context.Background(), plans, client.InNamespace(operatorNamespace)))
-	for _, plan := range plans.Items {
-		names, _, _ := unstructured.NestedStringSlice(plan.Object, "spec", "clusterServiceVersionNames")
-		if len(names) == 0 || names[0] != csv {
+	plans, err := s.installPlans()
+	require.NoError(t, err)
+	for _, plan := range plans {
+		if installsCSV(&plan) != csv {
 			continue
 		}
 		steps, _, _ := unstructured.NestedSlice(plan.Object, "status", "plan")
