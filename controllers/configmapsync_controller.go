@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
+	"github.com/configmapsync/configmapsync-operator/internal/metawatch"
 	"github.com/configmapsync/configmapsync-operator/internal/metrics"
 	"github.com/configmapsync/configmapsync-operator/internal/syncer"
 )
@@ -33,6 +34,8 @@ type ConfigMapSyncReconciler struct {
 	// Metadata caches the metadata of Namespaces (to resolve selectors) and workloads (rollout opt-ins). Sources
 	// are not cached at all: their changes arrive through store-less metadata watches (internal/metawatch).
 	Metadata cache.Cache
+	// Sources notifies of ConfigMap and Secret changes (internal/metawatch), shared with the ManagedSecret controller.
+	Sources  *metawatch.Watches
 	Recorder recorder.EventRecorder
 	// FanOut bounds how many copies one sync writes in parallel.
 	FanOut int

@@ -8,7 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/metadata"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -17,7 +17,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
-	"github.com/configmapsync/configmapsync-operator/internal/metawatch"
 	"github.com/configmapsync/configmapsync-operator/internal/syncer"
 )
 
@@ -64,27 +63,17 @@ func (r *ConfigMapSyncReconciler) SetupWithManager(ctx context.Context, mgr ctrl
 		Named("configmapsync").
 		WithOptions(controllerOptions(o))
 	for _, kind := range []string{syncer.KindConfigMap, syncer.KindSecret} {
-		sources, err := metadataEvents(mgr, kind, r.syncsWatching(kind))
-		if err != nil {
-			return err
-		}
-		b = b.Watches(syncer.NewObject(kind), handler.EnqueueRequestsFromMapFunc(ownerOfCopy)).WatchesRawSource(sources)
+		b = b.Watches(syncer.NewObject(kind), handler.EnqueueRequestsFromMapFunc(ownerOfCopy)).
+			WatchesRawSource(r.Sources.Source(resourceOf(kind), r.syncsWatching(kind)))
 	}
 	b = b.WatchesRawSource(source.Kind(r.Metadata, metadataOf("Namespace"),
 		handler.TypedEnqueueRequestsFromMapFunc(r.syncsIntoNamespace)))
 	return b.Complete(r)
 }
 
-// metadataEvents watches the metadata of every ConfigMap or Secret and maps each event with mapFn, keeping none
-// of them in memory (see internal/metawatch).
-func metadataEvents(mgr ctrl.Manager, kind string,
-	mapFn handler.TypedMapFunc[*metav1.PartialObjectMetadata, reconcile.Request]) (source.Source, error) {
-	client, err := metadata.NewForConfigAndClient(mgr.GetConfig(), mgr.GetHTTPClient())
-	if err != nil {
-		return nil, fmt.Errorf("creating the metadata client: %w", err)
-	}
-	resource := corev1.SchemeGroupVersion.WithResource(strings.ToLower(kind) + "s")
-	return metawatch.Source(client, resource, mapFn), nil
+// resourceOf returns the resource of the ConfigMap or Secret kind.
+func resourceOf(kind string) schema.GroupVersionResource {
+	return corev1.SchemeGroupVersion.WithResource(strings.ToLower(kind) + "s")
 }
 
 func metadataOf(kind string) *metav1.PartialObjectMetadata {

@@ -28,6 +28,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
+	"github.com/configmapsync/configmapsync-operator/internal/metawatch"
 	"github.com/configmapsync/configmapsync-operator/internal/secretgen"
 	"github.com/configmapsync/configmapsync-operator/internal/syncer"
 )
@@ -41,7 +42,10 @@ type ManagedSecretReconciler struct {
 	// last write yet), a Secret in the way (the manager's cache only holds the operator's own Secrets) and, at
 	// deletion, the Secrets to clean up.
 	APIReader client.Reader
-	Recorder  recorder.EventRecorder
+	// Sources notifies of Secret changes by name, so that the deletion of a Secret in the way wakes the
+	// ManagedSecret waiting for its name.
+	Sources  *metawatch.Watches
+	Recorder recorder.EventRecorder
 	// Generators makes the values; nil means secretgen.Default.
 	Generators *secretgen.Registry
 	// Now is the clock; nil means time.Now. Unit tests set it.
@@ -72,16 +76,12 @@ func (r *ManagedSecretReconciler) SetupWithManager(ctx context.Context, mgr ctrl
 		func(obj client.Object) []string { return []string{secretNameOf(obj.(*syncv1.ManagedSecret))} }); err != nil {
 		return fmt.Errorf("indexing ManagedSecrets by Secret name: %w", err)
 	}
-	secrets, err := metadataEvents(mgr, syncer.KindSecret, r.managedSecretsNamed)
-	if err != nil {
-		return err
-	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&syncv1.ManagedSecret{}).
 		Named("managedsecret").
 		WithOptions(controllerOptions(o)).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(managedSecretOf)).
-		WatchesRawSource(secrets).
+		WatchesRawSource(r.Sources.Source(resourceOf(syncer.KindSecret), r.managedSecretsNamed)).
 		Complete(r)
 }
 

@@ -1,12 +1,14 @@
 // Package metawatch turns watch events on the metadata of every object of a kind into reconcile requests without
 // keeping any object in memory. An informer would cache the identity of every ConfigMap and Secret in the cluster
 // just to learn that a few of them (the sources) changed; with many unrelated Secrets that cache was the largest
-// part of the operator's memory.
+// part of the operator's memory. One watch per resource serves every controller that maps its events, so each
+// event in the cluster is decoded once.
 package metawatch
 
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -20,59 +22,110 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 )
 
-// Source returns a source that lists and watches the metadata of every object of resource and enqueues what
-// mapFn returns for each object added, changed or deleted. It keeps nothing: a relist (after a watch expired)
-// maps every listed object again, and an object deleted while the watch was down is not seen, which the
-// periodic resync of every ConfigMapSync covers.
-func Source(client metadata.Interface, resource schema.GroupVersionResource,
-	mapFn handler.TypedMapFunc[*metav1.PartialObjectMetadata, reconcile.Request]) source.Source {
+// MapFunc maps an object's metadata to the requests it should wake.
+type MapFunc = handler.TypedMapFunc[*metav1.PartialObjectMetadata, reconcile.Request]
+
+// Watches hands out sources backed by one store-less watch per resource.
+type Watches struct {
+	client metadata.Interface
+	mu     sync.Mutex
+	shared map[schema.GroupVersionResource]*sharedWatch
+}
+
+// New returns Watches that list and watch through client.
+func New(client metadata.Interface) *Watches {
+	return &Watches{client: client, shared: map[schema.GroupVersionResource]*sharedWatch{}}
+}
+
+// Source returns a source that enqueues what mapFn returns for each object of resource added, changed or deleted.
+// The resource's watch starts once every source handed out for it has been started (the controllers start
+// together when the operator becomes leader), so none misses the initial list. Nothing is kept: a relist (after a
+// watch expired) maps every listed object again, and an object deleted while the watch was down is not seen,
+// which the periodic resync of every ConfigMapSync covers.
+func (w *Watches) Source(resource schema.GroupVersionResource, mapFn MapFunc) source.Source {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	s, ok := w.shared[resource]
+	if !ok {
+		s = &sharedWatch{client: w.client, resource: resource}
+		w.shared[resource] = s
+	}
+	h := &subscriber{mapFn: mapFn}
+	s.subscribers = append(s.subscribers, h)
 	return source.Func(func(ctx context.Context, queue workqueue.TypedRateLimitingInterface[reconcile.Request]) error {
-		lw := &toolscache.ListWatch{
-			ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
-				return client.Resource(resource).List(ctx, opts)
-			},
-			WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
-				return client.Resource(resource).Watch(ctx, opts)
-			},
-		}
-		sink := &enqueuer{ctx: ctx, queue: queue, mapFn: mapFn}
-		reflector := toolscache.NewReflectorWithOptions(lw, &metav1.PartialObjectMetadata{}, sink,
-			toolscache.ReflectorOptions{Name: fmt.Sprintf("metawatch %s", resource.Resource)})
-		go reflector.RunWithContext(ctx)
+		s.subscribe(ctx, h, queue)
 		return nil
 	})
 }
 
-// enqueuer is the reflector's store: it maps each object to requests and forgets it.
-type enqueuer struct {
-	ctx   context.Context //nolint:containedctx // The reflector's store interface has no context parameter.
-	queue workqueue.TypedRateLimitingInterface[reconcile.Request]
-	mapFn handler.TypedMapFunc[*metav1.PartialObjectMetadata, reconcile.Request]
+// sharedWatch is the watch of one resource and the controllers it feeds.
+type sharedWatch struct {
+	client      metadata.Interface
+	resource    schema.GroupVersionResource
+	mu          sync.Mutex
+	subscribers []*subscriber
+	started     int
 }
 
-func (e *enqueuer) enqueue(obj any) error {
+// subscriber is one controller's queue and map function.
+type subscriber struct {
+	ctx   context.Context //nolint:containedctx // The reflector's store interface has no context parameter.
+	queue workqueue.TypedRateLimitingInterface[reconcile.Request]
+	mapFn MapFunc
+}
+
+// subscribe records a started source and runs the watch once all of them are.
+func (s *sharedWatch) subscribe(ctx context.Context, h *subscriber, queue workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h.ctx, h.queue = ctx, queue
+	s.started++
+	if s.started != len(s.subscribers) {
+		return
+	}
+	lw := &toolscache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
+			return s.client.Resource(s.resource).List(ctx, opts)
+		},
+		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
+			return s.client.Resource(s.resource).Watch(ctx, opts)
+		},
+	}
+	reflector := toolscache.NewReflectorWithOptions(lw, &metav1.PartialObjectMetadata{}, enqueuer(s.subscribers),
+		toolscache.ReflectorOptions{Name: fmt.Sprintf("metawatch %s", s.resource.Resource)})
+	go reflector.RunWithContext(ctx)
+}
+
+// enqueuer is the reflector's store: it maps each object for every subscriber and forgets it.
+type enqueuer []*subscriber
+
+func (e enqueuer) enqueue(obj any) error {
 	if tombstone, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
 		obj = tombstone.Obj
 	}
-	if m, ok := obj.(*metav1.PartialObjectMetadata); ok {
-		for _, req := range e.mapFn(e.ctx, m) {
-			e.queue.Add(req)
+	m, ok := obj.(*metav1.PartialObjectMetadata)
+	if !ok {
+		return nil
+	}
+	for _, h := range e {
+		for _, req := range h.mapFn(h.ctx, m) {
+			h.queue.Add(req)
 		}
 	}
 	return nil
 }
 
 // Add maps an added object.
-func (e *enqueuer) Add(obj any) error { return e.enqueue(obj) }
+func (e enqueuer) Add(obj any) error { return e.enqueue(obj) }
 
 // Update maps a changed object.
-func (e *enqueuer) Update(obj any) error { return e.enqueue(obj) }
+func (e enqueuer) Update(obj any) error { return e.enqueue(obj) }
 
 // Delete maps a deleted object.
-func (e *enqueuer) Delete(obj any) error { return e.enqueue(obj) }
+func (e enqueuer) Delete(obj any) error { return e.enqueue(obj) }
 
 // Replace maps every object of a (re)list.
-func (e *enqueuer) Replace(objs []any, _ string) error {
+func (e enqueuer) Replace(objs []any, _ string) error {
 	for _, obj := range objs {
 		if err := e.enqueue(obj); err != nil {
 			return err
@@ -82,4 +135,4 @@ func (e *enqueuer) Replace(objs []any, _ string) error {
 }
 
 // Resync has nothing to do: nothing is kept.
-func (e *enqueuer) Resync() error { return nil }
+func (e enqueuer) Resync() error { return nil }

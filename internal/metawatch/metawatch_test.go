@@ -51,26 +51,40 @@ func TestSourceEnqueuesListedAddedChangedAndDeletedObjects(t *testing.T) {
 	mapFn := func(_ context.Context, obj *metav1.PartialObjectMetadata) []reconcile.Request {
 		return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: obj.Namespace, Name: obj.Name}}}
 	}
-	queue := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[reconcile.Request]())
-	defer queue.ShutDown()
+	// Two controllers map the same resource: one watch feeds both, and it starts once both have started.
+	watches := New(client)
+	first, second := watches.Source(secrets, mapFn), watches.Source(secrets, mapFn)
+	queue := newQueue(t)
+	other := newQueue(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	require.NoError(t, Source(client, secrets, mapFn).Start(ctx, queue))
+	require.NoError(t, first.Start(ctx, queue))
+	require.NoError(t, second.Start(ctx, other))
 
 	assert.Equal(t, "existing", next(t, queue).Name, "objects of the initial list are mapped")
+	assert.Equal(t, "existing", next(t, other).Name, "the second source gets the initial list too")
 
 	// The reflector's watch starts after its list: wait until creates are seen, then check update and delete.
 	resource := client.Resource(secrets).Namespace("app")
 	_, err := resource.(metadatafake.MetadataClient).CreateFake(secretMeta("app", "added"), metav1.CreateOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, "added", next(t, queue).Name, "an added object is mapped")
+	assert.Equal(t, "added", next(t, other).Name, "the second source too")
 
 	changed := secretMeta("app", "added")
 	changed.Labels = map[string]string{"changed": "yes"}
 	_, err = resource.(metadatafake.MetadataClient).UpdateFake(changed, metav1.UpdateOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, "added", next(t, queue).Name, "a changed object is mapped")
+	assert.Equal(t, "added", next(t, other).Name, "the second source too")
 
 	require.NoError(t, resource.Delete(ctx, "existing", metav1.DeleteOptions{}))
 	assert.Equal(t, "existing", next(t, queue).Name, "a deleted object is mapped")
+	assert.Equal(t, "existing", next(t, other).Name, "the second source too")
+}
+
+func newQueue(t *testing.T) workqueue.TypedRateLimitingInterface[reconcile.Request] {
+	queue := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[reconcile.Request]())
+	t.Cleanup(queue.ShutDown)
+	return queue
 }

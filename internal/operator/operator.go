@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/metadata"
 	toolscache "k8s.io/client-go/tools/cache"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -22,6 +23,7 @@ import (
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
 	syncv1beta1 "github.com/configmapsync/configmapsync-operator/api/v1beta1"
 	"github.com/configmapsync/configmapsync-operator/controllers"
+	"github.com/configmapsync/configmapsync-operator/internal/metawatch"
 	"github.com/configmapsync/configmapsync-operator/internal/migration"
 	"github.com/configmapsync/configmapsync-operator/internal/syncer"
 	"github.com/configmapsync/configmapsync-operator/internal/webhook"
@@ -82,14 +84,20 @@ func CacheOptions() cache.Options {
 
 // Setup adds the operator's controllers, webhooks and the stored-version migration to mgr.
 func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
-	metadata, err := newMetadataCache(mgr)
+	metadataCache, err := newMetadataCache(mgr)
 	if err != nil {
 		return err
 	}
+	metadataClient, err := metadata.NewForConfigAndClient(mgr.GetConfig(), mgr.GetHTTPClient())
+	if err != nil {
+		return fmt.Errorf("creating the metadata client: %w", err)
+	}
+	sources := metawatch.New(metadataClient)
 	r := &controllers.ConfigMapSyncReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
-		Metadata:  metadata,
+		Metadata:  metadataCache,
+		Sources:   sources,
 		Recorder:  mgr.GetEventRecorder(Name),
 		FanOut:    opts.MaxParallelWrites,
 	}
@@ -99,6 +107,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	managedSecrets := &controllers.ManagedSecretReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
+		Sources:   sources,
 		Recorder:  mgr.GetEventRecorder(Name),
 	}
 	if err := managedSecrets.SetupWithManager(ctx, mgr, opts.Controller); err != nil {
