@@ -110,9 +110,12 @@ func writesIn(namespaces ...string) []harness.Write {
 	return env.Calls.Writes(func(w harness.Write) bool { return slices.Contains(namespaces, w.Namespace) })
 }
 
-// deleteAndWait deletes obj and waits until it is gone.
+// deleteAndWait deletes obj and waits until it is gone. Gone means that object, by UID: the operator may already
+// have created its own object of the same name in its place (a copy that was blocked by obj).
 func deleteAndWait(t *testing.T, obj client.Object) {
 	t.Helper()
 	require.NoError(t, client.IgnoreNotFound(k8s.Delete(context.Background(), obj)))
-	require.Eventually(t, func() bool { return absent(t, obj) }, waitFor, tick, "%T %s should be deleted", obj, clientKey(obj))
+	uid := obj.GetUID()
+	require.Eventually(t, func() bool { return absent(t, obj) || (uid != "" && obj.GetUID() != uid) }, waitFor, tick,
+		"%T %s should be deleted", obj, clientKey(obj))
 }
