@@ -34,7 +34,8 @@ func (r *ConfigMapSyncReconciler) syncCopy(ctx context.Context, existing, desire
 		if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(desired), live); err != nil {
 			return action, fmt.Errorf("reading %s: %w", describe(desired), err)
 		}
-		existing = live
+		// Planned from the same data-less view as the cache's, so that no other rule decides a live object.
+		existing = syncer.DropData(live)
 		action = syncer.Plan(existing, desired, owner)
 	}
 	switch action {

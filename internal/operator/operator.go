@@ -71,15 +71,27 @@ func NewScheme() *runtime.Scheme {
 // CacheOptions limits the manager's cache to what the operator owns: ConfigMaps and Secrets are cached only when
 // they carry the operator's managed-by label, and managedFields are dropped from everything. Reading any other
 // ConfigMap or Secret through the cached client finds nothing; sources are read with the API reader instead.
+// The copies of ConfigMapSyncs are cached without their data (syncer.DropData keeps the hash of what each holds),
+// so the cache costs the same for a copy of a 1 MiB CA bundle as for one of a single setting.
 func CacheOptions() cache.Options {
 	owned := labels.SelectorFromSet(labels.Set{syncer.ManagedByLabel: syncer.ManagedByValue})
 	return cache.Options{
 		DefaultTransform: cache.TransformStripManagedFields(),
 		ByObject: map[client.Object]cache.ByObject{
-			&corev1.ConfigMap{}: {Label: owned},
-			&corev1.Secret{}:    {Label: owned},
+			&corev1.ConfigMap{}: {Label: owned, Transform: dataLessCopies},
+			&corev1.Secret{}:    {Label: owned, Transform: dataLessCopies},
 		},
 	}
+}
+
+// dataLessCopies is the cache transform of ConfigMaps and Secrets: managedFields go, as for every object, and
+// the copies of ConfigMapSyncs keep their metadata and the hash of their data, not the data.
+var dataLessCopies toolscache.TransformFunc = func(in any) (any, error) {
+	out, err := cache.TransformStripManagedFields()(in)
+	if obj, ok := out.(client.Object); ok && err == nil {
+		return syncer.DropData(obj), nil
+	}
+	return out, err
 }
 
 // Setup adds the operator's controllers, webhooks and the stored-version migration to mgr.

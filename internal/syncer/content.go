@@ -23,6 +23,12 @@ type Content struct {
 	// Data holds every value; BinaryKeys names the keys that came from a ConfigMap's binaryData.
 	Data       map[string][]byte
 	BinaryKeys map[string]bool
+
+	// text holds a ConfigMap's data as the source's own strings, which every copy shares: converting a 1 MiB
+	// value once per destination would allocate that much again for each namespace.
+	text map[string]string
+	// hash is the content's hash, computed once by ContentOf: a sync with many destinations asks for it often.
+	hash string
 }
 
 // Kinds of objects the operator copies.
@@ -35,7 +41,7 @@ const (
 func ContentOf(obj client.Object) (Content, error) {
 	switch o := obj.(type) {
 	case *corev1.ConfigMap:
-		c := Content{Kind: KindConfigMap, Data: make(map[string][]byte, len(o.Data)+len(o.BinaryData))}
+		c := Content{Kind: KindConfigMap, Data: make(map[string][]byte, len(o.Data)+len(o.BinaryData)), text: maps.Clone(o.Data)}
 		for k, v := range o.Data {
 			c.Data[k] = []byte(v)
 		}
@@ -46,6 +52,7 @@ func ContentOf(obj client.Object) (Content, error) {
 			c.BinaryKeys[k] = true
 			c.Data[k] = v
 		}
+		c.hash = HashOf(o)
 		return c, nil
 	case *corev1.Secret:
 		c := Content{Kind: KindSecret, Type: o.Type, Data: make(map[string][]byte, len(o.Data)+len(o.StringData))}
@@ -67,6 +74,7 @@ func ContentOf(obj client.Object) (Content, error) {
 			return Content{}, fmt.Errorf("secret %s/%s is of type %s, which is never copied: a copy would grant the "+
 				"ServiceAccount's permissions in every destination", o.Namespace, o.Name, corev1.SecretTypeServiceAccountToken)
 		}
+		c.hash = c.Hash()
 		return c, nil
 	default:
 		return Content{}, fmt.Errorf("cannot copy objects of type %T", obj)
@@ -77,27 +85,94 @@ func ContentOf(obj client.Object) (Content, error) {
 // annotation matches the source's hash needs no write, whatever else changed on either object. It is a plain
 // SHA-256 of data the copy's readers can read anyway; it says nothing to someone who cannot read the copy.
 func (c Content) Hash() string {
-	h := sha256.New()
-	writeField(h, []byte(c.Kind))
-	writeField(h, []byte(c.Type))
-	for _, k := range slices.Sorted(maps.Keys(c.Data)) {
-		kind := []byte{'s'}
-		if c.BinaryKeys[k] {
-			kind[0] = 'b'
-		}
-		writeField(h, kind)
-		writeField(h, []byte(k))
-		writeField(h, c.Data[k])
+	if c.hash != "" {
+		return c.hash
 	}
-	return hex.EncodeToString(h.Sum(nil))
+	h := newContentHasher(c.Kind, c.Type)
+	for _, k := range slices.Sorted(maps.Keys(c.Data)) {
+		tag := textTag
+		if c.BinaryKeys[k] {
+			tag = binaryTag
+		}
+		writeEntry(h, tag, k, c.Data[k])
+	}
+	return h.sum()
 }
 
-// writeField length-prefixes every field so that no two different contents serialise to the same bytes.
-func writeField(h hash.Hash, b []byte) {
+// HashOf returns the hash of obj's content, the same as ContentOf(obj).Hash(), without copying a ConfigMap's
+// values: the operator's cache hashes every copy it is sent (see DropData), and a copy may hold a MiB.
+func HashOf(obj client.Object) string {
+	cm, ok := obj.(*corev1.ConfigMap)
+	if !ok {
+		content, err := ContentOf(obj)
+		if err != nil {
+			return "" // Matches no desired hash: such an object is never taken for an up-to-date copy.
+		}
+		return content.Hash()
+	}
+	h := newContentHasher(KindConfigMap, "")
+	keys := slices.Sorted(func(yield func(string) bool) {
+		for k := range cm.Data {
+			if !yield(k) {
+				return
+			}
+		}
+		for k := range cm.BinaryData {
+			if !yield(k) {
+				return
+			}
+		}
+	})
+	for _, k := range keys {
+		// The API server refuses a key in both maps; should one still be in both, binaryData wins, as in ContentOf.
+		if v, ok := cm.BinaryData[k]; ok {
+			writeEntry(h, binaryTag, k, v)
+		} else {
+			writeEntry(h, textTag, k, cm.Data[k])
+		}
+	}
+	return h.sum()
+}
+
+// Tags of an entry in the hashed form: text (a ConfigMap's data, every Secret key) or binary (binaryData).
+const (
+	textTag   byte = 's'
+	binaryTag byte = 'b'
+)
+
+// contentHasher writes the hashed form of a content: length-prefixed fields, so that no two different contents
+// serialise to the same bytes.
+type contentHasher struct {
+	h   hash.Hash
+	buf [4096]byte
+}
+
+func newContentHasher(kind string, typ corev1.SecretType) *contentHasher {
+	h := &contentHasher{h: sha256.New()}
+	writeField(h, kind)
+	writeField(h, string(typ))
+	return h
+}
+
+func (h *contentHasher) sum() string { return hex.EncodeToString(h.h.Sum(nil)) }
+
+// writeEntry writes one key and its value with the tag of its kind.
+func writeEntry[V ~string | ~[]byte](h *contentHasher, tag byte, key string, value V) {
+	writeField(h, []byte{tag})
+	writeField(h, key)
+	writeField(h, value)
+}
+
+// writeField writes the length of b and then b, a string through a small buffer rather than a converted copy.
+func writeField[V ~string | ~[]byte](h *contentHasher, b V) {
 	var n [8]byte
 	binary.BigEndian.PutUint64(n[:], uint64(len(b)))
-	h.Write(n[:])
-	h.Write(b)
+	h.h.Write(n[:])
+	for len(b) > 0 {
+		n := copy(h.buf[:], b)
+		h.h.Write(h.buf[:n])
+		b = b[n:]
+	}
 }
 
 // newObject returns an empty object of the content's kind with the content written into it.
@@ -111,6 +186,13 @@ func (c Content) newObject() client.Object {
 	}
 	cm := &corev1.ConfigMap{}
 	for k, v := range c.Data {
+		if text, ok := c.text[k]; ok && !c.BinaryKeys[k] {
+			if cm.Data == nil {
+				cm.Data = make(map[string]string, len(c.text))
+			}
+			cm.Data[k] = text
+			continue
+		}
 		if c.BinaryKeys[k] {
 			if cm.BinaryData == nil {
 				cm.BinaryData = map[string][]byte{}

@@ -143,9 +143,27 @@ func FuzzContentHash(f *testing.F) {
 		entries := decodeEntries(data)
 		h := hashOf(t, secret, secretType, entries)
 		checkHashIsStable(t, h, secret, secretType, entries)
+		checkHashPathsAgree(t, h, secret, secretType, entries)
 		checkHashHidesValues(t, h, secret, secretType, entries)
 		checkEveryChangeChangesHash(t, h, secret, secretType, entries)
 	})
+}
+
+// checkHashPathsAgree: the hash of the operator's cache (HashOf, straight from the object) and the hash computed
+// from a Content without ContentOf's precomputed value are the same.
+func checkHashPathsAgree(t *testing.T, h string, secret bool, secretType string, entries []entry) {
+	t.Helper()
+	obj := sourceOf(secret, secretType, entries)
+	if got := HashOf(obj); got != h {
+		t.Fatalf("HashOf = %s, ContentOf(...).Hash() = %s", got, h)
+	}
+	c, err := ContentOf(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := (Content{Kind: c.Kind, Type: c.Type, Data: c.Data, BinaryKeys: c.BinaryKeys}).Hash(); got != h {
+		t.Fatalf("Content.Hash without the precomputed value = %s, want %s", got, h)
+	}
 }
 
 // checkHashIsStable: the same content hashes the same, however its maps were filled.

@@ -60,12 +60,12 @@ func Plan(existing, desired client.Object, owner Owner) Action {
 	return ActionUpdate
 }
 
-// upToDate compares content by hash, recomputed from the existing copy's data rather than read from its
-// annotation, so that a copy someone edited by hand is restored. Labels and annotations only need to be present:
-// what other controllers add to a copy is left alone rather than fought over.
+// upToDate compares content by hash, recomputed from the existing copy's data (by DropData, for the operator's
+// data-less views) rather than read from its content-hash annotation, so that a copy someone edited by hand is
+// restored. Labels and annotations only need to be present: what other controllers add to a copy is left alone
+// rather than fought over.
 func upToDate(existing, desired client.Object) bool {
-	content, err := ContentOf(existing)
-	if err != nil || content.Hash() != desired.GetAnnotations()[ContentHashAnnotation] {
+	if observedHash(existing) != desired.GetAnnotations()[ContentHashAnnotation] {
 		return false
 	}
 	return containsAll(existing.GetLabels(), desired.GetLabels()) &&

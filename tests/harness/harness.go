@@ -50,6 +50,8 @@ type Env struct {
 	Client client.Client
 	// Calls records the writes of the operator started by RunOperator and injects faults into them.
 	Calls *Calls
+	// OperatorCache reads the cache of the operator RunOperator last started: what the operator holds in memory.
+	OperatorCache client.Reader
 }
 
 // NewSchemeForKinds returns the operator's scheme, to name the kinds of typed objects.
@@ -119,6 +121,7 @@ func (e *Env) RunOperator(ctx context.Context) (stop func(), err error) {
 		cancel()
 		return nil, err
 	}
+	e.OperatorCache = mgr.GetCache()
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
 	return func() {

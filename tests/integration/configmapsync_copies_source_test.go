@@ -3,11 +3,13 @@ package integration
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
 	syncv1beta1 "github.com/configmapsync/configmapsync-operator/api/v1beta1"
@@ -87,6 +89,16 @@ func TestATamperedCopyIsRestored(t *testing.T) {
 	eventually(t, f.copyOf("limits"), func(c *assert.CollectT, cp *corev1.ConfigMap) {
 		assert.Equal(c, "10", cp.Data["max"])
 	})
+
+	// The operator saw the edit without holding any copy's data: its cache keeps the hash of what the copy holds.
+	// (Eventually: the cache may see the restoring write a moment after the test does.)
+	assert.EventuallyWithT(t, func(c *assert.CollectT) {
+		cached := f.copyOf("limits")
+		require.NoError(c, env.OperatorCache.Get(context.Background(), client.ObjectKeyFromObject(cached), cached))
+		assert.Nil(c, cached.Data, "the operator's cache holds no data of copies")
+		assert.Equal(c, syncer.HashOf(configMap(f.src, "limits", map[string]string{"max": "10"})),
+			cached.Annotations[syncer.ObservedHashAnnotation])
+	}, 10*time.Second, 50*time.Millisecond)
 }
 
 func TestAnObjectTheOperatorDoesNotOwnIsNeverOverwritten(t *testing.T) {

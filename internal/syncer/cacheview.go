@@ -1,0 +1,50 @@
+package syncer
+
+import (
+	"maps"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// ObservedHashAnnotation holds, on the operator's in-memory view of a copy, the hash of the content the copy
+// really holds. DropData sets it; it is never written to the API server (copies are written from their desired
+// state, never from a cached view), and a value someone sets on a live object is overwritten by DropData.
+const ObservedHashAnnotation = "sync.configmapsync.io/observed-content-hash"
+
+// DropData reduces a copy written by a ConfigMapSync to what deciding about it needs: its metadata and, in
+// ObservedHashAnnotation, the hash recomputed from the data it actually holds, so that a hand edit still shows.
+// The data itself is dropped, so that the operator's memory grows with the number of copies, not with their
+// size. Any other object, a ManagedSecret's Secret among them (its next rotation keeps the values it holds), is
+// left whole. DropData changes obj in place and returns it; it is the operator's cache transform for copies.
+func DropData(obj client.Object) client.Object {
+	if !isSyncCopy(obj) {
+		return obj
+	}
+	annotations := maps.Clone(obj.GetAnnotations())
+	annotations[ObservedHashAnnotation] = HashOf(obj)
+	obj.SetAnnotations(annotations)
+	switch o := obj.(type) {
+	case *corev1.ConfigMap:
+		o.Data, o.BinaryData = nil, nil
+	case *corev1.Secret:
+		o.Data, o.StringData = nil, nil
+	}
+	return obj
+}
+
+// isSyncCopy reports whether obj was written by the operator as a ConfigMapSync's copy: only those carry the
+// content hash.
+func isSyncCopy(obj client.Object) bool {
+	_, hashed := obj.GetAnnotations()[ContentHashAnnotation]
+	return hashed && obj.GetLabels()[ManagedByLabel] == ManagedByValue
+}
+
+// observedHash is the hash of the content obj holds: from DropData's annotation on a data-less view, else
+// computed from its data.
+func observedHash(obj client.Object) string {
+	if h, ok := obj.GetAnnotations()[ObservedHashAnnotation]; ok {
+		return h
+	}
+	return HashOf(obj)
+}
