@@ -62,8 +62,9 @@ func (r *ConfigMapSyncReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	if err := r.Get(ctx, req.NamespacedName, cms); err != nil {
 		if apierrors.IsNotFound(err) {
 			metrics.SetCopies(req.NamespacedName, "", 0)
+			return ctrl.Result{}, r.deleteOrphans(ctx, req.NamespacedName)
 		}
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+		return ctrl.Result{}, err
 	}
 
 	// The finalizer goes on before any copy exists, so that no copy can outlive its ConfigMapSync.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"strings"
 	"sync"
 	"testing"
@@ -156,13 +157,14 @@ func newCMSEnv(t *testing.T, objs ...client.Object) *cmsEnv {
 	for _, name := range append([]string{testCMSNamespace}, testDestinations...) {
 		e.ns.add(name, nil, false)
 	}
-	byOwner := func(obj client.Object) []string { return []string{obj.GetLabels()[syncer.OwnerUIDLabel]} }
 	e.client = fake.NewClientBuilder().
 		WithScheme(cmsTestScheme(t)).
 		WithObjects(objs...).
 		WithStatusSubresource(&syncv1.ConfigMapSync{}).
-		WithIndex(&corev1.ConfigMap{}, ownerUIDIndex, byOwner).
-		WithIndex(&corev1.Secret{}, ownerUIDIndex, byOwner).
+		WithIndex(&corev1.ConfigMap{}, ownerUIDIndex, copyOwnerUID).
+		WithIndex(&corev1.Secret{}, ownerUIDIndex, copyOwnerUID).
+		WithIndex(&corev1.ConfigMap{}, ownerKeyIndex, copyOwnerKey).
+		WithIndex(&corev1.Secret{}, ownerKeyIndex, copyOwnerKey).
 		WithIndex(&syncv1.ConfigMapSync{}, watchedObjectIndex, watchedObjects).
 		WithIndex(&syncv1.ConfigMapSync{}, destinationNamespaceIndex, destinationNamespaces).
 		WithInterceptorFuncs(e.interceptors()).
@@ -234,12 +236,24 @@ func (e *cmsEnv) interceptors() interceptor.Funcs {
 func (e *cmsEnv) write(verb string, obj client.Object) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.writes = append(e.writes, fmt.Sprintf("%s %T %s/%s", verb, obj, obj.GetNamespace(), obj.GetName()))
+	e.writes = append(e.writes, fmt.Sprintf("%s %s %s/%s", verb, typeName(obj), obj.GetNamespace(), obj.GetName()))
 	if e.fault != nil {
 		return e.fault(verb, obj)
 	}
 	return nil
 }
+
+// typeName names obj's Go type, and a metadata-only object as the type it stands for: a write to a copy reads
+// "*v1.ConfigMap" whichever form the reconciler wrote it in.
+func typeName(obj client.Object) string {
+	if m, ok := obj.(*metav1.PartialObjectMetadata); ok {
+		return "*v1." + m.Kind
+	}
+	return fmt.Sprintf("%T", obj)
+}
+
+// isConfigMap reports whether obj is a ConfigMap, typed or metadata-only.
+func isConfigMap(obj client.Object) bool { return typeName(obj) == "*v1.ConfigMap" }
 
 func (e *cmsEnv) setFault(f writeFault) {
 	e.mu.Lock()
@@ -365,7 +379,7 @@ var configMapsGR = schema.GroupResource{Resource: "configmaps"}
 // failCreateInB fails creating ConfigMaps in namespace ns-b with err.
 func failCreateInB(err error) writeFault {
 	return func(verb string, obj client.Object) error {
-		if _, ok := obj.(*corev1.ConfigMap); ok && verb == "create" && obj.GetNamespace() == "ns-b" {
+		if isConfigMap(obj) && verb == "create" && obj.GetNamespace() == "ns-b" {
 			return err
 		}
 		return nil
@@ -874,7 +888,7 @@ func TestReconcile_DeleteWithCleanupFailures(t *testing.T) {
 
 	injected := apierrors.NewServiceUnavailable("down")
 	e.setFault(func(verb string, obj client.Object) error {
-		if _, ok := obj.(*corev1.ConfigMap); ok && verb == "delete" && obj.GetNamespace() == "ns-b" {
+		if isConfigMap(obj) && verb == "delete" && obj.GetNamespace() == "ns-b" {
 			return injected
 		}
 		return nil
@@ -909,7 +923,7 @@ func TestReconcile_DeleteWithCleanupFailures(t *testing.T) {
 }
 
 func TestReconcile_DeleteFindsCopiesTheCacheMissed(t *testing.T) {
-	// A copy made by an earlier process in a namespace no longer listed is still cleaned up.
+	// A copy made by an earlier process in a namespace no longer listed is still cleaned up: the cache holds it.
 	e := newCMSEnv(t, newTestCMS(), newSourceConfigMap())
 	e.mustReconcile()
 	e.setup(func(c client.Client) {
@@ -920,6 +934,78 @@ func TestReconcile_DeleteFindsCopiesTheCacheMissed(t *testing.T) {
 	})
 	e.mustReconcile()
 	assert.Empty(t, e.ownedCopies())
+}
+
+// TestReconcile_DeleteFindsCopiesTheCacheHasNotSeen: deletion reads the copies from the cache, which may not have
+// seen a copy written a moment ago. The copy in a destination the cache does not show is read live, by name, and
+// deleted too; and nothing lists copies cluster-wide.
+func TestReconcile_DeleteFindsCopiesTheCacheHasNotSeen(t *testing.T) {
+	e := newCMSEnv(t, newTestCMS(), newSourceConfigMap())
+	e.mustReconcile()
+	e.setup(func(c client.Client) { require.NoError(t, c.Delete(t.Context(), e.cms())) })
+
+	// The reconciler's cache misses the copy in ns-b; its live reader counts the lists it is asked for.
+	var liveLists atomic.Int32
+	e.r.Client = interceptor.NewClient(e.client, interceptor.Funcs{
+		List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
+			if err := c.List(ctx, list, opts...); err != nil {
+				return err
+			}
+			if cms, ok := list.(*corev1.ConfigMapList); ok {
+				cms.Items = slices.DeleteFunc(cms.Items, func(cm corev1.ConfigMap) bool { return cm.Namespace == "ns-b" })
+			}
+			return nil
+		},
+	})
+	e.r.APIReader = interceptor.NewClient(e.client, interceptor.Funcs{
+		List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
+			liveLists.Add(1)
+			return c.List(ctx, list, opts...)
+		},
+	})
+
+	e.mustReconcile()
+	assert.Empty(t, e.ownedCopies(), "the copy the cache had not seen is deleted too")
+	err := e.client.Get(t.Context(), testCMSKey, &syncv1.ConfigMapSync{})
+	assert.True(t, apierrors.IsNotFound(err), "the ConfigMapSync is gone: %v", err)
+	assert.Zero(t, liveLists.Load(), "deletion lists nothing on the API server")
+}
+
+// TestReconcile_OrphanedCopiesAreDeleted: a copy the cache only sees after its ConfigMapSync is gone (written while
+// it was being deleted) is deleted when its event arrives; an object of a ManagedSecret under the same name, and
+// a copy of a new ConfigMapSync of that name, are not.
+func TestReconcile_OrphanedCopiesAreDeleted(t *testing.T) {
+	e := newCMSEnv(t, newTestCMS(), newSourceConfigMap())
+	e.mustReconcile()
+	managedSecret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{
+		Namespace: testCMSNamespace, Name: "generated",
+		Labels:      map[string]string{syncer.ManagedByLabel: syncer.ManagedByValue, syncer.OwnerUIDLabel: "managed-secret-uid"},
+		Annotations: map[string]string{syncer.OwnerAnnotation: testCMSKey.String()},
+	}}
+	e.setup(func(c client.Client) {
+		require.NoError(t, c.Create(t.Context(), managedSecret))
+		// The ConfigMapSync goes without its cleanup having run, as if the copies were written after it.
+		cms := e.cms()
+		controllerutil.RemoveFinalizer(cms, syncv1.Finalizer)
+		require.NoError(t, c.Update(t.Context(), cms))
+		require.NoError(t, c.Delete(t.Context(), cms))
+	})
+	require.Len(t, e.ownedCopies(), len(testDestinations))
+
+	e.mustReconcile()
+	assert.Empty(t, e.ownedCopies(), "orphaned copies are deleted")
+	assert.NoError(t, e.client.Get(t.Context(), client.ObjectKeyFromObject(managedSecret), &corev1.Secret{}),
+		"a ManagedSecret's Secret is never taken for a copy")
+
+	// A new ConfigMapSync of the same name keeps its copies.
+	e.setup(func(c client.Client) {
+		require.NoError(t, c.Create(t.Context(), newTestCMS(func(c *syncv1.ConfigMapSync) { c.UID = "new-uid"; c.ResourceVersion = "" })))
+	})
+	e.mustReconcile()
+	e.mustReconcile()
+	for _, ns := range testDestinations {
+		assert.NotNil(t, e.copyIn(ns), ns)
+	}
 }
 
 func TestReconcile_DeleteLeavesObjectsItDoesNotOwn(t *testing.T) {
@@ -985,7 +1071,7 @@ func TestReconcile_DeletionPolicyOrphanWithFailures(t *testing.T) {
 	e.mustReconcile()
 	e.setup(func(c client.Client) { require.NoError(t, c.Delete(t.Context(), e.cms())) })
 	e.setFault(func(verb string, obj client.Object) error {
-		if _, ok := obj.(*corev1.ConfigMap); ok && verb == "patch" && obj.GetNamespace() == "ns-c" {
+		if isConfigMap(obj) && verb == "patch" && obj.GetNamespace() == "ns-c" {
 			return apierrors.NewServiceUnavailable("down")
 		}
 		return nil

@@ -16,20 +16,21 @@ import (
 )
 
 // reconcileDelete cleans up every copy of a ConfigMapSync being deleted, following its deletionPolicy, and then
-// removes the finalizer. Copies are found by their owner label on the API server, not remembered, so cleanup is
-// idempotent and picks up where it left off after a restart. While any copy remains, the finalizer stays.
+// removes the finalizer. Copies are found, not remembered, so cleanup is idempotent and picks up where it left
+// off after a restart. While any copy remains, the finalizer stays. Copies to delete come from the cache plus
+// live reads where the cache may lag (copiesToDelete); copies to release are listed live, since a copy missed
+// there would later be deleted as an orphan rather than kept.
 func (r *ConfigMapSyncReconciler) reconcileDelete(ctx context.Context, before, cms *syncv1.ConfigMapSync) error {
 	if !controllerutil.ContainsFinalizer(cms, syncv1.Finalizer) {
 		return nil
 	}
-	copies, err := r.liveCopies(ctx, cms)
+	find, cleanup, verb := r.copiesToDelete, r.deleteCopy, "delete"
+	if cms.Spec.DeletionPolicy == syncv1.DeletionPolicyOrphan {
+		find, cleanup, verb = r.liveCopies, r.releaseCopy, "release"
+	}
+	copies, err := find(ctx, cms)
 	if err != nil {
 		return err
-	}
-	cleanup := r.deleteCopy
-	verb := "delete"
-	if cms.Spec.DeletionPolicy == syncv1.DeletionPolicyOrphan {
-		cleanup, verb = r.releaseCopy, "release"
 	}
 	errs := make([]error, len(copies))
 	r.fanOut(len(copies), func(i int) { errs[i] = cleanup(ctx, copies[i]) })

@@ -51,10 +51,12 @@ func (r *ConfigMapSyncReconciler) SetupWithManager(ctx context.Context, mgr ctrl
 	if err := indexer.IndexField(ctx, &syncv1.ConfigMapSync{}, destinationNamespaceIndex, destinationNamespaces); err != nil {
 		return fmt.Errorf("indexing ConfigMapSyncs by destination namespace: %w", err)
 	}
-	byOwner := func(obj client.Object) []string { return []string{obj.GetLabels()[syncer.OwnerUIDLabel]} }
 	for _, kind := range []string{syncer.KindConfigMap, syncer.KindSecret} {
-		if err := indexer.IndexField(ctx, syncer.NewObject(kind), ownerUIDIndex, byOwner); err != nil {
+		if err := indexer.IndexField(ctx, syncer.NewObject(kind), ownerUIDIndex, copyOwnerUID); err != nil {
 			return fmt.Errorf("indexing copies by owner: %w", err)
+		}
+		if err := indexer.IndexField(ctx, syncer.NewObject(kind), ownerKeyIndex, copyOwnerKey); err != nil {
+			return fmt.Errorf("indexing copies by owner name: %w", err)
 		}
 	}
 
@@ -76,6 +78,7 @@ func resourceOf(kind string) schema.GroupVersionResource {
 	return corev1.SchemeGroupVersion.WithResource(strings.ToLower(kind) + "s")
 }
 
+// metadataOf returns an empty metadata-only object of a core kind (Namespace, ConfigMap, Secret).
 func metadataOf(kind string) *metav1.PartialObjectMetadata {
 	m := &metav1.PartialObjectMetadata{}
 	m.SetGroupVersionKind(namespaceGVK.GroupVersion().WithKind(kind))
@@ -101,6 +104,17 @@ func destinationNamespaces(obj client.Object) []string {
 		keys = append(keys, anyNamespace)
 	}
 	return keys
+}
+
+// copyOwnerUID is the ownerUIDIndex of a cached copy.
+func copyOwnerUID(obj client.Object) []string { return []string{obj.GetLabels()[syncer.OwnerUIDLabel]} }
+
+// copyOwnerKey is the ownerKeyIndex of a cached copy: ConfigMapSyncs' copies only.
+func copyOwnerKey(obj client.Object) []string {
+	if key, ok := syncer.OwnerKey(obj); ok && syncer.IsSyncCopy(obj) {
+		return []string{key.String()}
+	}
+	return nil
 }
 
 func objectKey(kind, namespace, name string) string { return kind + "/" + namespace + "/" + name }

@@ -2,9 +2,12 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
 	"slices"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -17,8 +20,14 @@ import (
 	"github.com/configmapsync/configmapsync-operator/internal/syncer"
 )
 
-// ownerUIDIndex indexes cached copies by the UID of the ConfigMapSync that owns them.
-const ownerUIDIndex = "metadata.labels.owner-uid"
+// Indexes of the cached copies.
+const (
+	// ownerUIDIndex indexes cached copies by the UID of the ConfigMapSync that owns them.
+	ownerUIDIndex = "metadata.labels.owner-uid"
+	// ownerKeyIndex indexes the cached copies of ConfigMapSyncs (not ManagedSecrets' Secrets) by "namespace/name"
+	// of their owner.
+	ownerKeyIndex = "metadata.annotations.owner"
+)
 
 // syncCopy brings one destination in line with desired. existing is the operator's cached copy there, or nil.
 func (r *ConfigMapSyncReconciler) syncCopy(ctx context.Context, existing, desired client.Object, owner syncer.Owner) (syncer.Action, error) {
@@ -88,13 +97,18 @@ func (r *ConfigMapSyncReconciler) ownedCopies(ctx context.Context, cms *syncv1.C
 	if err := r.List(ctx, list, client.MatchingFields{ownerUIDIndex: string(cms.UID)}); err != nil {
 		return nil, fmt.Errorf("listing copies: %w", err)
 	}
-	return byKey(list), nil
+	owned := byKey(list)
+	owner := syncer.OwnerOf(cms)
+	maps.DeleteFunc(owned, func(_ types.NamespacedName, obj client.Object) bool { return !syncer.IsOwnedBy(obj, owner) })
+	return owned, nil
 }
 
-// liveCopies lists every copy owned by cms straight from the API server: cleanup must not miss a copy the cache
-// has not seen yet, nor touch an object that only looks like one (the same owner label without ours).
+// liveCopies lists every copy owned by cms straight from the API server, metadata only (a copy may hold a MiB):
+// releasing copies must not miss one the cache has not seen yet, nor touch an object that only looks like one
+// (the same owner label without ours).
 func (r *ConfigMapSyncReconciler) liveCopies(ctx context.Context, cms *syncv1.ConfigMapSync) ([]client.Object, error) {
-	list := syncer.NewList(string(sourceKind(cms)))
+	list := &metav1.PartialObjectMetadataList{}
+	list.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind(string(sourceKind(cms)) + "List"))
 	owner := syncer.OwnerOf(cms)
 	if err := r.APIReader.List(ctx, list, client.MatchingLabels{
 		syncer.OwnerUIDLabel: string(owner.UID), syncer.ManagedByLabel: syncer.ManagedByValue,
@@ -102,12 +116,84 @@ func (r *ConfigMapSyncReconciler) liveCopies(ctx context.Context, cms *syncv1.Co
 		return nil, fmt.Errorf("listing copies: %w", err)
 	}
 	var out []client.Object
-	for _, obj := range byKey(list) {
-		if syncer.IsOwnedBy(obj, owner) {
+	for i := range list.Items {
+		if obj := &list.Items[i]; syncer.IsOwnedBy(obj, owner) {
 			out = append(out, obj)
 		}
 	}
 	return out, nil
+}
+
+// copiesToDelete returns the copies of cms to delete, without a cluster-wide list: those in the cache, and, read
+// live by name (metadata only), the copy in every namespace the sync writes to that the cache has not shown yet:
+// a copy written a moment ago may not have reached it. A copy the cache only sees after its ConfigMapSync is gone
+// is deleted then (deleteOrphans).
+func (r *ConfigMapSyncReconciler) copiesToDelete(ctx context.Context, cms *syncv1.ConfigMapSync) ([]client.Object, error) {
+	kind := string(sourceKind(cms))
+	owned, err := r.ownedCopies(ctx, cms, kind)
+	if err != nil {
+		return nil, err
+	}
+	targets, err := r.resolveTargets(ctx, cms, cms.Spec.Source.Name)
+	if err != nil {
+		return nil, err
+	}
+	name := copyName(cms, cms.Spec.Source.Name)
+	var unseen []types.NamespacedName
+	for _, ns := range targets.Namespaces {
+		if key := (types.NamespacedName{Namespace: ns, Name: name}); owned[key] == nil {
+			unseen = append(unseen, key)
+		}
+	}
+	found := make([]client.Object, len(unseen))
+	errs := make([]error, len(unseen))
+	owner := syncer.OwnerOf(cms)
+	r.fanOut(len(unseen), func(i int) {
+		obj := metadataOf(kind)
+		if err := r.APIReader.Get(ctx, unseen[i], obj); err != nil {
+			errs[i] = client.IgnoreNotFound(err)
+		} else if syncer.IsOwnedBy(obj, owner) {
+			found[i] = obj
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("reading copies: %w", err)
+	}
+	out := slices.Collect(maps.Values(owned))
+	for _, obj := range found {
+		if obj != nil {
+			out = append(out, obj)
+		}
+	}
+	return out, nil
+}
+
+// deleteOrphans deletes the copies the cache holds for a ConfigMapSync that no longer exists (or exists under a
+// new UID): copies written while it was being deleted and seen by the cache only after its finalizer was gone.
+// The owner is read live before anything is deleted, so a lagging cache never makes a copy look orphaned.
+func (r *ConfigMapSyncReconciler) deleteOrphans(ctx context.Context, key types.NamespacedName) error {
+	var copies []client.Object
+	for _, kind := range []string{syncer.KindConfigMap, syncer.KindSecret} {
+		list := syncer.NewList(kind)
+		if err := r.List(ctx, list, client.MatchingFields{ownerKeyIndex: key.String()}); err != nil {
+			return fmt.Errorf("listing copies: %w", err)
+		}
+		_ = metaEach(list, func(obj client.Object) { copies = append(copies, obj) })
+	}
+	if len(copies) == 0 {
+		return nil
+	}
+	live := &syncv1.ConfigMapSync{}
+	if err := r.APIReader.Get(ctx, key, live); client.IgnoreNotFound(err) != nil {
+		return fmt.Errorf("reading ConfigMapSync %s: %w", key, err)
+	}
+	errs := make([]error, len(copies))
+	r.fanOut(len(copies), func(i int) {
+		if copies[i].GetLabels()[syncer.OwnerUIDLabel] != string(live.UID) {
+			errs[i] = r.deleteCopy(ctx, copies[i])
+		}
+	})
+	return errors.Join(errs...)
 }
 
 func byKey(list client.ObjectList) map[types.NamespacedName]client.Object {

@@ -6,6 +6,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -52,8 +53,13 @@ func syncFrequency(cms *syncv1.ConfigMapSync) time.Duration {
 
 // kindName returns "ConfigMap" or "Secret" for a copy.
 func kindName(obj client.Object) string {
-	if _, ok := obj.(*corev1.Secret); ok {
+	switch o := obj.(type) {
+	case *corev1.Secret:
 		return syncer.KindSecret
+	case *metav1.PartialObjectMetadata:
+		if o.Kind == syncer.KindSecret {
+			return syncer.KindSecret
+		}
 	}
 	return syncer.KindConfigMap
 }

@@ -18,7 +18,7 @@ const ObservedHashAnnotation = "sync.configmapsync.io/observed-content-hash"
 // size. Any other object, a ManagedSecret's Secret among them (its next rotation keeps the values it holds), is
 // left whole. DropData changes obj in place and returns it; it is the operator's cache transform for copies.
 func DropData(obj client.Object) client.Object {
-	if !isSyncCopy(obj) {
+	if !IsSyncCopy(obj) {
 		return obj
 	}
 	annotations := maps.Clone(obj.GetAnnotations())
@@ -33,9 +33,9 @@ func DropData(obj client.Object) client.Object {
 	return obj
 }
 
-// isSyncCopy reports whether obj was written by the operator as a ConfigMapSync's copy: only those carry the
-// content hash.
-func isSyncCopy(obj client.Object) bool {
+// IsSyncCopy reports whether obj was written by the operator as a ConfigMapSync's copy: only those carry the
+// content hash (a ManagedSecret's Secret carries the operator's labels too).
+func IsSyncCopy(obj client.Object) bool {
 	_, hashed := obj.GetAnnotations()[ContentHashAnnotation]
 	return hashed && obj.GetLabels()[ManagedByLabel] == ManagedByValue
 }
