@@ -39,6 +39,9 @@ type ConfigMapSyncReconciler struct {
 	Recorder recorder.EventRecorder
 	// FanOut bounds how many copies one sync writes in parallel.
 	FanOut int
+
+	// written remembers this process's writes of copies until the cache has seen them.
+	written writtenCopies
 }
 
 // RBAC, least privilege; each rule says why:

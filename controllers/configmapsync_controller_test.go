@@ -1008,6 +1008,66 @@ func TestReconcile_OrphanedCopiesAreDeleted(t *testing.T) {
 	}
 }
 
+// TestReconcile_OwnWritesTheCacheHasNotSeenAreNotRepeated: the events of a sync's own writes wake it again
+// before the cache has seen them all. What this process just wrote is not written again; what changed since is.
+func TestReconcile_OwnWritesTheCacheHasNotSeenAreNotRepeated(t *testing.T) {
+	e := newCMSEnv(t, newTestCMS(), newSourceConfigMap())
+	// The reconciler's cache lags: it shows no copy at all.
+	e.r.Client = interceptor.NewClient(e.client, interceptor.Funcs{
+		List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
+			if err := c.List(ctx, list, opts...); err != nil {
+				return err
+			}
+			if cms, ok := list.(*corev1.ConfigMapList); ok {
+				cms.Items = nil
+			}
+			return nil
+		},
+	})
+	e.mustReconcile()
+	require.Len(t, e.ownedCopies(), len(testDestinations))
+
+	e.resetWrites()
+	e.mustReconcile()
+	assert.Empty(t, e.recordedWrites(), "copies just written are not written again")
+
+	e.setup(func(c client.Client) {
+		src := newSourceConfigMap()
+		require.NoError(t, c.Get(t.Context(), client.ObjectKeyFromObject(src), src))
+		src.Data["key"] = "new"
+		require.NoError(t, c.Update(t.Context(), src))
+	})
+	e.mustReconcile()
+	for _, ns := range testDestinations {
+		assert.Equal(t, "new", e.copyIn(ns).Data["key"], "a changed source is written, cache or not: %s", ns)
+	}
+}
+
+func TestWrittenCopies(t *testing.T) {
+	var w writtenCopies
+	desired := func(rv, hash string) *corev1.ConfigMap {
+		return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "c", ResourceVersion: rv,
+			Annotations: map[string]string{syncer.ContentHashAnnotation: hash}}}
+	}
+	w.record(desired("20", "h1"))
+	assert.True(t, w.holds(desired("", "h1"), nil), "the cache shows no copy yet")
+	assert.True(t, w.holds(desired("", "h1"), desired("10", "old")), "the cache shows an older version")
+	assert.False(t, w.holds(desired("", "h2"), nil), "another content is wanted now")
+	assert.False(t, w.holds(desired("", "h1"), desired("30", "edited")), "the cache shows a later change (a hand edit)")
+	assert.False(t, w.holds(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "c",
+		Annotations: map[string]string{syncer.ContentHashAnnotation: "h1"}}}, nil), "a Secret of that name is another copy")
+
+	w.observe(desired("10", "old"))
+	assert.True(t, w.holds(desired("", "h1"), nil), "an older event keeps the write remembered")
+	w.observe(desired("20", "h1"))
+	assert.False(t, w.holds(desired("", "h1"), nil), "once the cache has the write, the cache decides")
+	assert.Empty(t, w.m)
+
+	w.record(desired("40", "h3"))
+	w.forget(desired("", ""))
+	assert.Empty(t, w.m)
+}
+
 func TestReconcile_DeleteLeavesObjectsItDoesNotOwn(t *testing.T) {
 	// An object that carries the owner-uid label but not the operator's managed-by label is, by syncer.IsOwnedBy,
 	// not the operator's: sync treats it as a conflict and leaves it alone. Cleanup must not delete or modify it
@@ -1334,8 +1394,9 @@ func TestOwnerOfCopy(t *testing.T) {
 	content, err := syncer.ContentOf(src)
 	require.NoError(t, err)
 	cp := syncer.Desired(src, content, "ns-a", testSourceName, syncer.OwnerOf(newTestCMS()))
-	assert.Equal(t, []reconcile.Request{{NamespacedName: testCMSKey}}, ownerOfCopy(t.Context(), cp))
-	assert.Nil(t, ownerOfCopy(t.Context(), src))
+	r := &ConfigMapSyncReconciler{}
+	assert.Equal(t, []reconcile.Request{{NamespacedName: testCMSKey}}, r.ownerOfCopy(t.Context(), cp))
+	assert.Nil(t, r.ownerOfCopy(t.Context(), src))
 }
 
 func TestHelpers(t *testing.T) {

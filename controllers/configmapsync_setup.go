@@ -65,7 +65,7 @@ func (r *ConfigMapSyncReconciler) SetupWithManager(ctx context.Context, mgr ctrl
 		Named("configmapsync").
 		WithOptions(controllerOptions(o))
 	for _, kind := range []string{syncer.KindConfigMap, syncer.KindSecret} {
-		b = b.Watches(syncer.NewObject(kind), handler.EnqueueRequestsFromMapFunc(ownerOfCopy)).
+		b = b.Watches(syncer.NewObject(kind), handler.EnqueueRequestsFromMapFunc(r.ownerOfCopy)).
 			WatchesRawSource(r.Sources.Source(resourceOf(kind), r.syncsWatching(kind)))
 	}
 	b = b.WatchesRawSource(source.Kind(r.Metadata, metadataOf("Namespace"),
@@ -119,8 +119,9 @@ func copyOwnerKey(obj client.Object) []string {
 
 func objectKey(kind, namespace, name string) string { return kind + "/" + namespace + "/" + name }
 
-// ownerOfCopy maps a copy to the ConfigMapSync that owns it.
-func ownerOfCopy(_ context.Context, obj client.Object) []reconcile.Request {
+// ownerOfCopy maps a copy to the ConfigMapSync that owns it, and tells writtenCopies what the cache now holds.
+func (r *ConfigMapSyncReconciler) ownerOfCopy(_ context.Context, obj client.Object) []reconcile.Request {
+	r.written.observe(obj)
 	if key, ok := syncer.OwnerKey(obj); ok {
 		return []reconcile.Request{{NamespacedName: key}}
 	}

@@ -31,6 +31,9 @@ const (
 
 // syncCopy brings one destination in line with desired. existing is the operator's cached copy there, or nil.
 func (r *ConfigMapSyncReconciler) syncCopy(ctx context.Context, existing, desired client.Object, owner syncer.Owner) (syncer.Action, error) {
+	if r.written.holds(desired, existing) {
+		return syncer.ActionNone, nil // Written by this process already; the cache has not caught up yet.
+	}
 	action := syncer.Plan(existing, desired, owner)
 	if action == syncer.ActionCreate {
 		err := r.Create(ctx, desired)
@@ -66,7 +69,14 @@ func (r *ConfigMapSyncReconciler) syncCopy(ctx context.Context, existing, desire
 // wrote counts a write to a copy and wraps its error with what was written. Errors name the object, never its data.
 func (r *ConfigMapSyncReconciler) wrote(obj client.Object, action syncer.Action, err error) error {
 	if err != nil {
+		r.written.forget(obj)
 		return fmt.Errorf("%s %s: %w", action, describe(obj), err)
+	}
+	switch action {
+	case syncer.ActionCreate, syncer.ActionUpdate, syncer.ActionReplace:
+		r.written.record(obj)
+	default:
+		r.written.forget(obj)
 	}
 	metrics.CopyWrites.WithLabelValues(kindName(obj), string(action)).Inc()
 	return nil
@@ -77,6 +87,7 @@ func (r *ConfigMapSyncReconciler) deleteCopy(ctx context.Context, obj client.Obj
 	uid := obj.GetUID()
 	err := r.Delete(ctx, obj, client.Preconditions{UID: &uid})
 	if apierrors.IsNotFound(err) {
+		r.written.forget(obj)
 		return nil
 	}
 	return r.wrote(obj, "Delete", err)
