@@ -33,6 +33,8 @@ const reviewParallelism = 8
 type Authorizer struct {
 	// Client creates SubjectAccessReviews.
 	Client client.Client
+	// Decisions, when set, reuses allowed reviews for a few seconds.
+	Decisions *Decisions
 }
 
 // needs lists the permissions a sync requires of the user who asks for it: get on the source, and create,
@@ -113,8 +115,14 @@ func (a Authorizer) allowed(ctx context.Context, user authenticationv1.UserInfo,
 	sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
 		User: user.Username, UID: user.UID, Groups: user.Groups, Extra: extra, ResourceAttributes: &attr,
 	}}
+	if a.Decisions.allowedNow(sar.Spec) {
+		return true, nil
+	}
 	if err := a.Client.Create(ctx, sar); err != nil {
 		return false, err
+	}
+	if sar.Status.Allowed {
+		a.Decisions.rememberAllowed(sar.Spec)
 	}
 	return sar.Status.Allowed, nil
 }

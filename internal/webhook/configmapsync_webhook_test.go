@@ -7,8 +7,11 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	admissionv1 "k8s.io/api/admission/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
 )
@@ -34,6 +37,20 @@ func TestDefaultFillsEveryDefault(t *testing.T) {
 	assert.Equal(t, "5m", cms.Spec.SyncFrequency)
 	assert.Equal(t, syncv1.SyncStrategyAutomatic, cms.Spec.SyncStrategy)
 	assert.Equal(t, syncv1.DeletionPolicyDelete, cms.Spec.DeletionPolicy)
+}
+
+func TestDefaultAddsTheFinalizerOnCreateOnly(t *testing.T) {
+	inRequest := func(op admissionv1.Operation) context.Context {
+		return admission.NewContextWithRequest(context.Background(), admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{Operation: op}})
+	}
+	created := valid()
+	require.NoError(t, ConfigMapSyncDefaulter{}.Default(inRequest(admissionv1.Create), created))
+	assert.Equal(t, []string{syncv1.Finalizer}, created.Finalizers)
+
+	// On update, removing the finalizer (the controller does, after cleanup) must stay possible.
+	updated := valid()
+	require.NoError(t, ConfigMapSyncDefaulter{}.Default(inRequest(admissionv1.Update), updated))
+	assert.Empty(t, updated.Finalizers)
 }
 
 func TestDefaultKeepsWhatIsSet(t *testing.T) {
