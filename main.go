@@ -4,7 +4,10 @@ package main
 import (
 	"crypto/tls"
 	"flag"
+	"net"
 	"os"
+	"runtime/debug"
+	"strconv"
 	"time"
 
 	"go.uber.org/zap/zapcore"
@@ -87,11 +90,38 @@ func main() {
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
+	if limit, ok := softMemoryLimit(os.Getenv("MEMORY_LIMIT"), os.Getenv("GOMEMLIMIT")); ok {
+		debug.SetMemoryLimit(limit)
+		log.Info("Set the Go memory limit from the container's", "bytes", limit)
+	}
 
 	if err := run(opts); err != nil {
 		log.Error(err, "Operator stopped")
 		os.Exit(1)
 	}
+}
+
+// softMemoryLimit returns 90 % of the container's memory limit (MEMORY_LIMIT, in bytes, from the downward API) as
+// the Go runtime's soft limit, so that the garbage collector works harder before the kernel kills the container
+// rather than after; false when there is no limit, or GOMEMLIMIT says otherwise.
+func softMemoryLimit(containerLimit, goMemLimit string) (int64, bool) {
+	if goMemLimit != "" {
+		return 0, false
+	}
+	limit, err := strconv.ParseInt(containerLimit, 10, 64)
+	if err != nil || limit <= 0 {
+		return 0, false
+	}
+	return limit * 9 / 10, true
+}
+
+// ownConnection returns cfg with a dialer of its own, so that clients built from it do not share the HTTP/2
+// connection of the manager's client. Lease renewals must not queue behind copies of a MiB each: in `make bench`,
+// a 1 MiB ConfigMap updated in 1,000 namespaces delayed a renewal past its timeout and the leader stepped down.
+func ownConnection(cfg *rest.Config) *rest.Config {
+	c := rest.CopyConfig(cfg)
+	c.Dial = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	return c
 }
 
 func run(opts options) error {
@@ -126,6 +156,7 @@ func run(opts options) error {
 		RenewDeadline:                 &opts.renewDeadline,
 		RetryPeriod:                   &opts.retryPeriod,
 		LeaderElectionReleaseOnCancel: true, // Safe: the process exits as soon as the manager returns.
+		LeaderElectionConfig:          ownConnection(cfg),
 	})
 	if err != nil {
 		return err

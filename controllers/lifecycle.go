@@ -60,9 +60,13 @@ func patchStatus(ctx context.Context, c client.Client, before, obj client.Object
 	}
 }
 
-// controllerOptions turns Options into controller-runtime's.
+// controllerOptions turns Options into controller-runtime's. Sources start before the replica leads
+// (EnableWarmup): a follower's informers and watches are listed and synced while it waits, so a new leader
+// reconciles at once instead of listing every ConfigMapSync and copy after the old one died.
 func controllerOptions(o Options) controller.Options {
+	warmup := true
 	return controller.Options{
+		EnableWarmup:            &warmup,
 		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
 		RateLimiter:             workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](o.RetryBaseDelay, o.RetryMaxDelay),
 		SkipNameValidation:      &o.SkipNameValidation,
