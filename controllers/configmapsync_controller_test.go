@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync/atomic"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,12 +21,15 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
@@ -1397,6 +1400,31 @@ func TestOwnerOfCopy(t *testing.T) {
 	r := &ConfigMapSyncReconciler{}
 	assert.Equal(t, []reconcile.Request{{NamespacedName: testCMSKey}}, r.ownerOfCopy(t.Context(), cp))
 	assert.Nil(t, r.ownerOfCopy(t.Context(), src))
+}
+
+// TestCopyEvents: a deleted copy wakes its owner (to restore it), unless the owner is gone or being deleted,
+// when the deletion is the owner's own cleanup.
+func TestCopyEvents(t *testing.T) {
+	e := newCMSEnv(t, newTestCMS(), newSourceConfigMap())
+	e.mustReconcile()
+	cp := e.copyIn("ns-a")
+	queued := func(ev func(h handler.EventHandler, q workqueue.TypedRateLimitingInterface[reconcile.Request])) int {
+		q := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[reconcile.Request]())
+		defer q.ShutDown()
+		ev(e.r.copyEvents(), q)
+		return q.Len()
+	}
+	deleted := func(h handler.EventHandler, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		h.Delete(t.Context(), event.DeleteEvent{Object: cp}, q)
+	}
+	created := func(h handler.EventHandler, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		h.Create(t.Context(), event.CreateEvent{Object: cp}, q)
+	}
+	assert.Equal(t, 1, queued(deleted), "a copy deleted by someone is restored")
+
+	e.setup(func(c client.Client) { require.NoError(t, c.Delete(t.Context(), e.cms())) })
+	assert.Equal(t, 0, queued(deleted), "the owner's own cleanup does not wake it")
+	assert.Equal(t, 1, queued(created), "a copy appearing while its owner goes wakes it (orphan cleanup)")
 }
 
 func TestHelpers(t *testing.T) {

@@ -7,10 +7,13 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -65,7 +68,7 @@ func (r *ConfigMapSyncReconciler) SetupWithManager(ctx context.Context, mgr ctrl
 		Named("configmapsync").
 		WithOptions(controllerOptions(o))
 	for _, kind := range []string{syncer.KindConfigMap, syncer.KindSecret} {
-		b = b.Watches(syncer.NewObject(kind), handler.EnqueueRequestsFromMapFunc(r.ownerOfCopy)).
+		b = b.Watches(syncer.NewObject(kind), r.copyEvents()).
 			WatchesRawSource(r.Sources.Source(resourceOf(kind), r.syncsWatching(kind)))
 	}
 	b = b.WatchesRawSource(source.Kind(r.Metadata, metadataOf("Namespace"),
@@ -126,6 +129,38 @@ func (r *ConfigMapSyncReconciler) ownerOfCopy(_ context.Context, obj client.Obje
 		return []reconcile.Request{{NamespacedName: key}}
 	}
 	return nil
+}
+
+// copyEvents wakes the owner of a copy on every event of the copy but one: the deletion of a copy whose owner is
+// gone or being deleted itself. That is the owner's own cleanup; waking it again would find the work done (or
+// try to remove a finalizer already removed, through both admission webhooks).
+func (r *ConfigMapSyncReconciler) copyEvents() handler.EventHandler {
+	enqueue := handler.EnqueueRequestsFromMapFunc(r.ownerOfCopy)
+	return handler.Funcs{
+		CreateFunc:  enqueue.Create,
+		UpdateFunc:  enqueue.Update,
+		GenericFunc: enqueue.Generic,
+		DeleteFunc: func(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			if r.ownerLeaving(ctx, e.Object) {
+				r.written.observe(e.Object)
+				return
+			}
+			enqueue.Delete(ctx, e, q)
+		},
+	}
+}
+
+// ownerLeaving reports whether the cache shows the owner of a copy gone or being deleted.
+func (r *ConfigMapSyncReconciler) ownerLeaving(ctx context.Context, obj client.Object) bool {
+	key, ok := syncer.OwnerKey(obj)
+	if !ok {
+		return false
+	}
+	owner := &syncv1.ConfigMapSync{}
+	if err := r.Get(ctx, key, owner); err != nil {
+		return apierrors.IsNotFound(err)
+	}
+	return !owner.DeletionTimestamp.IsZero()
 }
 
 // syncsWatching maps a ConfigMap or Secret to the syncs that copy it or that it blocks.

@@ -34,11 +34,12 @@ func ensureFinalizer(ctx context.Context, c client.Client, obj client.Object) er
 	return nil
 }
 
-// removeFinalizer removes the cleanup finalizer once cleanup is done.
+// removeFinalizer removes the cleanup finalizer once cleanup is done. An object already gone has no finalizer
+// left to remove (a reconcile from a cache that had not yet seen the removal).
 func removeFinalizer(ctx context.Context, c client.Client, obj client.Object) error {
 	base := obj.DeepCopyObject().(client.Object)
 	controllerutil.RemoveFinalizer(obj, syncv1.Finalizer)
-	if err := c.Patch(ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+	if err := c.Patch(ctx, obj, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); client.IgnoreNotFound(err) != nil {
 		return fmt.Errorf("removing finalizer: %w", err)
 	}
 	return nil
