@@ -42,6 +42,8 @@ type ConfigMapSyncReconciler struct {
 
 	// written remembers this process's writes of copies until the cache has seen them.
 	written writtenCopies
+	// finalized remembers the ConfigMapSyncs this process cleaned up, whose late copies are orphans.
+	finalized finalizedUIDs
 }
 
 // RBAC, least privilege; each rule says why:

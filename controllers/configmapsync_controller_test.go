@@ -974,41 +974,55 @@ func TestReconcile_DeleteFindsCopiesTheCacheHasNotSeen(t *testing.T) {
 	assert.Zero(t, liveLists.Load(), "deletion lists nothing on the API server")
 }
 
-// TestReconcile_OrphanedCopiesAreDeleted: a copy the cache only sees after its ConfigMapSync is gone (written while
-// it was being deleted) is deleted when its event arrives; an object of a ManagedSecret under the same name, and
-// a copy of a new ConfigMapSync of that name, are not.
+// TestReconcile_OrphanedCopiesAreDeleted: a copy the cache and the live reads only see after its ConfigMapSync
+// was cleaned up (written while it was being deleted) is deleted when its event arrives. Objects that only carry
+// the operator's labels and an owner this process never cleaned up are not: such metadata can be forged.
 func TestReconcile_OrphanedCopiesAreDeleted(t *testing.T) {
 	e := newCMSEnv(t, newTestCMS(), newSourceConfigMap())
 	e.mustReconcile()
-	managedSecret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{
-		Namespace: testCMSNamespace, Name: "generated",
-		Labels:      map[string]string{syncer.ManagedByLabel: syncer.ManagedByValue, syncer.OwnerUIDLabel: "managed-secret-uid"},
-		Annotations: map[string]string{syncer.OwnerAnnotation: testCMSKey.String()},
-	}}
+	forged := e.copyIn("ns-a").DeepCopy() // the operator's labels and annotations, someone else's UID
+	forged.Name, forged.ResourceVersion, forged.UID = "forged", "", ""
+	forged.Labels[syncer.OwnerUIDLabel] = "someone-elses-uid"
 	e.setup(func(c client.Client) {
-		require.NoError(t, c.Create(t.Context(), managedSecret))
-		// The ConfigMapSync goes without its cleanup having run, as if the copies were written after it.
-		cms := e.cms()
-		controllerutil.RemoveFinalizer(cms, syncv1.Finalizer)
-		require.NoError(t, c.Update(t.Context(), cms))
-		require.NoError(t, c.Delete(t.Context(), cms))
+		require.NoError(t, c.Create(t.Context(), forged))
+		require.NoError(t, c.Delete(t.Context(), e.cms()))
 	})
-	require.Len(t, e.ownedCopies(), len(testDestinations))
 
-	e.mustReconcile()
-	assert.Empty(t, e.ownedCopies(), "orphaned copies are deleted")
-	assert.NoError(t, e.client.Get(t.Context(), client.ObjectKeyFromObject(managedSecret), &corev1.Secret{}),
-		"a ManagedSecret's Secret is never taken for a copy")
-
-	// A new ConfigMapSync of the same name keeps its copies.
-	e.setup(func(c client.Client) {
-		require.NoError(t, c.Create(t.Context(), newTestCMS(func(c *syncv1.ConfigMapSync) { c.UID = "new-uid"; c.ResourceVersion = "" })))
+	// Cleanup runs while neither the cache nor the API server shows the copy in ns-b yet.
+	hidden := func(obj client.Object) bool { return obj.GetNamespace() == "ns-b" && obj.GetName() == testSourceName }
+	e.r.Client = interceptor.NewClient(e.client, interceptor.Funcs{
+		List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
+			if err := c.List(ctx, list, opts...); err != nil {
+				return err
+			}
+			if cms, ok := list.(*corev1.ConfigMapList); ok {
+				cms.Items = slices.DeleteFunc(cms.Items, func(cm corev1.ConfigMap) bool { return hidden(&cm) })
+			}
+			return nil
+		},
+	})
+	e.r.APIReader = interceptor.NewClient(e.client, interceptor.Funcs{
+		Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+			if key.Namespace == "ns-b" && key.Name == testSourceName {
+				return apierrors.NewNotFound(corev1.Resource("configmaps"), key.Name)
+			}
+			return c.Get(ctx, key, obj, opts...)
+		},
 	})
 	e.mustReconcile()
+	require.True(t, apierrors.IsNotFound(e.client.Get(t.Context(), testCMSKey, &syncv1.ConfigMapSync{})), "cleaned up and gone")
+	require.NotNil(t, e.copyIn("ns-b"), "the late copy survived the cleanup")
+
+	// Its event arrives: the cache now shows it.
+	e.r.Client, e.r.APIReader = e.client, e.client
 	e.mustReconcile()
-	for _, ns := range testDestinations {
-		assert.NotNil(t, e.copyIn(ns), ns)
-	}
+	assert.Nil(t, e.copyIn("ns-b"), "the orphan is deleted")
+	assert.NotNil(t, e.configMap("ns-a", "forged"), "an object with forged ownership is never deleted")
+
+	// Objects naming an owner this process never cleaned up are left alone.
+	fresh := newCMSEnv(t, newSourceConfigMap(), forged)
+	fresh.mustReconcile() // testCMSKey does not exist there
+	assert.NotNil(t, fresh.configMap("ns-a", "forged"))
 }
 
 // TestReconcile_OwnWritesTheCacheHasNotSeenAreNotRepeated: the events of a sync's own writes wake it again

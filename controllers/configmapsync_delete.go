@@ -52,6 +52,7 @@ func (r *ConfigMapSyncReconciler) reconcileDelete(ctx context.Context, before, c
 		return errors.Join(errs...)
 	}
 
+	r.finalized.add(cms.UID)
 	if err := removeFinalizer(ctx, r.Client, cms); err != nil {
 		return err
 	}

@@ -179,31 +179,25 @@ func (r *ConfigMapSyncReconciler) copiesToDelete(ctx context.Context, cms *syncv
 	return out, nil
 }
 
-// deleteOrphans deletes the copies the cache holds for a ConfigMapSync that no longer exists (or exists under a
-// new UID): copies written while it was being deleted and seen by the cache only after its finalizer was gone.
-// The owner is read live before anything is deleted, so a lagging cache never makes a copy look orphaned.
+// deleteOrphans deletes the copies the cache holds for a ConfigMapSync this process finalized: copies written
+// while it was being deleted and seen by the cache only after its cleanup. Only UIDs this process cleaned up
+// count, so an object that merely carries the operator's labels and an owner that does not exist (anyone who
+// can label an object can forge that) is never deleted.
 func (r *ConfigMapSyncReconciler) deleteOrphans(ctx context.Context, key types.NamespacedName) error {
-	var copies []client.Object
+	var orphans []client.Object
 	for _, kind := range []string{syncer.KindConfigMap, syncer.KindSecret} {
 		list := syncer.NewList(kind)
 		if err := r.List(ctx, list, client.MatchingFields{ownerKeyIndex: key.String()}); err != nil {
 			return fmt.Errorf("listing copies: %w", err)
 		}
-		_ = metaEach(list, func(obj client.Object) { copies = append(copies, obj) })
+		_ = metaEach(list, func(obj client.Object) {
+			if r.finalized.has(types.UID(obj.GetLabels()[syncer.OwnerUIDLabel])) {
+				orphans = append(orphans, obj)
+			}
+		})
 	}
-	if len(copies) == 0 {
-		return nil
-	}
-	live := &syncv1.ConfigMapSync{}
-	if err := r.APIReader.Get(ctx, key, live); client.IgnoreNotFound(err) != nil {
-		return fmt.Errorf("reading ConfigMapSync %s: %w", key, err)
-	}
-	errs := make([]error, len(copies))
-	r.fanOut(len(copies), func(i int) {
-		if copies[i].GetLabels()[syncer.OwnerUIDLabel] != string(live.UID) {
-			errs[i] = r.deleteCopy(ctx, copies[i])
-		}
-	})
+	errs := make([]error, len(orphans))
+	r.fanOut(len(orphans), func(i int) { errs[i] = r.deleteCopy(ctx, orphans[i]) })
 	return errors.Join(errs...)
 }
 

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"sync"
+	"time"
 
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/resourceversion"
@@ -78,4 +79,36 @@ func (w *writtenCopies) holds(desired, cached client.Object) bool {
 func newer(a, b string) bool {
 	c, err := resourceversion.CompareResourceVersion(a, b)
 	return err == nil && c > 0
+}
+
+// finalizedTTL is how long a finalized ConfigMapSync's UID is remembered: far longer than a copy written during
+// its deletion takes to reach the cache.
+const finalizedTTL = 10 * time.Minute
+
+// finalizedUIDs remembers the UIDs of the ConfigMapSyncs this process cleaned up and released, for finalizedTTL.
+type finalizedUIDs struct {
+	mu sync.Mutex
+	m  map[types.UID]time.Time
+}
+
+func (f *finalizedUIDs) add(uid types.UID) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := time.Now()
+	if f.m == nil {
+		f.m = map[types.UID]time.Time{}
+	}
+	for u, at := range f.m {
+		if now.Sub(at) > finalizedTTL {
+			delete(f.m, u)
+		}
+	}
+	f.m[uid] = now
+}
+
+func (f *finalizedUIDs) has(uid types.UID) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	at, ok := f.m[uid]
+	return ok && time.Since(at) <= finalizedTTL
 }
