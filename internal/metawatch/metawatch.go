@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/metadata"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
+	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
@@ -99,7 +100,10 @@ func (s *sharedWatch) subscribe(ctx context.Context, h *subscriber, queue workqu
 // enqueuer is the reflector's store: it maps each object for every subscriber and forgets it.
 type enqueuer []*subscriber
 
-func (e enqueuer) enqueue(obj any) error {
+// enqueue maps obj for every subscriber. Objects of a (re)list go in at low priority where the queue has
+// priorities, as controller-runtime's own sources do with their initial list: after a failover the new leader
+// has every source's sync queued from its warm-up, and a change that happens now must not wait behind them.
+func (e enqueuer) enqueue(obj any, listed bool) error {
 	if tombstone, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
 		obj = tombstone.Obj
 	}
@@ -108,7 +112,13 @@ func (e enqueuer) enqueue(obj any) error {
 		return nil
 	}
 	for _, h := range e {
-		for _, req := range h.mapFn(h.ctx, m) {
+		reqs := h.mapFn(h.ctx, m)
+		if pq, ok := h.queue.(priorityqueue.PriorityQueue[reconcile.Request]); ok && listed {
+			low := handler.LowPriority
+			pq.AddWithOpts(priorityqueue.AddOpts{Priority: &low}, reqs...)
+			continue
+		}
+		for _, req := range reqs {
 			h.queue.Add(req)
 		}
 	}
@@ -116,18 +126,18 @@ func (e enqueuer) enqueue(obj any) error {
 }
 
 // Add maps an added object.
-func (e enqueuer) Add(obj any) error { return e.enqueue(obj) }
+func (e enqueuer) Add(obj any) error { return e.enqueue(obj, false) }
 
 // Update maps a changed object.
-func (e enqueuer) Update(obj any) error { return e.enqueue(obj) }
+func (e enqueuer) Update(obj any) error { return e.enqueue(obj, false) }
 
 // Delete maps a deleted object.
-func (e enqueuer) Delete(obj any) error { return e.enqueue(obj) }
+func (e enqueuer) Delete(obj any) error { return e.enqueue(obj, false) }
 
 // Replace maps every object of a (re)list.
 func (e enqueuer) Replace(objs []any, _ string) error {
 	for _, obj := range objs {
-		if err := e.enqueue(obj); err != nil {
+		if err := e.enqueue(obj, true); err != nil {
 			return err
 		}
 	}

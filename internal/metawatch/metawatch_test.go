@@ -13,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	metadatafake "k8s.io/client-go/metadata/fake"
 	"k8s.io/client-go/util/workqueue"
+	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 )
 
@@ -87,4 +89,26 @@ func newQueue(t *testing.T) workqueue.TypedRateLimitingInterface[reconcile.Reque
 	queue := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[reconcile.Request]())
 	t.Cleanup(queue.ShutDown)
 	return queue
+}
+
+// TestListedObjectsWaitBehindChanges: with a priority queue, what a (re)list maps goes in at low priority, so a
+// change seen afterwards is reconciled first (a new leader's warm-up list must not delay a change).
+func TestListedObjectsWaitBehindChanges(t *testing.T) {
+	q := priorityqueue.New[reconcile.Request]("test")
+	t.Cleanup(q.ShutDown)
+	byName := func(_ context.Context, m *metav1.PartialObjectMetadata) []reconcile.Request {
+		return []reconcile.Request{{NamespacedName: types.NamespacedName{Name: m.Name}}}
+	}
+	e := enqueuer{&subscriber{ctx: context.Background(), queue: q, mapFn: byName}}
+	object := func(name string) *metav1.PartialObjectMetadata {
+		return &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	}
+	require.NoError(t, e.Replace([]any{object("listed-1"), object("listed-2")}, "1"))
+	require.NoError(t, e.Update(object("changed")))
+
+	req, priority, _ := q.GetWithPriority()
+	assert.Equal(t, "changed", req.Name)
+	assert.Zero(t, priority)
+	_, priority, _ = q.GetWithPriority()
+	assert.Equal(t, handler.LowPriority, priority)
 }
