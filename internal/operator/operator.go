@@ -167,11 +167,19 @@ func newMetadataCache(mgr ctrl.Manager) (cache.Cache, error) {
 		}
 	}
 
-	if err := mgr.Add(c); err != nil {
-		return nil, fmt.Errorf("adding the source metadata cache: %w", err)
+	if err := mgr.Add(cacheRunnable{c}); err != nil {
+		return nil, fmt.Errorf("adding the metadata cache: %w", err)
 	}
 	return c, nil
 }
+
+// cacheRunnable makes the manager run a cache as it runs its own: on every replica, before leader election, and
+// synced before any controller starts. Added as a plain runnable, a cache starts only on the leader, and a
+// follower's warm-up watch of namespaces waited on it until it timed out and the process exited.
+type cacheRunnable struct{ cache.Cache }
+
+// GetCache returns the cache; the manager runs runnables that have one with its caches.
+func (c cacheRunnable) GetCache() cache.Cache { return c.Cache }
 
 // keepIdentityOnly drops everything from a cached object's metadata except what identifies it and its version,
 // and the rollout opt-in annotation of workloads.

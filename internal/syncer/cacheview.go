@@ -17,8 +17,14 @@ const ObservedHashAnnotation = "sync.configmapsync.io/observed-content-hash"
 // The data itself is dropped, so that the operator's memory grows with the number of copies, not with their
 // size. Any other object, a ManagedSecret's Secret among them (its next rotation keeps the values it holds), is
 // left whole. DropData changes obj in place and returns it; it is the operator's cache transform for copies.
+//
+// DropData is idempotent, as client-go requires of transforms (a streamed list runs them twice): a view without
+// data that already has the annotation is returned as it is.
 func DropData(obj client.Object) client.Object {
 	if !IsSyncCopy(obj) {
+		return obj
+	}
+	if _, viewed := obj.GetAnnotations()[ObservedHashAnnotation]; viewed && !hasData(obj) {
 		return obj
 	}
 	annotations := maps.Clone(obj.GetAnnotations())
@@ -31,6 +37,17 @@ func DropData(obj client.Object) client.Object {
 		o.Data, o.StringData = nil, nil
 	}
 	return obj
+}
+
+// hasData reports whether a ConfigMap or Secret holds any data.
+func hasData(obj client.Object) bool {
+	switch o := obj.(type) {
+	case *corev1.ConfigMap:
+		return len(o.Data) > 0 || len(o.BinaryData) > 0
+	case *corev1.Secret:
+		return len(o.Data) > 0 || len(o.StringData) > 0
+	}
+	return false
 }
 
 // IsSyncCopy reports whether obj was written by the operator as a ConfigMapSync's copy: only those carry the

@@ -86,3 +86,13 @@ func TestDropData_LeavesOtherObjectsWhole(t *testing.T) {
 		assert.Equal(t, before, obj, name)
 	}
 }
+
+// TestDropData_Idempotent: client-go may run a transform twice on one object (a streamed initial list does);
+// the second run must not replace the hash of the data with the hash of no data.
+func TestDropData_Idempotent(t *testing.T) {
+	src := cm(map[string]string{"ca.crt": "big"}, nil)
+	once := DropData(syncCopyOf(t, src))
+	twice := DropData(once.DeepCopyObject().(client.Object))
+	assert.Equal(t, once, twice)
+	assert.Equal(t, mustContent(t, src).Hash(), twice.GetAnnotations()[ObservedHashAnnotation])
+}

@@ -14,6 +14,9 @@ import (
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
 	syncv1beta1 "github.com/configmapsync/configmapsync-operator/api/v1beta1"
 	"github.com/configmapsync/configmapsync-operator/internal/syncer"
+	"github.com/configmapsync/configmapsync-operator/tests/harness"
+	"slices"
+	"strings"
 )
 
 // syncFixture is one source namespace, one destination namespace and a ConfigMapSync between them.
@@ -134,4 +137,43 @@ func TestAMissingSourceIsReportedAndSyncedWhenItAppears(t *testing.T) {
 	eventually(t, f.cms, func(c *assert.CollectT, cms *syncv1beta1.ConfigMapSync) {
 		assert.Equal(c, syncv1.SyncStatusSynced, cms.Status.SyncStatus)
 	})
+}
+
+// TestARestartedOperatorRewritesNothingUpToDate: a new operator process lists the copies into its data-less cache
+// (a streamed list, whose transform runs twice) and must see each copy's true content: the copy edited while no
+// operator ran is restored, the others are not written.
+func TestARestartedOperatorRewritesNothingUpToDate(t *testing.T) {
+	src := newNamespace(t, "src")
+	dst := []string{newNamespace(t, "dst"), newNamespace(t, "dst"), newNamespace(t, "dst")}
+	create(t, configMap(src, "bundle", map[string]string{"ca.crt": strings.Repeat("c", 100<<10)}))
+	cms := &syncv1.ConfigMapSync{
+		ObjectMeta: metav1.ObjectMeta{Namespace: src, Name: "bundle"},
+		Spec: syncv1.ConfigMapSyncSpec{
+			Source:      syncv1.SourceReference{Name: "bundle"},
+			Destination: syncv1.Destination{Namespaces: dst},
+		},
+	}
+	create(t, cms)
+	for _, ns := range dst {
+		eventually(t, configMap(ns, "bundle", nil), func(c *assert.CollectT, cp *corev1.ConfigMap) {
+			assert.Len(c, cp.Data["ca.crt"], 100<<10)
+		})
+	}
+
+	othersWritten := func() []harness.Write {
+		return env.Calls.Writes(func(w harness.Write) bool {
+			return w.Kind == "ConfigMap" && slices.Contains(dst[1:], w.Namespace)
+		})
+	}
+	stopOperator()
+	before := len(othersWritten())
+	edited := configMap(dst[0], "bundle", nil)
+	require.NoError(t, k8s.Get(context.Background(), client.ObjectKeyFromObject(edited), edited))
+	update(t, edited, func() { edited.Data["ca.crt"] = "edited while no operator ran" })
+	startOperator(t)
+
+	eventually(t, configMap(dst[0], "bundle", nil), func(c *assert.CollectT, cp *corev1.ConfigMap) {
+		assert.Len(c, cp.Data["ca.crt"], 100<<10, "the edit is undone")
+	})
+	assert.Equal(t, before, len(othersWritten()), "copies that were up to date are not written again: %v", othersWritten()[before:])
 }
