@@ -5,7 +5,9 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"math"
 	"os"
+	"slices"
 	"strings"
 )
 
@@ -32,6 +34,11 @@ var (
 	colorLimit    = color.RGBA{0xf0, 0x8c, 0x1e, 0xff}
 	colorText     = color.RGBA{0x20, 0x20, 0x20, 0xff}
 	colorMissed   = color.RGBA{0xc0, 0x20, 0x20, 0xff}
+	// The second operator and baseline lines of a curve panel, and the RSS growth line.
+	colorOperator2 = color.RGBA{0x8e, 0x44, 0xad, 0xff}
+	colorBaseline2 = color.RGBA{0x50, 0x50, 0x50, 0xff}
+	colorGrowth    = color.RGBA{0x2a, 0x9d, 0x3f, 0xff}
+	colorGrid      = color.RGBA{0xe4, 0xe4, 0xe4, 0xff}
 )
 
 // bar is one bar of a block.
@@ -81,6 +88,11 @@ func writeChart(path string, figures []figure) error {
 		}
 		y += 14
 	}
+	return savePNG(path, img)
+}
+
+// savePNG writes img into a PNG file.
+func savePNG(path string, img image.Image) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
@@ -121,6 +133,128 @@ func parseLimit(target string, limit *float64) bool {
 	_, err := fmt.Sscanf(target, "< %g", limit)
 	return err == nil
 }
+
+// series is one line of a panel: a y per x of the panel.
+type series struct {
+	name  string
+	color color.RGBA
+	ys    []float64
+}
+
+// panel is one line chart of curves.png: its lines against xs, on a logarithmic x axis (the curves span decades
+// of namespaces and of sizes) and a linear y axis from 0.
+type panel struct {
+	title  string
+	xs     []float64
+	xLabel func(x float64) string
+	unit   string
+	lines  []series
+}
+
+// Curve panel geometry, in pixels: two panels per row.
+const (
+	panelWidth  = (chartWidth - 3*margin) / 2
+	panelHeight = 420
+	plotLeft    = 130 // room for the y labels
+	plotInset   = 36  // keeps the first and last x labels inside the panel
+)
+
+// writeLineCharts draws the panels, two per row, into a PNG file.
+func writeLineCharts(path string, panels []panel) error {
+	rows := (len(panels) + 1) / 2
+	img := image.NewRGBA(image.Rect(0, 0, chartWidth, margin+rows*(panelHeight+margin)))
+	fill(img, img.Bounds(), color.RGBA{0xff, 0xff, 0xff, 0xff})
+	for i, p := range panels {
+		x := margin + (i%2)*(panelWidth+margin)
+		y := margin + (i/2)*(panelHeight+margin)
+		drawPanel(img, image.Rect(x, y, x+panelWidth, y+panelHeight), p)
+	}
+	return savePNG(path, img)
+}
+
+// drawPanel draws one panel into r: title, legend, y grid with labels, x ticks with labels, then the lines.
+func drawPanel(img *image.RGBA, r image.Rectangle, p panel) {
+	drawText(img, r.Min.X, r.Min.Y, p.title, colorText)
+	// The legend wraps onto as many lines as it needs.
+	lx, ly := r.Min.X, r.Min.Y+lineHeight+6
+	for _, s := range p.lines {
+		width := 20 + (len(s.name)+2)*charWidth
+		if lx+width > r.Max.X {
+			lx, ly = r.Min.X, ly+lineHeight
+		}
+		fill(img, image.Rect(lx, ly+2, lx+12, ly+12), s.color)
+		drawText(img, lx+18, ly, s.name, colorText)
+		lx += width
+	}
+	plot := image.Rect(r.Min.X+plotLeft, ly+lineHeight+12, r.Max.X-plotInset, r.Max.Y-lineHeight-8)
+
+	largest := 0.0
+	for _, s := range p.lines {
+		for _, y := range s.ys {
+			largest = max(largest, y)
+		}
+	}
+	step := niceStep(largest / 4)
+	top := step * math.Max(1, math.Ceil(largest/step))
+	yPos := func(v float64) int { return plot.Max.Y - int(math.Max(0, v)/top*float64(plot.Dy())) }
+	for v := 0.0; v <= top+step/2; v += step {
+		y := yPos(v)
+		fill(img, image.Rect(plot.Min.X, y, plot.Max.X, y+1), colorGrid)
+		label := formatValue(v, p.unit)
+		drawText(img, plot.Min.X-8-len(label)*charWidth, y-7*textScale/2, label, colorText)
+	}
+
+	lo, hi := math.Log(slices.Min(p.xs)), math.Log(slices.Max(p.xs))
+	xPos := func(x float64) int {
+		if hi <= lo {
+			return (plot.Min.X + plot.Max.X) / 2
+		}
+		return plot.Min.X + plotInset + int((math.Log(x)-lo)/(hi-lo)*float64(plot.Dx()-2*plotInset))
+	}
+	fill(img, image.Rect(plot.Min.X, plot.Min.Y, plot.Min.X+1, plot.Max.Y+1), colorText)
+	fill(img, image.Rect(plot.Min.X, plot.Max.Y, plot.Max.X, plot.Max.Y+1), colorText)
+	for _, x := range p.xs {
+		px, label := xPos(x), p.xLabel(x)
+		fill(img, image.Rect(px, plot.Max.Y, px+1, plot.Max.Y+6), colorText)
+		drawText(img, px-len(label)*charWidth/2, plot.Max.Y+10, label, colorText)
+	}
+
+	for _, s := range p.lines {
+		for i, y := range s.ys {
+			px, py := xPos(p.xs[i]), yPos(y)
+			if i > 0 {
+				drawLine(img, xPos(p.xs[i-1]), yPos(s.ys[i-1]), px, py, s.color)
+			}
+			fill(img, image.Rect(px-3, py-3, px+4, py+4), s.color)
+		}
+	}
+}
+
+// drawLine draws a 2-pixel line from (x0, y0) to (x1, y1).
+func drawLine(img *image.RGBA, x0, y0, x1, y1 int, c color.RGBA) {
+	steps := max(abs(x1-x0), abs(y1-y0), 1)
+	for i := 0; i <= steps; i++ {
+		x := x0 + (x1-x0)*i/steps
+		y := y0 + (y1-y0)*i/steps
+		fill(img, image.Rect(x, y, x+2, y+2), c)
+	}
+}
+
+// niceStep returns the smallest 1, 2 or 5 times a power of ten that is at least x, for round grid lines.
+func niceStep(x float64) float64 {
+	if x <= 0 {
+		return 1
+	}
+	p := math.Pow(10, math.Floor(math.Log10(x)))
+	for _, m := range []float64{1, 2, 5} {
+		if m*p >= x {
+			return m * p
+		}
+	}
+	return 10 * p
+}
+
+func abs(n int) int { return max(n, -n) }
 
 // fill paints a rectangle.
 func fill(img *image.RGBA, r image.Rectangle, c color.RGBA) {

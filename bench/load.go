@@ -65,12 +65,18 @@ func timed(fn func() error) (time.Duration, error) {
 
 // createNamespaces creates the namespaces prefix-0 ... prefix-(n-1) with the given labels.
 func createNamespaces(ctx context.Context, c client.Client, prefix string, n int, lbls map[string]string) ([]string, error) {
+	return createLabeledNamespaces(ctx, c, prefix, n, func(int) map[string]string { return lbls })
+}
+
+// createLabeledNamespaces creates the namespaces prefix-0 ... prefix-(n-1), namespace i with the labels
+// labelsOf(i).
+func createLabeledNamespaces(ctx context.Context, c client.Client, prefix string, n int, labelsOf func(i int) map[string]string) ([]string, error) {
 	names := make([]string, n)
 	for i := range names {
 		names[i] = fmt.Sprintf("%s-%d", prefix, i)
 	}
 	err := parallel(ctx, n, func(ctx context.Context, i int) error {
-		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: names[i], Labels: lbls}}
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: names[i], Labels: labelsOf(i)}}
 		if err := c.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("creating namespace %s: %w", names[i], err)
 		}
@@ -79,11 +85,38 @@ func createNamespaces(ctx context.Context, c client.Client, prefix string, n int
 	return names, err
 }
 
-// configMap returns a ConfigMap of about 1 KiB whose valueKey holds value.
+// maxPayload is the largest payload sizedConfigMap puts in a ConfigMap: the API server rejects a ConfigMap whose
+// data (keys and values together) exceeds 1 MiB, so 1 KiB of it is left to the keys and valueKey's value.
+const maxPayload = 1<<20 - 1<<10
+
+// payloads holds one payload string per size: thousands of ConfigMaps of one size share it instead of each
+// allocating its own (a 1 MiB fan-out to 1000 namespaces would otherwise cost the bench 1 GiB).
+var payloads sync.Map
+
+// payload returns size bytes of deterministic printable content, the same string on every call with that size.
+func payload(size int) string {
+	if p, ok := payloads.Load(size); ok {
+		return p.(string)
+	}
+	b := make([]byte, size)
+	for i := range b {
+		b[i] = 'a' + byte(i%26)
+	}
+	p, _ := payloads.LoadOrStore(size, string(b))
+	return p.(string)
+}
+
+// configMap returns a ConfigMap with a 1 KiB payload whose valueKey holds value.
 func configMap(namespace, name, value string) *corev1.ConfigMap {
+	return sizedConfigMap(namespace, name, value, 1<<10)
+}
+
+// sizedConfigMap returns a ConfigMap whose valueKey holds value and whose "payload" key holds size bytes (at most
+// maxPayload).
+func sizedConfigMap(namespace, name, value string, size int) *corev1.ConfigMap {
 	return &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
-		Data:       map[string]string{valueKey: value, "payload": strings.Repeat("x", 1024)},
+		Data:       map[string]string{valueKey: value, "payload": payload(min(size, maxPayload))},
 	}
 }
 

@@ -1,11 +1,14 @@
 // Command bench measures the ConfigMapSync Operator on a local control plane: it starts etcd and kube-apiserver
 // (envtest, from KUBEBUILDER_ASSETS) with the CRDs and webhooks installed, runs the real operator binary as a child
-// process with leader election and its production flags, and times fan-out, updates, update latency, churn,
-// memory and no-op resyncs, each next to the same writes made directly with client-go in the same run. It writes
-// bench/results/latest.{json,md,png}. Missed targets are reported, not failures; errors exit non-zero.
+// process with leader election and its production flags, and times fan-out (also against the number of namespaces
+// and the size of what is copied), updates, update latency, churn (against the number of ConfigMapSyncs), memory
+// and no-op resyncs, each next to the same writes made directly with client-go in the same run, and the failover
+// to a second replica when the leader is killed or stopped. It writes bench/results/latest.{json,md,png} and
+// curves.png. Missed targets are reported, not failures; errors exit non-zero.
 //
 //	go run ./bench                       # what `make bench` runs (after `make build`)
-//	BENCH_CHURN=1000 go run ./bench      # a quicker run while developing
+//	BENCH_CHURN=1000 BENCH_CURVE_NAMESPACES=100,500 BENCH_CURVE_SIZES=1,100 BENCH_CURVE_SIZE_NAMESPACES=500 \
+//	  go run ./bench                     # a quicker run while developing
 package main
 
 import (
@@ -31,27 +34,48 @@ type config struct {
 	manager, crds, webhooks, results string
 	operatorArgs                     []string
 	scenarios                        []string
-	fanOut, churn, latencyRounds     int
-	secretSteps                      []int
-	settle, noopWindow               time.Duration
+	fanOut, latencyRounds            int
+	// failoverKills is how many times the failover scenario kills the leader.
+	failoverKills int
+	// churnPoints are the numbers of ConfigMapSyncs the churn scenario creates and deletes, one round each.
+	churnPoints []int
+	secretSteps []int
+	// curveNamespaces are the fan-outs of the fanout-size scenario's namespace curve (at curveSize bytes);
+	// curveSizes (bytes) its size curve, at curveSizeNamespaces namespaces.
+	curveNamespaces     []int
+	curveSizes          []int
+	curveSizeNamespaces int
+	settle, noopWindow  time.Duration
 }
 
-// defaultChurn is the issue's figure: 10,000 ConfigMapSyncs created and deleted. The whole run takes about 12
-// minutes on 2 cores; BENCH_CHURN=1000 gives a quicker one while developing.
-const defaultChurn = 10000
+// defaultChurnPoints end at the issue's figure, 10,000 ConfigMapSyncs created and deleted; the smaller rounds show
+// how churn time grows with N. BENCH_CHURN=1000 runs only 1000, for a quicker run while developing.
+const defaultChurnPoints = "1000,3000,10000"
+
+// The fanout-size scenario's default curves: one 100 KiB ConfigMap to 100...5000 namespaces, and 1 KiB...1 MiB to
+// 1000 namespaces (sizes in KiB).
+const (
+	defaultCurveNamespaces     = "100,500,1000,2000,5000"
+	defaultCurveSizesKiB       = "1,10,100,1024"
+	defaultCurveSizeNamespaces = 1000
+	curveSize                  = 100 << 10
+)
 
 // allScenarios run in this order: memory first, on a freshly started operator whose RSS has nothing else in it;
-// then the no-op resync while the cluster is otherwise quiet; then the write-heavy ones.
-var allScenarios = []string{"memory", "noop", "fanout", "latency", "churn"}
+// then the no-op resync while the cluster is otherwise quiet; then the write-heavy ones; failover last, as it kills
+// the operator the others measure.
+var allScenarios = []string{"memory", "noop", "fanout", "fanout-size", "latency", "churn", "failover"}
 
 // timeout bounds a wait for n objects generously: a slow run must still finish and be reported, a stuck one fail.
 func (c config) timeout(n int) time.Duration {
 	return 3*time.Minute + time.Duration(n)*150*time.Millisecond
 }
 
-func parseConfig() config {
+// parseConfig reads the command line and the BENCH_* environment variables.
+func parseConfig() (config, error) {
 	var c config
-	var operatorArgs, scenarios string
+	var operatorArgs, scenarios, churnPoints, curveNamespaces, curveSizes string
+	var churn int
 	flag.StringVar(&c.manager, "manager", "bin/manager", "The operator binary (`make build` builds it).")
 	flag.StringVar(&c.crds, "crds", "config/crd/bases", "Folder with the CRDs.")
 	flag.StringVar(&c.webhooks, "webhooks", "config/webhook/manifests.yaml", "The webhook configurations.")
@@ -60,25 +84,64 @@ func parseConfig() config {
 		"Extra operator flags, space-separated, after the production ones (env BENCH_OPERATOR_ARGS).")
 	flag.StringVar(&scenarios, "scenarios", envOr("BENCH_SCENARIOS", strings.Join(allScenarios, ",")),
 		"Comma-separated scenarios to run (env BENCH_SCENARIOS).")
-	flag.IntVar(&c.churn, "churn", envInt("BENCH_CHURN", defaultChurn), "ConfigMapSyncs created and deleted by the churn scenario (env BENCH_CHURN).")
+	flag.IntVar(&churn, "churn", envInt("BENCH_CHURN", 0),
+		"Run the churn scenario for only this number of ConfigMapSyncs (env BENCH_CHURN; overrides -churn-points).")
+	flag.StringVar(&churnPoints, "churn-points", envOr("BENCH_CHURN_POINTS", defaultChurnPoints),
+		"Comma-separated numbers of ConfigMapSyncs created and deleted by the churn scenario (env BENCH_CHURN_POINTS).")
+	flag.StringVar(&curveNamespaces, "curve-namespaces", envOr("BENCH_CURVE_NAMESPACES", defaultCurveNamespaces),
+		"Comma-separated fan-outs of the fanout-size namespace curve, at 100 KiB (env BENCH_CURVE_NAMESPACES).")
+	flag.StringVar(&curveSizes, "curve-sizes", envOr("BENCH_CURVE_SIZES", defaultCurveSizesKiB),
+		"Comma-separated ConfigMap sizes in KiB of the fanout-size size curve (env BENCH_CURVE_SIZES).")
+	flag.IntVar(&c.curveSizeNamespaces, "curve-size-namespaces", envInt("BENCH_CURVE_SIZE_NAMESPACES", defaultCurveSizeNamespaces),
+		"Fan-out of the fanout-size size curve (env BENCH_CURVE_SIZE_NAMESPACES).")
 	flag.IntVar(&c.fanOut, "fan-out", 500, "Destination namespaces of the fan-out and update scenarios.")
 	flag.IntVar(&c.latencyRounds, "latency-rounds", 100, "Sequential source changes timed by the latency scenario.")
+	flag.IntVar(&c.failoverKills, "failover-kills", envInt("BENCH_FAILOVER_KILLS", 10),
+		"How many times the failover scenario kills the leader (env BENCH_FAILOVER_KILLS).")
 	flag.DurationVar(&c.settle, "settle", 10*time.Second, "Wait before sampling the operator's RSS.")
 	flag.DurationVar(&c.noopWindow, "noop-window", 25*time.Second, "How long no-op resyncs are watched (>= 2 periods of 10 s).")
 	flag.Parse()
 	c.operatorArgs = strings.Fields(operatorArgs)
 	c.scenarios = strings.Split(scenarios, ",")
 	c.secretSteps = []int{2000, 20000}
-	return c
+	var err error
+	if c.churnPoints, err = parseInts("churn points", churnPoints, 1); err != nil {
+		return c, err
+	}
+	if churn > 0 {
+		c.churnPoints = []int{churn}
+	}
+	if c.curveNamespaces, err = parseInts("curve namespaces", curveNamespaces, 1); err != nil {
+		return c, err
+	}
+	c.curveSizes, err = parseInts("curve sizes", curveSizes, 1<<10)
+	return c, err
+}
+
+// parseInts reads a comma-separated list of positive integers, each multiplied by unit.
+func parseInts(what, list string, unit int) ([]int, error) {
+	var out []int
+	for f := range strings.SplitSeq(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("%s: %q is not a positive integer", what, f)
+		}
+		out = append(out, n*unit)
+	}
+	return out, nil
 }
 
 func main() {
 	start := time.Now()
-	cfg := parseConfig()
+	cfg, err := parseConfig()
+	if err != nil {
+		logf("%v", err)
+		os.Exit(2)
+	}
 	// The bench's own controller-runtime parts (envtest, its watches) log only errors.
 	ctrllog.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.Level(zapcore.ErrorLevel)))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, cfg, start)
+	err = run(ctx, cfg, start)
 	stop()
 	if err != nil {
 		logf("FAILED after %s: %v", time.Since(start).Round(time.Second), err)
@@ -119,7 +182,7 @@ func run(ctx context.Context, cfg config, start time.Time) (err error) {
 		logf("stopping the operator")
 		op.stop()
 	}()
-	if err := op.waitReady(ctx, c); err != nil {
+	if err := op.waitReady(ctx, c, ""); err != nil {
 		return err
 	}
 	logf("operator ready and leading")
@@ -130,9 +193,10 @@ func run(ctx context.Context, cfg config, start time.Time) (err error) {
 	if err != nil {
 		return err
 	}
-	b := &bench{c: c, op: op, w: w, cfg: cfg}
+	b := &bench{c: c, op: op, w: w, cfg: cfg, curves: &curves{NamespacesSizeBytes: curveSize, SizeNamespaces: cfg.curveSizeNamespaces}}
 	scenarios := map[string]func(context.Context) error{
-		"memory": b.memory, "noop": b.noopResync, "fanout": b.fanOutAndUpdate, "latency": b.latency, "churn": b.churn,
+		"memory": b.memory, "noop": b.noopResync, "fanout": b.fanOutAndUpdate, "fanout-size": b.fanOutSize,
+		"latency": b.latency, "churn": b.churn, "failover": b.failover,
 	}
 	for _, name := range allScenarios {
 		if !slices.Contains(cfg.scenarios, name) {
@@ -146,21 +210,26 @@ func run(ctx context.Context, cfg config, start time.Time) (err error) {
 		logf("== scenario %s took %s", name, took.Round(time.Second))
 	}
 
-	b.add(operatorRestarts(op.restartLog()))
+	b.add(operatorRestarts(append(op.restartLog(), b.otherRestarts...)))
 	r := report{
 		Machine: newMachine(c.serverVersion()),
 		Settings: map[string]any{
 			"operatorArgs": strings.Join(op.args, " "),
-			"churn":        cfg.churn, "fanOut": cfg.fanOut, "latencyRounds": cfg.latencyRounds,
+			"churnPoints":  cfg.churnPoints, "fanOut": cfg.fanOut, "latencyRounds": cfg.latencyRounds,
 			"secretSteps": cfg.secretSteps, "clientParallelism": workers, "scenarios": cfg.scenarios,
+			"curveNamespaces": cfg.curveNamespaces, "curveNamespacesSizeBytes": curveSize,
+			"curveSizesBytes": cfg.curveSizes, "curveSizeNamespaces": cfg.curveSizeNamespaces,
+			"etcdQuotaBackendBytes": etcdQuotaBackendBytes,
+			"failoverKills":         cfg.failoverKills, "failoverHandovers": failoverHandovers, "failoverLoad": failoverLoad,
 		},
 		Figures:      b.figures,
+		Curves:       b.curves,
 		TotalSeconds: time.Since(start).Seconds(),
 	}
 	if err := writeResults(cfg.results, r); err != nil {
 		return fmt.Errorf("writing the results: %w", err)
 	}
-	logf("results written to %s/latest.{json,md,png}", cfg.results)
+	logf("results written to %s/latest.{json,md,png} (and curves.png with curves)", cfg.results)
 	return ctx.Err()
 }
 

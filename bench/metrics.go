@@ -141,19 +141,32 @@ func parseLabels(s string) (map[string]string, string, error) {
 	}
 }
 
-// rssBytes reads a process's resident set size from /proc (VmRSS, in kB).
-func rssBytes(pid int) (float64, error) {
+// rssBytes reads a process's resident set size from /proc (VmRSS).
+func rssBytes(pid int) (float64, error) { return procStatusBytes(pid, "VmRSS") }
+
+// peakRSS reads a process's peak resident set size (VmHWM): the largest RSS since it started or since
+// resetPeakRSS.
+func peakRSS(pid int) (float64, error) { return procStatusBytes(pid, "VmHWM") }
+
+// resetPeakRSS sets a process's VmHWM back to its current RSS (writing 5 to clear_refs, Linux >= 4.0), so that
+// peakRSS then tells the peak of what follows, not of everything since the process started.
+func resetPeakRSS(pid int) error {
+	return os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0)
+}
+
+// procStatusBytes reads a "Field:   N kB" line of /proc/<pid>/status, in bytes.
+func procStatusBytes(pid int, field string) (float64, error) {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
 	}
 	for line := range strings.SplitSeq(string(raw), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
 			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
 			return kb * 1024, err
 		}
 	}
-	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
 }
 
 // settledRSS waits settle (so the operator has handled the last events and the Go runtime has collected and

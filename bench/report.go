@@ -44,6 +44,7 @@ type report struct {
 	Machine      machine        `json:"machine"`
 	Settings     map[string]any `json:"settings"`
 	Figures      []figure       `json:"figures"`
+	Curves       *curves        `json:"curves,omitempty"`
 	TotalSeconds float64        `json:"totalSeconds"`
 }
 
@@ -114,7 +115,7 @@ func bounded(scenario, metric string, value float64, unit string, limit float64)
 	return f
 }
 
-// writeResults writes latest.json, latest.md and latest.png into dir.
+// writeResults writes latest.json, latest.md and latest.png into dir, and curves.png when there are curves.
 func writeResults(dir string, r report) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -129,7 +130,13 @@ func writeResults(dir string, r report) error {
 	if err := os.WriteFile(filepath.Join(dir, "latest.md"), []byte(markdown(r)), 0o644); err != nil { //nolint:gosec // A report.
 		return err
 	}
-	return writeChart(filepath.Join(dir, "latest.png"), r.Figures)
+	if err := writeChart(filepath.Join(dir, "latest.png"), r.Figures); err != nil {
+		return err
+	}
+	if r.Curves.empty() {
+		return nil
+	}
+	return writeLineCharts(filepath.Join(dir, "curves.png"), r.Curves.panels())
 }
 
 // markdown renders the report as a table with the machine facts and notes below it.
@@ -166,6 +173,9 @@ func markdown(r report) string {
 		if f.Note != "" {
 			fmt.Fprintf(&b, "- **%s: %s**: %s\n", f.Scenario, f.Metric, f.Note)
 		}
+	}
+	if !r.Curves.empty() {
+		b.WriteString(r.Curves.markdown())
 	}
 	b.WriteString("\n## Settings\n\n")
 	for _, k := range sortedKeys(r.Settings) {

@@ -22,6 +22,11 @@ type bench struct {
 	w       *watcher
 	cfg     config
 	figures []figure
+	// curves collects the points of the fanout-size and churn curves.
+	curves *curves
+	// otherRestarts are the exits on their own of operator processes other than op (the failover scenario's
+	// follower), for the stability figure.
+	otherRestarts []string
 }
 
 // add records figures and logs them.
@@ -181,12 +186,13 @@ func (b *bench) latency(ctx context.Context) error {
 	return nil
 }
 
-// churn creates N ConfigMapSyncs of one copy each, until all are Ready, then deletes them, until no copy is left;
-// the baseline creates and deletes N ConfigMaps directly.
+// churnDestinations is how many namespaces the churn scenario's copies are spread over.
+const churnDestinations = 10
+
+// churn runs one churn round per configured N (churnPoints), smallest first, so the report shows churn time
+// against N. Each round starts from nothing left by the one before: its ConfigMapSyncs and copies are gone.
 func (b *bench) churn(ctx context.Context) error {
-	n := b.cfg.churn
-	const destinations = 10
-	dest, err := createNamespaces(ctx, b.c.client, "churn-dest", destinations, nil)
+	dest, err := createNamespaces(ctx, b.c.client, "churn-dest", churnDestinations, nil)
 	if err != nil {
 		return err
 	}
@@ -196,42 +202,55 @@ func (b *bench) churn(ctx context.Context) error {
 	if err := b.c.client.Create(ctx, configMap("churn-0", "churn-source", "churn")); err != nil {
 		return err
 	}
+	points := slices.Sorted(slices.Values(b.cfg.churnPoints))
+	for _, n := range slices.Compact(points) {
+		p, err := b.churnRound(ctx, n, dest)
+		if err != nil {
+			return fmt.Errorf("churn of %d: %w", n, err)
+		}
+		b.curves.Churn = append(b.curves.Churn, p)
+	}
+	return nil
+}
 
+// churnRound creates n ConfigMapSyncs of one copy each, until all are Ready, then deletes them, until no copy is
+// left; the baseline creates and deletes n ConfigMaps directly.
+func (b *bench) churnRound(ctx context.Context, n int, dest []string) (churnPoint, error) {
 	logf("churn: direct baseline, %d ConfigMap creates and deletes", n)
 	direct := func(i int) *corev1.ConfigMap {
-		return configMap(dest[i%destinations], fmt.Sprintf("direct-%d", i), "direct")
+		return configMap(dest[i%len(dest)], fmt.Sprintf("direct-%d", i), "direct")
 	}
 	baseCreate, err := timed(func() error {
 		return parallel(ctx, n, func(ctx context.Context, i int) error { return b.c.client.Create(ctx, direct(i)) })
 	})
 	if err != nil {
-		return fmt.Errorf("direct creates: %w", err)
+		return churnPoint{}, fmt.Errorf("direct creates: %w", err)
 	}
 	baseDelete, err := timed(func() error {
 		return parallel(ctx, n, func(ctx context.Context, i int) error { return b.c.client.Delete(ctx, direct(i)) })
 	})
 	if err != nil {
-		return fmt.Errorf("direct deletes: %w", err)
+		return churnPoint{}, fmt.Errorf("direct deletes: %w", err)
 	}
 
 	logf("churn: operator, creating %d ConfigMapSyncs", n)
 	sync := func(i int) *syncv1.ConfigMapSync {
 		return newSync("churn-0", fmt.Sprintf("churn-%d", i), "churn-source",
-			syncv1.Destination{Namespaces: []string{dest[i%destinations]}, Name: fmt.Sprintf("copy-%d", i)}, "")
+			syncv1.Destination{Namespaces: []string{dest[i%len(dest)]}, Name: fmt.Sprintf("copy-%d", i)}, "")
 	}
 	start := time.Now()
 	created, err := timed(func() error {
 		return parallel(ctx, n, func(ctx context.Context, i int) error { return b.c.client.Create(ctx, sync(i)) })
 	})
 	if err != nil {
-		return fmt.Errorf("creating ConfigMapSyncs: %w", err)
+		return churnPoint{}, fmt.Errorf("creating ConfigMapSyncs: %w", err)
 	}
 	logf("churn: %d ConfigMapSyncs created in %s; waiting for all to be Ready", n, created.Round(time.Millisecond))
 	ready, err := b.w.waitFor(ctx, b.cfg.timeout(n), "all churn ConfigMapSyncs Ready", func(w *watcher) bool {
 		return w.readySyncs["churn-0"] == n && w.copiesWith("churn") == n
 	})
 	if err != nil {
-		return err
+		return churnPoint{}, err
 	}
 
 	logf("churn: deleting %d ConfigMapSyncs", n)
@@ -240,13 +259,13 @@ func (b *bench) churn(ctx context.Context) error {
 		return parallel(ctx, n, func(ctx context.Context, i int) error { return b.c.client.Delete(ctx, sync(i)) })
 	})
 	if err != nil {
-		return fmt.Errorf("deleting ConfigMapSyncs: %w", err)
+		return churnPoint{}, fmt.Errorf("deleting ConfigMapSyncs: %w", err)
 	}
 	gone, err := b.w.waitFor(ctx, b.cfg.timeout(n), "no churn copy left", func(w *watcher) bool {
 		return w.copiesWith("churn") == 0 && w.syncs["churn-0"] == 0
 	})
 	if err != nil {
-		return err
+		return churnPoint{}, err
 	}
 	what := fmt.Sprintf("%d creates", n)
 	b.add(
@@ -258,7 +277,10 @@ func (b *bench) churn(ctx context.Context) error {
 			gone.Sub(deleteStart).Seconds(), baseDelete.Seconds(), "s", fmt.Sprintf("%d deletes", n), 0),
 	)
 	b.figures[len(b.figures)-1].Note = fmt.Sprintf("the delete calls themselves took %.2f s", deleted.Seconds())
-	return nil
+	return churnPoint{
+		N: n, CreateSeconds: created.Seconds(), ReadySeconds: ready.Sub(start).Seconds(), DeleteSeconds: gone.Sub(deleteStart).Seconds(),
+		DirectCreateSeconds: baseCreate.Seconds(), DirectDeleteSeconds: baseDelete.Seconds(),
+	}, nil
 }
 
 // memory measures the operator's RSS before and after 2,000 and then 20,000 unrelated 10 KiB Secrets exist.
@@ -397,7 +419,8 @@ func (b *bench) scrapeBoth(ctx context.Context) (metricSet, metricSet, error) {
 	return op, api, err
 }
 
-// operatorRestarts reports how often the operator exited on its own during the run (target 0).
+// operatorRestarts reports how often the operator exited on its own during the run (target 0); the bench's own
+// kills and restarts do not count.
 func operatorRestarts(log []string) figure {
 	f := bounded("stability", "operator restarts during the run (exits on its own, e.g. lost leader election)",
 		float64(len(log)), "restarts", 0)
