@@ -245,7 +245,7 @@ func (r *ConfigMapSyncReconciler) sync(ctx context.Context, cms *syncv1.ConfigMa
 	name := copyName(cms, src.GetName())
 	keep := make(map[types.NamespacedName]bool, len(targets.Namespaces))
 	out.destinations = make([]destinationResult, len(targets.Namespaces))
-	r.fanOut(len(targets.Namespaces), func(i int) {
+	r.fanOutLimited(writesInFlight(r.FanOut, content.Size()), len(targets.Namespaces), func(i int) {
 		ns := targets.Namespaces[i]
 		key := types.NamespacedName{Namespace: ns, Name: name}
 		desired := syncer.Desired(src, content, ns, name, owner)
@@ -304,8 +304,22 @@ func contentChanged(existing client.Object, action syncer.Action, hash string) b
 }
 
 // fanOut runs fn for 0..n-1 with at most r.FanOut calls at a time.
-func (r *ConfigMapSyncReconciler) fanOut(n int, fn func(i int)) {
-	limit := max(r.FanOut, 1)
+func (r *ConfigMapSyncReconciler) fanOut(n int, fn func(i int)) { r.fanOutLimited(r.FanOut, n, fn) }
+
+// maxBytesInFlight bounds the bytes of copies one sync writes at once. Each write holds its copy's encoded request
+// and decoded response: 16 writes of a 1 MiB CA bundle at once cost the operator some 64 MiB of transient memory
+// for no gain in speed, since the API server and etcd take that data no faster.
+const maxBytesInFlight = 8 << 20
+
+// writesInFlight is how many copies of size bytes one sync writes at once: at most limit, and no more than
+// maxBytesInFlight allows, but always one.
+func writesInFlight(limit, size int) int {
+	return max(1, min(limit, maxBytesInFlight/max(size, 1)))
+}
+
+// fanOutLimited runs fn for 0..n-1 with at most limit calls at a time.
+func (r *ConfigMapSyncReconciler) fanOutLimited(limit, n int, fn func(i int)) {
+	limit = max(limit, 1)
 	sem := make(chan struct{}, limit)
 	done := make(chan struct{}, n)
 	for i := range n {

@@ -1441,6 +1441,14 @@ func TestCopyEvents(t *testing.T) {
 	assert.Equal(t, 1, queued(created), "a copy appearing while its owner goes wakes it (orphan cleanup)")
 }
 
+func TestWritesInFlight(t *testing.T) {
+	assert.Equal(t, 16, writesInFlight(16, 1<<10), "small copies: the configured parallelism")
+	assert.Equal(t, 16, writesInFlight(16, 100<<10))
+	assert.Equal(t, 8, writesInFlight(16, 1<<20), "1 MiB copies: 8 MiB in flight")
+	assert.Equal(t, 1, writesInFlight(16, 64<<20), "always at least one")
+	assert.Equal(t, 4, writesInFlight(4, 0), "an empty source")
+}
+
 func TestHelpers(t *testing.T) {
 	cms := newTestCMS(func(c *syncv1.ConfigMapSync) {
 		c.Spec.Source.Kind = ""

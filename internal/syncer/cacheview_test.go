@@ -96,3 +96,8 @@ func TestDropData_Idempotent(t *testing.T) {
 	assert.Equal(t, once, twice)
 	assert.Equal(t, mustContent(t, src).Hash(), twice.GetAnnotations()[ObservedHashAnnotation])
 }
+
+func TestContent_Size(t *testing.T) {
+	assert.Equal(t, 7, mustContent(t, cm(map[string]string{"a": "abc"}, map[string][]byte{"b": {1, 2, 3, 4}})).Size())
+	assert.Zero(t, mustContent(t, cm(nil, nil)).Size())
+}

@@ -99,6 +99,15 @@ func (c Content) Hash() string {
 	return h.sum()
 }
 
+// Size is the number of bytes of the content's values.
+func (c Content) Size() int {
+	n := 0
+	for _, v := range c.Data {
+		n += len(v)
+	}
+	return n
+}
+
 // HashOf returns the hash of obj's content, the same as ContentOf(obj).Hash(), without copying a ConfigMap's
 // values: the operator's cache hashes every copy it is sent (see DropData), and a copy may hold a MiB.
 func HashOf(obj client.Object) string {
