@@ -75,7 +75,7 @@ vet: ## Run go vet.
 # The benchmark: the real bin/manager (leader election, production flags) on a local control plane, each figure
 # next to the same writes made directly with client-go. BENCH_CHURN=10000 for the issue's full churn.
 .PHONY: bench
-bench: build $(ENVTEST_DEP) ## Benchmark fan-out, update latency, churn, memory and no-op resyncs; writes bench/results/latest.{json,md,png}.
+bench: build $(ENVTEST_DEP) ## Benchmark fan-out curves (namespaces, copy size), update latency, churn curve, memory, no-op resyncs, failover; writes bench/results/latest.{json,md,png} and curves.png.
 	go run ./bench --manager $(LOCALBIN)/manager
 
 # The chaos suite: three bin/manager replicas behind a fault-injecting proxy, leader kills and an API-server
