@@ -28,7 +28,7 @@ func (r *reviewer) authorizer(d *Decisions) Authorizer {
 		Create: func(_ context.Context, _ client.WithWatch, obj client.Object, _ ...client.CreateOption) error {
 			sar := obj.(*authorizationv1.SubjectAccessReview)
 			r.reviews.Add(1)
-			sar.Status.Allowed = !(r.denyDelete.Load() && sar.Spec.ResourceAttributes.Verb == "delete")
+			sar.Status.Allowed = !r.denyDelete.Load() || sar.Spec.ResourceAttributes.Verb != "delete"
 			return nil
 		},
 	}).Build()

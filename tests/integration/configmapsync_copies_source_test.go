@@ -2,6 +2,8 @@ package integration
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,8 +17,6 @@ import (
 	syncv1beta1 "github.com/configmapsync/configmapsync-operator/api/v1beta1"
 	"github.com/configmapsync/configmapsync-operator/internal/syncer"
 	"github.com/configmapsync/configmapsync-operator/tests/harness"
-	"slices"
-	"strings"
 )
 
 // syncFixture is one source namespace, one destination namespace and a ConfigMapSync between them.
