@@ -73,7 +73,7 @@ vet: ## Run go vet.
 	go vet -tags e2e,chaos ./...
 
 # The benchmark: the real bin/manager (leader election, production flags) on a local control plane, each figure
-# next to the same writes made directly with client-go. BENCH_CHURN=10000 for the issue's full churn.
+# next to the same writes made directly with client-go. BENCH_* variables shrink it (bench/main.go lists them).
 .PHONY: bench
 bench: build $(ENVTEST_DEP) ## Benchmark fan-out curves (namespaces, copy size), update latency, churn curve, memory, no-op resyncs, failover; writes bench/results/latest.{json,md,png} and curves.png.
 	go run ./bench --manager $(LOCALBIN)/manager
