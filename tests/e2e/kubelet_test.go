@@ -18,6 +18,7 @@ import (
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -152,6 +153,12 @@ func (r *runner) start(pod *corev1.Pod, ports map[int32]int) *podProcess {
 		return p
 	}
 	root, err := r.stage(pod)
+	if apierrors.IsNotFound(err) {
+		// The pod went before it could start (a rollout replaced it at once): a kubelet would not run it either.
+		r.t.Logf("pod %s: deleted before it started (%v)", pod.Name, err)
+		close(p.exited)
+		return p
+	}
 	if err != nil {
 		r.t.Errorf("pod %s: %v", pod.Name, err)
 		close(p.exited)
