@@ -89,6 +89,9 @@ const finalizedTTL = 10 * time.Minute
 type finalizedUIDs struct {
 	mu sync.Mutex
 	m  map[types.UID]time.Time
+	// pruned is when expired UIDs were last dropped: at most once a minute, not on every deletion, which at
+	// 10,000 deletions in 10 minutes would walk the map 10,000 times.
+	pruned time.Time
 }
 
 func (f *finalizedUIDs) add(uid types.UID) {
@@ -98,10 +101,13 @@ func (f *finalizedUIDs) add(uid types.UID) {
 	if f.m == nil {
 		f.m = map[types.UID]time.Time{}
 	}
-	for u, at := range f.m {
-		if now.Sub(at) > finalizedTTL {
-			delete(f.m, u)
+	if now.Sub(f.pruned) > time.Minute {
+		for u, at := range f.m {
+			if now.Sub(at) > finalizedTTL {
+				delete(f.m, u)
+			}
 		}
+		f.pruned = now
 	}
 	f.m[uid] = now
 }
