@@ -37,6 +37,8 @@ type ConfigMapSyncReconciler struct {
 	// Sources notifies of ConfigMap and Secret changes (internal/metawatch), shared with the ManagedSecret controller.
 	Sources  *metawatch.Watches
 	Recorder recorder.EventRecorder
+	// Writer creates and updates copies; nil writes them with Client.
+	Writer CopyWriter
 	// FanOut bounds how many copies one sync writes in parallel.
 	FanOut int
 

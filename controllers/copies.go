@@ -36,7 +36,7 @@ func (r *ConfigMapSyncReconciler) syncCopy(ctx context.Context, existing, desire
 	}
 	action := syncer.Plan(existing, desired, owner)
 	if action == syncer.ActionCreate {
-		err := r.Create(ctx, desired)
+		err := r.copyWriter().Create(ctx, desired)
 		if !apierrors.IsAlreadyExists(err) {
 			return action, r.wrote(desired, action, err)
 		}
@@ -53,7 +53,7 @@ func (r *ConfigMapSyncReconciler) syncCopy(ctx context.Context, existing, desire
 	switch action {
 	case syncer.ActionUpdate:
 		desired.SetResourceVersion(existing.GetResourceVersion())
-		return action, r.wrote(desired, action, r.Update(ctx, desired))
+		return action, r.wrote(desired, action, r.copyWriter().Update(ctx, desired))
 	case syncer.ActionReplace:
 		// Immutable objects and Secret types cannot be updated: delete (only the exact object we read) and create.
 		uid, rv := existing.GetUID(), existing.GetResourceVersion()
@@ -61,10 +61,31 @@ func (r *ConfigMapSyncReconciler) syncCopy(ctx context.Context, existing, desire
 		if err != nil && !apierrors.IsNotFound(err) {
 			return action, r.wrote(desired, action, err)
 		}
-		return action, r.wrote(desired, action, r.Create(ctx, desired))
+		return action, r.wrote(desired, action, r.copyWriter().Create(ctx, desired))
 	}
 	return action, nil
 }
+
+// CopyWriter creates and updates copies and sets their metadata to the API server's answer. internal/metawrite's
+// reads back only the metadata, not the MiB of data a copy may hold.
+type CopyWriter interface {
+	Create(ctx context.Context, obj client.Object) error
+	Update(ctx context.Context, obj client.Object) error
+}
+
+// copyWriter returns r.Writer, or the manager's client when none is set (unit tests).
+func (r *ConfigMapSyncReconciler) copyWriter() CopyWriter {
+	if r.Writer != nil {
+		return r.Writer
+	}
+	return clientWriter{r.Client}
+}
+
+// clientWriter writes copies with a controller-runtime client, which decodes the whole answer.
+type clientWriter struct{ client.Client }
+
+func (w clientWriter) Create(ctx context.Context, obj client.Object) error { return w.Client.Create(ctx, obj) }
+func (w clientWriter) Update(ctx context.Context, obj client.Object) error { return w.Client.Update(ctx, obj) }
 
 // wrote counts a write to a copy and wraps its error with what was written. Errors name the object, never its data.
 func (r *ConfigMapSyncReconciler) wrote(obj client.Object, action syncer.Action, err error) error {

@@ -24,6 +24,7 @@ import (
 	syncv1beta1 "github.com/configmapsync/configmapsync-operator/api/v1beta1"
 	"github.com/configmapsync/configmapsync-operator/controllers"
 	"github.com/configmapsync/configmapsync-operator/internal/metawatch"
+	"github.com/configmapsync/configmapsync-operator/internal/metawrite"
 	"github.com/configmapsync/configmapsync-operator/internal/migration"
 	"github.com/configmapsync/configmapsync-operator/internal/syncer"
 	"github.com/configmapsync/configmapsync-operator/internal/webhook"
@@ -44,6 +45,9 @@ type Options struct {
 	Controller controllers.Options
 	// MaxParallelWrites bounds the copies one sync writes at once.
 	MaxParallelWrites int
+	// WrapCopyWriter, when set, wraps the writer of ConfigMapSyncs' copies, which bypasses the manager's client
+	// (internal/metawrite): the test harness records and fails those writes there.
+	WrapCopyWriter func(controllers.CopyWriter) controllers.CopyWriter
 }
 
 // DefaultOptions are the defaults of main.go's flags.
@@ -105,8 +109,16 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		return fmt.Errorf("creating the metadata client: %w", err)
 	}
 	sources := metawatch.New(metadataClient)
+	var writer controllers.CopyWriter
+	if writer, err = metawrite.New(mgr.GetConfig(), mgr.GetHTTPClient()); err != nil {
+		return err
+	}
+	if opts.WrapCopyWriter != nil {
+		writer = opts.WrapCopyWriter(writer)
+	}
 	r := &controllers.ConfigMapSyncReconciler{
 		Client:    mgr.GetClient(),
+		Writer:    writer,
 		APIReader: mgr.GetAPIReader(),
 		Metadata:  metadataCache,
 		Sources:   sources,

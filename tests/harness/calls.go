@@ -9,6 +9,8 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+
+	"github.com/configmapsync/configmapsync-operator/controllers"
 )
 
 // Write is one write the operator sent to the API server.
@@ -118,4 +120,29 @@ func (c *Calls) newClient(config *rest.Config, options client.Options) (client.C
 			return cl.SubResource(sub).Update(ctx, obj, opts...)
 		},
 	}), nil
+}
+
+// WrapCopyWriter returns w, wrapped so that c sees (and may fail) every write of a copy that bypasses the
+// operator's client.
+func (c *Calls) WrapCopyWriter(w controllers.CopyWriter) controllers.CopyWriter {
+	return recordingWriter{calls: c, inner: w}
+}
+
+type recordingWriter struct {
+	calls *Calls
+	inner controllers.CopyWriter
+}
+
+func (w recordingWriter) Create(ctx context.Context, obj client.Object) error {
+	if err := w.calls.record("create", obj); err != nil {
+		return err
+	}
+	return w.inner.Create(ctx, obj)
+}
+
+func (w recordingWriter) Update(ctx context.Context, obj client.Object) error {
+	if err := w.calls.record("update", obj); err != nil {
+		return err
+	}
+	return w.inner.Update(ctx, obj)
 }

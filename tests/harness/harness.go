@@ -117,6 +117,7 @@ func (e *Env) RunOperator(ctx context.Context) (stop func(), err error) {
 	opts.Controller.RetryBaseDelay = 50 * time.Millisecond // Faster retries keep fault tests short.
 	opts.Controller.RetryMaxDelay = 2 * time.Second
 	opts.Controller.SkipNameValidation = true
+	opts.WrapCopyWriter = e.Calls.WrapCopyWriter
 	if err := operator.Setup(ctx, mgr, opts); err != nil {
 		cancel()
 		return nil, err
