@@ -1411,13 +1411,13 @@ func TestOwnerOfCopy(t *testing.T) {
 	content, err := syncer.ContentOf(src)
 	require.NoError(t, err)
 	cp := syncer.Desired(src, content, "ns-a", testSourceName, syncer.OwnerOf(newTestCMS()))
-	r := &ConfigMapSyncReconciler{}
-	assert.Equal(t, []reconcile.Request{{NamespacedName: testCMSKey}}, r.ownerOfCopy(t.Context(), cp))
-	assert.Nil(t, r.ownerOfCopy(t.Context(), src))
+	assert.Equal(t, []reconcile.Request{{NamespacedName: testCMSKey}}, ownerOfCopy(t.Context(), cp))
+	assert.Nil(t, ownerOfCopy(t.Context(), src))
 }
 
-// TestCopyEvents: a deleted copy wakes its owner (to restore it), unless the owner is gone or being deleted,
-// when the deletion is the owner's own cleanup.
+// TestCopyEvents: the echo of the operator's own write wakes nobody; any other version of a copy wakes its
+// owner; a deleted copy wakes its owner (to restore it), unless the owner is gone or being deleted, when the
+// deletion is the owner's own cleanup.
 func TestCopyEvents(t *testing.T) {
 	e := newCMSEnv(t, newTestCMS(), newSourceConfigMap())
 	e.mustReconcile()
@@ -1434,6 +1434,21 @@ func TestCopyEvents(t *testing.T) {
 	created := func(h handler.EventHandler, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 		h.Create(t.Context(), event.CreateEvent{Object: cp}, q)
 	}
+	updated := func(obj client.Object) func(h handler.EventHandler, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		return func(h handler.EventHandler, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			h.Update(t.Context(), event.UpdateEvent{ObjectOld: cp, ObjectNew: obj}, q)
+		}
+	}
+	assert.Equal(t, 0, queued(created), "the echo of the operator's own create wakes nobody")
+	assert.Equal(t, 1, queued(created), "the same version seen again (a relist) wakes the owner")
+	tampered := cp.DeepCopy()
+	tampered.Data = map[string]string{"key": "edited by hand"}
+	e.setup(func(c client.Client) { require.NoError(t, c.Update(t.Context(), tampered)) })
+	assert.Equal(t, 1, queued(updated(tampered)), "a hand edit wakes the owner")
+	e.mustReconcile()
+	restored := e.copyIn("ns-a")
+	require.NotEqual(t, tampered.ResourceVersion, restored.ResourceVersion)
+	assert.Equal(t, 0, queued(updated(restored)), "the echo of the operator's own update wakes nobody")
 	assert.Equal(t, 1, queued(deleted), "a copy deleted by someone is restored")
 
 	e.setup(func(c client.Client) { require.NoError(t, c.Delete(t.Context(), e.cms())) })

@@ -53,14 +53,18 @@ func (w *writtenCopies) forget(obj client.Object) {
 }
 
 // observe is called with every copy the cache is sent; once the cache holds a copy's last write or anything
-// newer, that write no longer needs remembering.
-func (w *writtenCopies) observe(obj client.Object) {
+// newer, that write no longer needs remembering. It reports whether obj is that write itself: the echo of the
+// operator's own write, which tells the sync nothing it does not know.
+func (w *writtenCopies) observe(obj client.Object) (echo bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	key := keyOf(obj)
-	if written, ok := w.m[key]; ok && !newer(written.resourceVersion, obj.GetResourceVersion()) {
-		delete(w.m, key)
+	written, ok := w.m[key]
+	if !ok || newer(written.resourceVersion, obj.GetResourceVersion()) {
+		return false
 	}
+	delete(w.m, key)
+	return written.resourceVersion == obj.GetResourceVersion()
 }
 
 // holds reports whether this process's last write of desired's copy already holds desired's content and the
