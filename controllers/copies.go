@@ -84,8 +84,12 @@ func (r *ConfigMapSyncReconciler) copyWriter() CopyWriter {
 // clientWriter writes copies with a controller-runtime client, which decodes the whole answer.
 type clientWriter struct{ client.Client }
 
-func (w clientWriter) Create(ctx context.Context, obj client.Object) error { return w.Client.Create(ctx, obj) }
-func (w clientWriter) Update(ctx context.Context, obj client.Object) error { return w.Client.Update(ctx, obj) }
+func (w clientWriter) Create(ctx context.Context, obj client.Object) error {
+	return w.Client.Create(ctx, obj)
+}
+func (w clientWriter) Update(ctx context.Context, obj client.Object) error {
+	return w.Client.Update(ctx, obj)
+}
 
 // wrote counts a write to a copy and wraps its error with what was written. Errors name the object, never its data.
 func (r *ConfigMapSyncReconciler) wrote(obj client.Object, action syncer.Action, err error) error {
