@@ -1526,3 +1526,26 @@ func TestClassify(t *testing.T) {
 	assert.False(t, isTerminalErr(classify(apierrors.NewConflict(configMapsGR, "x", errors.New("rv")))))
 	assert.False(t, isTerminalErr(classify(apierrors.NewNotFound(configMapsGR, "x"))))
 }
+
+// TestSkipStatusOnlyChanges: the echo of the operator's status patch wakes nobody; every change a sync acts on does.
+func TestSkipStatusOnlyChanges(t *testing.T) {
+	old := newTestCMS()
+	old.Generation = 1
+	old.Finalizers = []string{syncv1.Finalizer}
+	changed := func(mutate func(c *syncv1.ConfigMapSync)) bool {
+		n := old.DeepCopy()
+		mutate(n)
+		return skipStatusOnlyChanges.Update(event.UpdateEvent{ObjectOld: old, ObjectNew: n})
+	}
+	assert.False(t, changed(func(c *syncv1.ConfigMapSync) {
+		c.ResourceVersion = "2"
+		c.Status.SyncStatus = syncv1.SyncStatusSynced
+	}), "status only")
+	assert.True(t, changed(func(c *syncv1.ConfigMapSync) { c.Generation = 2 }), "spec")
+	assert.True(t, changed(func(c *syncv1.ConfigMapSync) { c.DeletionTimestamp = &metav1.Time{Time: time.Now()} }), "deletion")
+	assert.True(t, changed(func(c *syncv1.ConfigMapSync) {
+		c.Annotations = map[string]string{syncv1.SyncNowAnnotation: "1"}
+	}), "sync-now request")
+	assert.True(t, changed(func(c *syncv1.ConfigMapSync) { c.Finalizers = nil }), "finalizer removed by someone")
+	assert.True(t, changed(func(c *syncv1.ConfigMapSync) { c.Labels = map[string]string{"team": "b"} }), "labels")
+}

@@ -3,6 +3,8 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -12,10 +14,12 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
@@ -64,7 +68,7 @@ func (r *ConfigMapSyncReconciler) SetupWithManager(ctx context.Context, mgr ctrl
 	}
 
 	b := ctrl.NewControllerManagedBy(mgr).
-		For(&syncv1.ConfigMapSync{}).
+		For(&syncv1.ConfigMapSync{}, builder.WithPredicates(skipStatusOnlyChanges)).
 		Named("configmapsync").
 		WithOptions(controllerOptions(o))
 	for _, kind := range []string{syncer.KindConfigMap, syncer.KindSecret} {
@@ -74,6 +78,21 @@ func (r *ConfigMapSyncReconciler) SetupWithManager(ctx context.Context, mgr ctrl
 	b = b.WatchesRawSource(source.Kind(r.Metadata, metadataOf("Namespace"),
 		handler.TypedEnqueueRequestsFromMapFunc(r.syncsIntoNamespace)))
 	return b.Complete(r)
+}
+
+// skipStatusOnlyChanges drops the update events of a ConfigMapSync in which nothing but its status changed. They
+// are the echo of the operator's own status patch, one per sync: waking the sync again would read its source once
+// more and find nothing to do. Spec changes move the generation, as does the start of a deletion; sync-now
+// requests are annotations; finalizers and labels are compared too.
+var skipStatusOnlyChanges = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		o, n := e.ObjectOld, e.ObjectNew
+		return o.GetGeneration() != n.GetGeneration() ||
+			!o.GetDeletionTimestamp().Equal(n.GetDeletionTimestamp()) ||
+			!maps.Equal(o.GetAnnotations(), n.GetAnnotations()) ||
+			!maps.Equal(o.GetLabels(), n.GetLabels()) ||
+			!slices.Equal(o.GetFinalizers(), n.GetFinalizers())
+	},
 }
 
 // resourceOf returns the resource of the ConfigMap or Secret kind.
