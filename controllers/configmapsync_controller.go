@@ -41,12 +41,20 @@ type ConfigMapSyncReconciler struct {
 	Writer CopyWriter
 	// FanOut bounds how many copies one sync writes in parallel.
 	FanOut int
+	// SourceCacheBytes bounds the memory of the sources kept between syncs while the source watch shows them
+	// unchanged (sourceCache); 0 keeps none and reads every source at every sync.
+	SourceCacheBytes int
 
 	// written remembers this process's writes of copies until the cache has seen them.
 	written writtenCopies
 	// finalized remembers the ConfigMapSyncs this process cleaned up, whose late copies are orphans.
 	finalized finalizedUIDs
+	// sourceCache keeps small sources between syncs; nil without SourceCacheBytes.
+	sourceCache *sourceCache
 }
+
+// maxCachedSource is the largest source kept between syncs: a settings file, not a CA bundle of a MiB.
+const maxCachedSource = 64 << 10
 
 // RBAC, least privilege; each rule says why:
 // Watch ConfigMapSyncs, and patch them to add and remove the cleanup finalizer.
@@ -219,18 +227,14 @@ type destinationResult struct {
 // are kept (a missing source is no reason to delete data) and the source watch resumes the sync when it returns.
 func (r *ConfigMapSyncReconciler) sync(ctx context.Context, cms *syncv1.ConfigMapSync) (outcome, error) {
 	out := outcome{kind: string(sourceKind(cms))}
-	src := syncer.NewObject(out.kind)
-	srcKey := types.NamespacedName{Namespace: sourceNamespace(cms), Name: cms.Spec.Source.Name}
-	if err := r.APIReader.Get(ctx, srcKey, src); err != nil {
-		if apierrors.IsNotFound(err) {
-			out.sourceMissing = true
-			return out, nil
-		}
-		return out, fmt.Errorf("reading source %s %s: %w", out.kind, srcKey, err)
+	src, content, err := r.readSource(ctx, copyKey{kind: out.kind, NamespacedName: types.NamespacedName{
+		Namespace: sourceNamespace(cms), Name: cms.Spec.Source.Name}})
+	if apierrors.IsNotFound(err) {
+		out.sourceMissing = true
+		return out, nil
 	}
-	content, err := syncer.ContentOf(src)
 	if err != nil {
-		return out, reconcile.TerminalError(err)
+		return out, err
 	}
 
 	targets, err := r.resolveTargets(ctx, cms, src.GetName())
@@ -294,6 +298,27 @@ func (r *ConfigMapSyncReconciler) sync(ctx context.Context, cms *syncv1.ConfigMa
 		errs = append(errs, err)
 	}
 	return out, classifyAll(errs)
+}
+
+// readSource returns a source and its content: kept from an earlier sync when the source watch shows it
+// unchanged, else read live. A source whose content cannot be copied is a terminal error.
+func (r *ConfigMapSyncReconciler) readSource(ctx context.Context, key copyKey) (client.Object, syncer.Content, error) {
+	if src, content, ok := r.sourceCache.get(key); ok {
+		return src, content, nil
+	}
+	src := syncer.NewObject(key.kind)
+	if err := r.APIReader.Get(ctx, key.NamespacedName, src); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, syncer.Content{}, err
+		}
+		return nil, syncer.Content{}, fmt.Errorf("reading source %s %s: %w", key.kind, key.NamespacedName, err)
+	}
+	content, err := syncer.ContentOf(src)
+	if err != nil {
+		return nil, syncer.Content{}, reconcile.TerminalError(err)
+	}
+	r.sourceCache.put(key, src, content)
+	return src, content, nil
 }
 
 // contentChanged reports whether a write replaced the content of an existing copy (a new copy has no consumers

@@ -67,6 +67,9 @@ func (r *ConfigMapSyncReconciler) SetupWithManager(ctx context.Context, mgr ctrl
 		}
 	}
 
+	if r.SourceCacheBytes > 0 {
+		r.sourceCache = newSourceCache(min(maxCachedSource, r.SourceCacheBytes), r.SourceCacheBytes)
+	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&syncv1.ConfigMapSync{}, builder.WithPredicates(skipStatusOnlyChanges)).
 		Named("configmapsync").
@@ -194,7 +197,9 @@ func (r *ConfigMapSyncReconciler) ownerLeaving(ctx context.Context, obj client.O
 // syncsWatching maps a ConfigMap or Secret to the syncs that copy it or that it blocks.
 func (r *ConfigMapSyncReconciler) syncsWatching(kind string) handler.TypedMapFunc[*metav1.PartialObjectMetadata, reconcile.Request] {
 	return func(ctx context.Context, obj *metav1.PartialObjectMetadata) []reconcile.Request {
-		return r.requestsFor(ctx, watchedObjectIndex, objectKey(kind, obj.Namespace, obj.Name))
+		reqs := r.requestsFor(ctx, watchedObjectIndex, objectKey(kind, obj.Namespace, obj.Name))
+		r.sourceCache.saw(copyKey{kind: kind, NamespacedName: client.ObjectKeyFromObject(obj)}, obj.ResourceVersion, len(reqs) > 0)
+		return reqs
 	}
 }
 
