@@ -96,6 +96,9 @@ func main() {
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGCPercent)
+	}
 	if limit, ok := softMemoryLimit(os.Getenv("MEMORY_LIMIT"), os.Getenv("GOMEMLIMIT")); ok {
 		debug.SetMemoryLimit(limit)
 		log.Info("Set the Go memory limit from the container's", "bytes", limit)
@@ -106,6 +109,13 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// defaultGCPercent is the garbage collector's target unless GOGC says otherwise. The operator's live heap is
+// small (metadata of its copies), while what it allocates is mostly data passing through: sources read and copies
+// encoded and decoded, a MiB each for a CA bundle. At Go's default of 100 the heap grows to twice the live heap
+// between collections; `make bench` measured, for a 100 KiB ConfigMap in 5,000 namespaces, a peak RSS of 143 MiB
+// at 100 and 118 MiB at 50, for the same fan-out time.
+const defaultGCPercent = 50
 
 // softMemoryLimit returns 90 % of the container's memory limit (MEMORY_LIMIT, in bytes, from the downward API) as
 // the Go runtime's soft limit, so that the garbage collector works harder before the kernel kills the container

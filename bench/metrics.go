@@ -6,8 +6,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -210,4 +212,41 @@ func isAPIWrite(labels map[string]string) bool {
 		return true
 	}
 	return false
+}
+
+// requestsPerObject describes what the API server served between two scrapes, per object of n: its requests by
+// verb and resource (watches left out), and its calls to admission webhooks. The churn scenario uses it to say
+// where the time above the direct baseline goes.
+func requestsPerObject(before, after metricSet, n int) string {
+	counts := func(m metricSet) map[string]float64 {
+		out := map[string]float64{}
+		for _, s := range m["apiserver_request_total"] {
+			if s.labels["verb"] == "WATCH" {
+				continue
+			}
+			what := s.labels["verb"] + " " + s.labels["resource"]
+			if sub := s.labels["subresource"]; sub != "" {
+				what += "/" + sub
+			}
+			out[what] += s.value
+		}
+		for name, v := range m.sumBy("apiserver_admission_webhook_admission_duration_seconds_count", "name", nil) {
+			out["webhook "+name] += v
+		}
+		return out
+	}
+	was, now := counts(before), counts(after)
+	var parts []string
+	total := 0.0
+	for _, what := range slices.Sorted(maps.Keys(now)) {
+		per := (now[what] - was[what]) / float64(n)
+		if per < 0.05 {
+			continue
+		}
+		if !strings.HasPrefix(what, "webhook ") {
+			total += per
+		}
+		parts = append(parts, fmt.Sprintf("%s %.2f", what, per))
+	}
+	return fmt.Sprintf("%.2f API requests per object (%s)", total, strings.Join(parts, ", "))
 }

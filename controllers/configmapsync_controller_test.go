@@ -166,8 +166,6 @@ func newCMSEnv(t *testing.T, objs ...client.Object) *cmsEnv {
 		WithStatusSubresource(&syncv1.ConfigMapSync{}).
 		WithIndex(&corev1.ConfigMap{}, ownerUIDIndex, copyOwnerUID).
 		WithIndex(&corev1.Secret{}, ownerUIDIndex, copyOwnerUID).
-		WithIndex(&corev1.ConfigMap{}, ownerKeyIndex, copyOwnerKey).
-		WithIndex(&corev1.Secret{}, ownerKeyIndex, copyOwnerKey).
 		WithIndex(&syncv1.ConfigMapSync{}, watchedObjectIndex, watchedObjects).
 		WithIndex(&syncv1.ConfigMapSync{}, destinationNamespaceIndex, destinationNamespaces).
 		WithInterceptorFuncs(e.interceptors()).

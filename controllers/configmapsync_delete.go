@@ -52,7 +52,7 @@ func (r *ConfigMapSyncReconciler) reconcileDelete(ctx context.Context, before, c
 		return errors.Join(errs...)
 	}
 
-	r.finalized.add(cms.UID)
+	r.finalized.add(client.ObjectKeyFromObject(cms), cms.UID)
 	if err := removeFinalizer(ctx, r.Client, cms); err != nil {
 		return err
 	}

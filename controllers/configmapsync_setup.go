@@ -62,9 +62,6 @@ func (r *ConfigMapSyncReconciler) SetupWithManager(ctx context.Context, mgr ctrl
 		if err := indexer.IndexField(ctx, syncer.NewObject(kind), ownerUIDIndex, copyOwnerUID); err != nil {
 			return fmt.Errorf("indexing copies by owner: %w", err)
 		}
-		if err := indexer.IndexField(ctx, syncer.NewObject(kind), ownerKeyIndex, copyOwnerKey); err != nil {
-			return fmt.Errorf("indexing copies by owner name: %w", err)
-		}
 	}
 
 	if r.SourceCacheBytes > 0 {

@@ -20,14 +20,8 @@ import (
 	"github.com/configmapsync/configmapsync-operator/internal/syncer"
 )
 
-// Indexes of the cached copies.
-const (
-	// ownerUIDIndex indexes cached copies by the UID of the ConfigMapSync that owns them.
-	ownerUIDIndex = "metadata.labels.owner-uid"
-	// ownerKeyIndex indexes the cached copies of ConfigMapSyncs (not ManagedSecrets' Secrets) by "namespace/name"
-	// of their owner.
-	ownerKeyIndex = "metadata.annotations.owner"
-)
+// ownerUIDIndex indexes cached copies by the UID of the ConfigMapSync that owns them.
+const ownerUIDIndex = "metadata.labels.owner-uid"
 
 // syncCopy brings one destination in line with desired. existing is the operator's cached copy there, or nil.
 func (r *ConfigMapSyncReconciler) syncCopy(ctx context.Context, existing, desired client.Object, owner syncer.Owner) (syncer.Action, error) {
@@ -205,21 +199,24 @@ func (r *ConfigMapSyncReconciler) copiesToDelete(ctx context.Context, cms *syncv
 }
 
 // deleteOrphans deletes the copies the cache holds for a ConfigMapSync this process finalized: copies written
-// while it was being deleted and seen by the cache only after its cleanup. Only UIDs this process cleaned up
-// count, so an object that merely carries the operator's labels and an owner that does not exist (anyone who
-// can label an object can forge that) is never deleted.
+// while it was being deleted and seen by the cache only after its cleanup. Only the UIDs this process cleaned up
+// under that name count, so an object that merely carries the operator's labels and an owner that does not exist
+// (anyone who can label an object can forge that) is never deleted.
 func (r *ConfigMapSyncReconciler) deleteOrphans(ctx context.Context, key types.NamespacedName) error {
 	var orphans []client.Object
-	for _, kind := range []string{syncer.KindConfigMap, syncer.KindSecret} {
-		list := syncer.NewList(kind)
-		if err := r.List(ctx, list, client.MatchingFields{ownerKeyIndex: key.String()}); err != nil {
-			return fmt.Errorf("listing copies: %w", err)
-		}
-		_ = metaEach(list, func(obj client.Object) {
-			if r.finalized.has(types.UID(obj.GetLabels()[syncer.OwnerUIDLabel])) {
-				orphans = append(orphans, obj)
+	for _, uid := range r.finalized.of(key) {
+		owner := syncer.Owner{NamespacedName: key, UID: uid}
+		for _, kind := range []string{syncer.KindConfigMap, syncer.KindSecret} {
+			list := syncer.NewList(kind)
+			if err := r.List(ctx, list, client.MatchingFields{ownerUIDIndex: string(uid)}); err != nil {
+				return fmt.Errorf("listing copies: %w", err)
 			}
-		})
+			_ = metaEach(list, func(obj client.Object) {
+				if got, ok := syncer.OwnerKey(obj); ok && got == key && syncer.IsSyncCopy(obj) && syncer.IsOwnedBy(obj, owner) {
+					orphans = append(orphans, obj)
+				}
+			})
+		}
 	}
 	errs := make([]error, len(orphans))
 	r.fanOut(len(orphans), func(i int) { errs[i] = r.deleteCopy(ctx, orphans[i]) })

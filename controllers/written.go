@@ -89,36 +89,51 @@ func newer(a, b string) bool {
 // its deletion takes to reach the cache.
 const finalizedTTL = 10 * time.Minute
 
-// finalizedUIDs remembers the UIDs of the ConfigMapSyncs this process cleaned up and released, for finalizedTTL.
+// finalizedUIDs remembers, by name, the UIDs of the ConfigMapSyncs this process cleaned up and released, for
+// finalizedTTL.
 type finalizedUIDs struct {
 	mu sync.Mutex
-	m  map[types.UID]time.Time
+	m  map[types.NamespacedName]map[types.UID]time.Time
 	// pruned is when expired UIDs were last dropped: at most once a minute, not on every deletion, which at
 	// 10,000 deletions in 10 minutes would walk the map 10,000 times.
 	pruned time.Time
 }
 
-func (f *finalizedUIDs) add(uid types.UID) {
+func (f *finalizedUIDs) add(key types.NamespacedName, uid types.UID) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	now := time.Now()
 	if f.m == nil {
-		f.m = map[types.UID]time.Time{}
+		f.m = map[types.NamespacedName]map[types.UID]time.Time{}
 	}
 	if now.Sub(f.pruned) > time.Minute {
-		for u, at := range f.m {
-			if now.Sub(at) > finalizedTTL {
-				delete(f.m, u)
+		for k, uids := range f.m {
+			for u, at := range uids {
+				if now.Sub(at) > finalizedTTL {
+					delete(uids, u)
+				}
+			}
+			if len(uids) == 0 {
+				delete(f.m, k)
 			}
 		}
 		f.pruned = now
 	}
-	f.m[uid] = now
+	if f.m[key] == nil {
+		f.m[key] = map[types.UID]time.Time{}
+	}
+	f.m[key][uid] = now
 }
 
-func (f *finalizedUIDs) has(uid types.UID) bool {
+// of returns the UIDs the ConfigMapSync named key had when this process finalized it in the last finalizedTTL.
+func (f *finalizedUIDs) of(key types.NamespacedName) []types.UID {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	at, ok := f.m[uid]
-	return ok && time.Since(at) <= finalizedTTL
+	var out []types.UID
+	for uid, at := range f.m[key] {
+		if time.Since(at) <= finalizedTTL {
+			out = append(out, uid)
+		}
+	}
+	return out
 }

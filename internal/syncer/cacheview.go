@@ -28,7 +28,11 @@ func DropData(obj client.Object) client.Object {
 		return obj
 	}
 	annotations := maps.Clone(obj.GetAnnotations())
-	annotations[ObservedHashAnnotation] = HashOf(obj)
+	observed := HashOf(obj)
+	if observed == annotations[ContentHashAnnotation] {
+		observed = annotations[ContentHashAnnotation] // One string for both, not two, in every up-to-date copy.
+	}
+	annotations[ObservedHashAnnotation] = observed
 	obj.SetAnnotations(annotations)
 	switch o := obj.(type) {
 	case *corev1.ConfigMap:
