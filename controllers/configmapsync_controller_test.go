@@ -937,6 +937,33 @@ func TestReconcile_DeleteFindsCopiesTheCacheMissed(t *testing.T) {
 	assert.Empty(t, e.ownedCopies())
 }
 
+// TestReconcile_DeleteWritesOnlyWhatCleanupNeeds: a deletion deletes the copies and removes the finalizer, and
+// patches no status onto an object that is gone once its finalizer is.
+func TestReconcile_DeleteWritesOnlyWhatCleanupNeeds(t *testing.T) {
+	e := newCMSEnv(t, newTestCMS(), newSourceConfigMap())
+	e.mustReconcile()
+	e.setup(func(c client.Client) {
+		require.NoError(t, c.Delete(t.Context(), e.cms()))
+		// The API server moves the generation when a deletion starts; the fake client does not.
+		deleting := e.cms()
+		deleting.Generation++
+		require.NoError(t, c.Update(t.Context(), deleting))
+	})
+	e.resetWrites()
+	e.mustReconcile()
+	var deletes, patches []string
+	for _, w := range e.recordedWrites() {
+		if strings.HasPrefix(w, "delete ") {
+			deletes = append(deletes, w)
+		} else {
+			patches = append(patches, w)
+		}
+	}
+	assert.Len(t, deletes, len(testDestinations))
+	assert.Equal(t, []string{"patch *v1.ConfigMapSync " + testCMSNamespace + "/" + testCMSKey.Name}, patches,
+		"the finalizer's removal, and no status patch")
+}
+
 // TestReconcile_DeleteFindsCopiesTheCacheHasNotSeen: deletion reads the copies from the cache, which may not have
 // seen a copy written a moment ago. The copy in a destination the cache does not show is read live, by name, and
 // deleted too; and nothing lists copies cluster-wide.

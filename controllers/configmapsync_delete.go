@@ -58,8 +58,6 @@ func (r *ConfigMapSyncReconciler) reconcileDelete(ctx context.Context, before, c
 	}
 	metrics.SetCopies(client.ObjectKeyFromObject(cms), "", 0)
 	logf.FromContext(ctx).Info("Cleaned up copies", "policy", cms.Spec.DeletionPolicy, "copies", len(copies))
-	// Nothing is left to patch: the object is gone once the last finalizer is removed.
-	cms.Status = before.Status
 	return nil
 }
 

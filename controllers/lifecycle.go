@@ -46,10 +46,14 @@ func removeFinalizer(ctx context.Context, c client.Client, obj client.Object) er
 }
 
 // patchStatus patches obj's status against before, and does nothing when status(before) and status(obj) are
-// equal. observe stamps observedGeneration; it is called when reterr says the reconcile is done with this
-// generation (success, or a terminal failure). Errors join reterr.
+// equal, or when obj is gone: deleted, with the cleanup finalizer removed by this reconcile. observe stamps
+// observedGeneration; it is called when reterr says the reconcile is done with this generation (success, or a
+// terminal failure). Errors join reterr.
 func patchStatus(ctx context.Context, c client.Client, before, obj client.Object, status func(client.Object) any,
 	observe func(), reterr *error) {
+	if !obj.GetDeletionTimestamp().IsZero() && !controllerutil.ContainsFinalizer(obj, syncv1.Finalizer) {
+		return
+	}
 	if *reterr == nil || errors.Is(*reterr, reconcile.TerminalError(nil)) {
 		observe()
 	}

@@ -622,8 +622,6 @@ func (r *ManagedSecretReconciler) reconcileDelete(ctx context.Context, before, m
 		return err
 	}
 	logf.FromContext(ctx).Info("Cleaned up the generated Secret", "policy", ms.Spec.DeletionPolicy, "secrets", len(list.Items))
-	// Nothing is left to patch: the object is gone once the last finalizer is removed.
-	ms.Status = before.Status
 	return nil
 }
 
