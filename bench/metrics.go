@@ -250,3 +250,65 @@ func requestsPerObject(before, after metricSet, n int) string {
 	}
 	return fmt.Sprintf("%.2f API requests per object (%s)", total, strings.Join(parts, ", "))
 }
+
+// cpuTimes is the CPU time (user + system) used so far by the processes the bench runs, by name: "etcd",
+// "kube-apiserver" (this process's children, started by envtest), and "operator" (the leader).
+type cpuTimes map[string]time.Duration
+
+// clockTicks is USER_HZ, the unit of /proc/<pid>/stat's times: 100 on every Linux the bench runs on.
+const clockTicks = 100
+
+// processCPU reads the CPU time of the control plane's processes and of the operator process pid.
+func processCPU(operator int) cpuTimes {
+	out := cpuTimes{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		name, parent, used, err := procStat(pid)
+		if err != nil {
+			continue
+		}
+		switch {
+		case pid == operator:
+			out["operator"] += used
+		case parent == os.Getpid() && (name == "etcd" || name == "kube-apiserver"):
+			out[name] += used
+		}
+	}
+	return out
+}
+
+// procStat reads a process's name, parent and CPU time from /proc/<pid>/stat.
+func procStat(pid int) (string, int, time.Duration, error) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return "", 0, 0, err
+	}
+	s := string(raw)
+	open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+	if open < 0 || end < open {
+		return "", 0, 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	// After the name: state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime.
+	f := strings.Fields(s[end+1:])
+	if len(f) < 13 {
+		return "", 0, 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	parent, _ := strconv.Atoi(f[1])
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return s[open+1 : end], parent, time.Duration(utime+stime) * time.Second / clockTicks, nil
+}
+
+// cpuPerObject describes the CPU time each process used between two readings, per object of n.
+func cpuPerObject(before, after cpuTimes, n int) string {
+	var parts []string
+	for _, name := range []string{"kube-apiserver", "etcd", "operator"} {
+		per := (after[name] - before[name]) / time.Duration(n)
+		parts = append(parts, fmt.Sprintf("%s %.1f ms", name, float64(per)/float64(time.Millisecond)))
+	}
+	return "CPU per object: " + strings.Join(parts, ", ")
+}

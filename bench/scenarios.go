@@ -220,12 +220,14 @@ func (b *bench) churnRound(ctx context.Context, n int, dest []string) (churnPoin
 	direct := func(i int) *corev1.ConfigMap {
 		return configMap(dest[i%len(dest)], fmt.Sprintf("direct-%d", i), "direct")
 	}
+	cpuStart := processCPU(b.op.pid())
 	baseCreate, err := timed(func() error {
 		return parallel(ctx, n, func(ctx context.Context, i int) error { return b.c.client.Create(ctx, direct(i)) })
 	})
 	if err != nil {
 		return churnPoint{}, fmt.Errorf("direct creates: %w", err)
 	}
+	cpuDirectCreated := processCPU(b.op.pid())
 	baseDelete, err := timed(func() error {
 		return parallel(ctx, n, func(ctx context.Context, i int) error { return b.c.client.Delete(ctx, direct(i)) })
 	})
@@ -233,6 +235,7 @@ func (b *bench) churnRound(ctx context.Context, n int, dest []string) (churnPoin
 		return churnPoint{}, fmt.Errorf("direct deletes: %w", err)
 	}
 
+	cpuDirectDeleted := processCPU(b.op.pid())
 	scrape := func() metricSet {
 		m, err := scrapeAPIServer(ctx, b.c)
 		if err != nil {
@@ -241,7 +244,7 @@ func (b *bench) churnRound(ctx context.Context, n int, dest []string) (churnPoin
 		return m
 	}
 	logf("churn: operator, creating %d ConfigMapSyncs", n)
-	beforeCreate := scrape()
+	beforeCreate, cpuBeforeCreate := scrape(), processCPU(b.op.pid())
 	sync := func(i int) *syncv1.ConfigMapSync {
 		return newSync("churn-0", fmt.Sprintf("churn-%d", i), "churn-source",
 			syncv1.Destination{Namespaces: []string{dest[i%len(dest)]}, Name: fmt.Sprintf("copy-%d", i)}, "")
@@ -261,7 +264,7 @@ func (b *bench) churnRound(ctx context.Context, n int, dest []string) (churnPoin
 		return churnPoint{}, err
 	}
 
-	afterReady := scrape()
+	afterReady, cpuReady := scrape(), processCPU(b.op.pid())
 	logf("churn: deleting %d ConfigMapSyncs", n)
 	deleteStart := time.Now()
 	deleted, err := timed(func() error {
@@ -276,7 +279,7 @@ func (b *bench) churnRound(ctx context.Context, n int, dest []string) (churnPoin
 	if err != nil {
 		return churnPoint{}, err
 	}
-	afterGone := scrape()
+	afterGone, cpuGone := scrape(), processCPU(b.op.pid())
 	what := fmt.Sprintf("%d creates", n)
 	b.add(
 		compared("churn", fmt.Sprintf("create %d ConfigMapSyncs (API calls, with admission webhooks)", n),
@@ -286,10 +289,12 @@ func (b *bench) churnRound(ctx context.Context, n int, dest []string) (churnPoin
 		compared("churn", fmt.Sprintf("delete %d ConfigMapSyncs, until no copy is left", n),
 			gone.Sub(deleteStart).Seconds(), baseDelete.Seconds(), "s", fmt.Sprintf("%d deletes", n), 0),
 	)
-	b.figures[len(b.figures)-2].Note = "the API server served " + requestsPerObject(beforeCreate, afterReady, n) +
-		"; the direct baseline 1 create per object"
-	b.figures[len(b.figures)-1].Note = fmt.Sprintf("the delete calls themselves took %.2f s; the API server served %s",
-		deleted.Seconds(), requestsPerObject(afterReady, afterGone, n))
+	b.figures[len(b.figures)-2].Note = fmt.Sprintf("the API server served %s; %s; the direct baseline: 1 create, %s",
+		requestsPerObject(beforeCreate, afterReady, n), cpuPerObject(cpuBeforeCreate, cpuReady, n),
+		cpuPerObject(cpuStart, cpuDirectCreated, n))
+	b.figures[len(b.figures)-1].Note = fmt.Sprintf("the delete calls themselves took %.2f s; the API server served %s; %s; the direct baseline: 1 delete, %s",
+		deleted.Seconds(), requestsPerObject(afterReady, afterGone, n), cpuPerObject(cpuReady, cpuGone, n),
+		cpuPerObject(cpuDirectCreated, cpuDirectDeleted, n))
 	return churnPoint{
 		N: n, CreateSeconds: created.Seconds(), ReadySeconds: ready.Sub(start).Seconds(), DeleteSeconds: gone.Sub(deleteStart).Seconds(),
 		DirectCreateSeconds: baseCreate.Seconds(), DirectDeleteSeconds: baseDelete.Seconds(),
