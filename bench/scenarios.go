@@ -245,6 +245,9 @@ func (b *bench) churnRound(ctx context.Context, n int, dest []string) (churnPoin
 	}
 	logf("churn: operator, creating %d ConfigMapSyncs", n)
 	beforeCreate, cpuBeforeCreate := scrape(), processCPU(b.op.pid())
+	if err := resetPeakRSS(b.op.pid()); err != nil {
+		logf("churn: %v", err)
+	}
 	sync := func(i int) *syncv1.ConfigMapSync {
 		return newSync("churn-0", fmt.Sprintf("churn-%d", i), "churn-source",
 			syncv1.Destination{Namespaces: []string{dest[i%len(dest)]}, Name: fmt.Sprintf("copy-%d", i)}, "")
@@ -280,6 +283,10 @@ func (b *bench) churnRound(ctx context.Context, n int, dest []string) (churnPoin
 		return churnPoint{}, err
 	}
 	afterGone, cpuGone := scrape(), processCPU(b.op.pid())
+	peak, err := peakRSS(b.op.pid())
+	if err != nil {
+		logf("churn: %v", err)
+	}
 	what := fmt.Sprintf("%d creates", n)
 	b.add(
 		compared("churn", fmt.Sprintf("create %d ConfigMapSyncs (API calls, with admission webhooks)", n),
@@ -292,8 +299,8 @@ func (b *bench) churnRound(ctx context.Context, n int, dest []string) (churnPoin
 	b.figures[len(b.figures)-2].Note = fmt.Sprintf("the API server served %s; %s; the direct baseline: 1 create, %s",
 		requestsPerObject(beforeCreate, afterReady, n), cpuPerObject(cpuBeforeCreate, cpuReady, n),
 		cpuPerObject(cpuStart, cpuDirectCreated, n))
-	b.figures[len(b.figures)-1].Note = fmt.Sprintf("the delete calls themselves took %.2f s; the API server served %s; %s; the direct baseline: 1 delete, %s",
-		deleted.Seconds(), requestsPerObject(afterReady, afterGone, n), cpuPerObject(cpuReady, cpuGone, n),
+	b.figures[len(b.figures)-1].Note = fmt.Sprintf("operator peak RSS over the round %.1f MiB; the delete calls themselves took %.2f s; the API server served %s; %s; the direct baseline: 1 delete, %s",
+		mib(peak), deleted.Seconds(), requestsPerObject(afterReady, afterGone, n), cpuPerObject(cpuReady, cpuGone, n),
 		cpuPerObject(cpuDirectCreated, cpuDirectDeleted, n))
 	return churnPoint{
 		N: n, CreateSeconds: created.Seconds(), ReadySeconds: ready.Sub(start).Seconds(), DeleteSeconds: gone.Sub(deleteStart).Seconds(),
