@@ -134,6 +134,11 @@ func (b *bench) fanOutPoint(ctx context.Context, p curvePoint, namespaces []stri
 	if err != nil {
 		return fanOutPoint{}, err
 	}
+	// Each point's memory is that of a fresh process: otherwise its peak sits on what the scenarios before it
+	// (10,000 ConfigMapSyncs of churn) left in the Go heap.
+	if err := b.freshOperator(ctx); err != nil {
+		return fanOutPoint{}, err
+	}
 	restartsBefore := len(b.op.restartLog())
 	name := fmt.Sprintf("curve-%d-%d", p.n, p.size)
 	source := sizedConfigMap(curveSourceNamespace, name, name+"-1", p.size)
@@ -310,6 +315,18 @@ func (b *bench) onOperator(measure func(pid int) (float64, error)) (float64, err
 	return v, err
 }
 
+// freshOperator restarts the operator (SIGTERM, as a rollout does) and waits until the new process leads.
+func (b *bench) freshOperator(ctx context.Context) error {
+	former, err := b.c.leaseHolder(ctx)
+	if err != nil {
+		return err
+	}
+	if err := b.op.restart(); err != nil {
+		return err
+	}
+	return b.op.waitReady(ctx, b.c, former)
+}
+
 // restartWithCopies restarts the operator while the point's n copies exist, and reports its peak RSS from start-up
 // until it leads, has taken the copies into account and settled: whether listing what it copied costs memory in
 // proportion to it.
@@ -421,7 +438,7 @@ func (c *curves) markdown() string {
 		b.WriteString("\n")
 	}
 	b.WriteString("Ratios are operator / direct. RSS growth is the settled RSS after the fan-out minus before; peak RSS is " +
-		"the operator's VmHWM over fan-out and update, reset before each point. curves.png draws these tables, one panel " +
+		"the operator's VmHWM over fan-out and update, reset before each point; each point runs on a freshly restarted operator. curves.png draws these tables, one panel " +
 		"per curve with a logarithmic x axis: operator lines in blue and purple, direct ones in greys, the peak RSS limit in orange.\n")
 	return b.String()
 }
