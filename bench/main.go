@@ -13,6 +13,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -62,10 +63,11 @@ const (
 )
 
 // allScenarios run in this order: memory first, on a freshly started operator whose RSS has nothing else in it;
-// then the no-op resync while the cluster is otherwise quiet; then the write-heavy ones, the fan-out curves last of
-// them (they leave etcd holding gigabytes of history: run before them, the churn scenario met "etcdserver: request
-// timed out" and a lost Lease); failover last, as it kills the operator the others measure.
-var allScenarios = []string{"memory", "noop", "fanout", "latency", "churn", "fanout-size", "failover"}
+// then the no-op resync while the cluster is otherwise quiet; then the write-heavy ones and failover; the fan-out
+// curves last, as they leave etcd holding gigabytes of history (run before them, churn met "etcdserver: request
+// timed out" and lost its Lease, and failover could not read the Lease), and restart the operator before each
+// point anyway.
+var allScenarios = []string{"memory", "noop", "fanout", "latency", "churn", "failover", "fanout-size"}
 
 // timeout bounds a wait for n objects generously: a slow run must still finish and be reported, a stuck one fail.
 func (c config) timeout(n int) time.Duration {
@@ -199,6 +201,8 @@ func run(ctx context.Context, cfg config, start time.Time) (err error) {
 		"memory": b.memory, "noop": b.noopResync, "fanout": b.fanOutAndUpdate, "fanout-size": b.fanOutSize,
 		"latency": b.latency, "churn": b.churn, "failover": b.failover,
 	}
+	// A failed scenario stops the run, but what was measured until then is still written.
+	var failed error
 	for _, name := range allScenarios {
 		if !slices.Contains(cfg.scenarios, name) {
 			continue
@@ -206,7 +210,8 @@ func run(ctx context.Context, cfg config, start time.Time) (err error) {
 		logf("== scenario %s", name)
 		took, err := timed(func() error { return scenarios[name](ctx) })
 		if err != nil {
-			return fmt.Errorf("scenario %s: %w", name, err)
+			failed = fmt.Errorf("scenario %s: %w", name, err)
+			break
 		}
 		logf("== scenario %s took %s", name, took.Round(time.Second))
 	}
@@ -227,10 +232,16 @@ func run(ctx context.Context, cfg config, start time.Time) (err error) {
 		Curves:       b.curves,
 		TotalSeconds: time.Since(start).Seconds(),
 	}
+	if failed != nil {
+		r.Failed = failed.Error()
+	}
 	if err := writeResults(cfg.results, r); err != nil {
-		return fmt.Errorf("writing the results: %w", err)
+		return errors.Join(failed, fmt.Errorf("writing the results: %w", err))
 	}
 	logf("results written to %s/latest.{json,md,png} (and curves.png with curves)", cfg.results)
+	if failed != nil {
+		return failed
+	}
 	return ctx.Err()
 }
 

@@ -46,6 +46,8 @@ type report struct {
 	Figures      []figure       `json:"figures"`
 	Curves       *curves        `json:"curves,omitempty"`
 	TotalSeconds float64        `json:"totalSeconds"`
+	// Failed is the error that stopped the run early; the figures are those measured until then.
+	Failed string `json:"failed,omitempty"`
 }
 
 // newMachine collects the facts of this machine.
@@ -149,6 +151,9 @@ func markdown(r report) string {
 		m.Date, m.CPUs, m.CPUModel, m.MemoryGiB, m.GoVersion, m.KubernetesVersion, r.TotalSeconds)
 	fmt.Fprintf(&b, "Baselines are the same writes made directly with client-go (%d in parallel, no client-side rate limit) "+
 		"in the same run. Targets are reported, never asserted.\n\n", workers)
+	if r.Failed != "" {
+		fmt.Fprintf(&b, "**The run stopped early**: %s. The figures below are those measured until then.\n\n", r.Failed)
+	}
 	b.WriteString("| scenario | operator | direct baseline | ratio | target | met |\n")
 	b.WriteString("|---|---:|---:|---:|---|---|\n")
 	for _, f := range r.Figures {
