@@ -305,8 +305,9 @@ func procStat(pid int) (string, int, time.Duration, error) {
 
 // cpuPerObject describes the CPU time each process used between two readings, per object of n.
 func cpuPerObject(before, after cpuTimes, n int) string {
-	var parts []string
-	for _, name := range []string{"kube-apiserver", "etcd", "operator"} {
+	names := []string{"kube-apiserver", "etcd", "operator"}
+	parts := make([]string, 0, len(names))
+	for _, name := range names {
 		per := (after[name] - before[name]) / time.Duration(n)
 		parts = append(parts, fmt.Sprintf("%s %.1f ms", name, float64(per)/float64(time.Millisecond)))
 	}

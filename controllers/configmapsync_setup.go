@@ -131,14 +131,6 @@ func destinationNamespaces(obj client.Object) []string {
 // copyOwnerUID is the ownerUIDIndex of a cached copy.
 func copyOwnerUID(obj client.Object) []string { return []string{obj.GetLabels()[syncer.OwnerUIDLabel]} }
 
-// copyOwnerKey is the ownerKeyIndex of a cached copy: ConfigMapSyncs' copies only.
-func copyOwnerKey(obj client.Object) []string {
-	if key, ok := syncer.OwnerKey(obj); ok && syncer.IsSyncCopy(obj) {
-		return []string{key.String()}
-	}
-	return nil
-}
-
 func objectKey(kind, namespace, name string) string { return kind + "/" + namespace + "/" + name }
 
 // ownerOfCopy maps a copy to the ConfigMapSync that owns it.

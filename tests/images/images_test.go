@@ -94,7 +94,7 @@ func TestTheOperatorImageHoldsOnlyTheStaticManagerAndRunsAsNonRoot(t *testing.T)
 	assert.Equal(t, []string{"/manager"}, cfg.Config.Entrypoint)
 	assert.Equal(t, "0.0.0-test", cfg.Config.Labels["org.opencontainers.image.version"])
 	assert.Equal(t, "amd64", cfg.Architecture)
-	assert.True(t, cfg.Created.Time.Equal(ociimage.Epoch), "a fixed creation time")
+	assert.True(t, cfg.Created.Equal(ociimage.Epoch), "a fixed creation time")
 
 	fs := files(t, pulled)
 	assert.Contains(t, fs, "/manager")
