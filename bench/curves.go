@@ -136,7 +136,7 @@ func (b *bench) fanOutPoint(ctx context.Context, p curvePoint, namespaces []stri
 	}
 	// Each point's memory is that of a fresh process: otherwise its peak sits on what the scenarios before it
 	// (10,000 ConfigMapSyncs of churn) left in the Go heap.
-	if err := b.freshOperator(ctx); err != nil {
+	if _, err := b.freshOperator(ctx); err != nil {
 		return fanOutPoint{}, err
 	}
 	restartsBefore := len(b.op.restartLog())
@@ -315,16 +315,18 @@ func (b *bench) onOperator(measure func(pid int) (float64, error)) (float64, err
 	return v, err
 }
 
-// freshOperator restarts the operator (SIGTERM, as a rollout does) and waits until the new process leads.
-func (b *bench) freshOperator(ctx context.Context) error {
+// freshOperator restarts the operator (SIGTERM, as a rollout does) and waits until the new process leads. It
+// returns when the restart began.
+func (b *bench) freshOperator(ctx context.Context) (time.Time, error) {
 	former, err := b.c.leaseHolder(ctx)
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
+	start := time.Now()
 	if err := b.op.restart(); err != nil {
-		return err
+		return start, err
 	}
-	return b.op.waitReady(ctx, b.c, former)
+	return start, b.op.waitReady(ctx, b.c, former)
 }
 
 // restartWithCopies restarts the operator while the point's n copies exist, and reports its peak RSS from start-up
@@ -332,15 +334,8 @@ func (b *bench) freshOperator(ctx context.Context) error {
 // proportion to it.
 func (b *bench) restartWithCopies(ctx context.Context, p curvePoint) error {
 	logf("fanout-size: restarting the operator with %d copies of %s in the cluster", p.n, sizeName(p.size))
-	former, err := b.c.leaseHolder(ctx)
+	start, err := b.freshOperator(ctx)
 	if err != nil {
-		return err
-	}
-	start := time.Now()
-	if err := b.op.restart(); err != nil {
-		return err
-	}
-	if err := b.op.waitReady(ctx, b.c, former); err != nil {
 		return err
 	}
 	ready := time.Since(start)

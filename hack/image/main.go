@@ -71,7 +71,7 @@ func run(args []string) error {
 	if err := ociimage.WriteLayout(*out, *tag, artifact); err != nil {
 		return fmt.Errorf("writing %s: %w", *out, err)
 	}
-	digest, err := digestOf(artifact)
+	digest, err := ociimage.Digest(artifact)
 	if err != nil {
 		return err
 	}
@@ -134,14 +134,4 @@ func operator(binaries, labels pairs) (any, error) {
 		return nil, fmt.Errorf("unsupported architectures: %v", paths)
 	}
 	return ociimage.Index(images...)
-}
-
-func digestOf(a any) (v1.Hash, error) {
-	switch a := a.(type) {
-	case v1.Image:
-		return a.Digest()
-	case v1.ImageIndex:
-		return a.Digest()
-	}
-	return v1.Hash{}, fmt.Errorf("%T is neither an image nor an index", a)
 }

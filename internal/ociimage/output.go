@@ -43,15 +43,22 @@ func Push(ref string, a any) (v1.Hash, error) {
 	auth := remote.WithAuthFromKeychain(authn.DefaultKeychain)
 	switch a := a.(type) {
 	case v1.Image:
-		if err := remote.Write(r, a, auth); err != nil {
-			return v1.Hash{}, err
-		}
-		return a.Digest()
+		err = remote.Write(r, a, auth)
 	case v1.ImageIndex:
-		if err := remote.WriteIndex(r, a, auth); err != nil {
-			return v1.Hash{}, err
-		}
-		return a.Digest()
+		err = remote.WriteIndex(r, a, auth)
+	default:
+		return v1.Hash{}, fmt.Errorf("%T is neither an image nor an index", a)
+	}
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	return Digest(a)
+}
+
+// Digest returns the digest of an image or an image index.
+func Digest(a any) (v1.Hash, error) {
+	if d, ok := a.(interface{ Digest() (v1.Hash, error) }); ok {
+		return d.Digest()
 	}
 	return v1.Hash{}, fmt.Errorf("%T is neither an image nor an index", a)
 }
