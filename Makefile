@@ -99,9 +99,15 @@ verify-generated: manifests generate bundle catalog ## Fail when generated files
 		git status --porcelain -- api config bundle bundle.Dockerfile catalog; \
 		git --no-pager diff --stat -- api config bundle bundle.Dockerfile catalog; exit 1; fi
 
+# Debian's runc: tests/images runs the operator and catalog images with it, as a kubelet's runtime would.
+RUNC := $(or $(shell command -v runc 2>/dev/null),/usr/sbin/runc)
+$(RUNC):
+	@echo "Installing Debian's runc (needs root and apt)"
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq runc
+
 .PHONY: test
-test: manifests generate vet build envtest ## Build, vet, and run unit and integration tests (real kube-apiserver + etcd).
-	go test ./... -count=1 -timeout 20m
+test: manifests generate vet build envtest $(RUNC) catalog-image-tools ## Build, vet, and run unit and integration tests (real kube-apiserver + etcd), and run the images with runc.
+	OPM_STATIC=$(OPM_STATIC) GRPC_HEALTH_PROBE=$(GRPC_HEALTH_PROBE) SERVECACHE=$(SERVECACHE) go test ./... -count=1 -timeout 20m
 
 .PHONY: lint
 lint: $(GOLANGCI_LINT) ## Run golangci-lint.
@@ -143,17 +149,27 @@ deploy: manifests $(KUSTOMIZE) ## Deploy the operator with kustomize (without OL
 
 ##@ OLM
 
+# USE_IMAGE_DIGESTS=true pins the operator image by the digest of `make image` (built first; push it with
+# IMAGE_PUSH=1) in the Deployment and the CSV's containerImage, and only then claims the CSV's
+# features.operators.openshift.io/disconnected: a mirror (oc-mirror) can copy images named by digest, not by tag.
+USE_IMAGE_DIGESTS ?= false
+CSV_FILE := bundle/manifests/$(PACKAGE).clusterserviceversion.yaml
+
 .PHONY: bundle
-bundle: manifests $(KUSTOMIZE) $(OPERATOR_SDK) ## Generate bundle/ (CSV, CRDs, RBAC, webhooks, monitoring) from config/ and validate it.
-	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
-	$(KUSTOMIZE) build config/manifests | $(OPERATOR_SDK) generate bundle $(BUNDLE_GEN_FLAGS)
+bundle: manifests $(KUSTOMIZE) $(OPERATOR_SDK) $(if $(filter true,$(USE_IMAGE_DIGESTS)),image) ## Generate bundle/ (CSV, CRDs, RBAC, webhooks, monitoring) from config/ and validate it.
+	@set -e; image=$(IMG); disconnected=false; \
+	if [ "$(USE_IMAGE_DIGESTS)" = true ]; then image=$(IMAGE_TAG_BASE)@$$(cat $(IMAGES_DIR)/operator.digest); disconnected=true; fi; \
+	(cd config/manager && $(KUSTOMIZE) edit set image controller=$$image); \
+	$(KUSTOMIZE) build config/manifests | $(OPERATOR_SDK) generate bundle $(BUNDLE_GEN_FLAGS); \
+	sed -i -e 's|^    containerImage: .*|    containerImage: '"$$image"'|' \
+	  -e 's|^    features.operators.openshift.io/disconnected: .*|    features.operators.openshift.io/disconnected: "'"$$disconnected"'"|' $(CSV_FILE)
 	@# The generator stamps the build time; keep the bundle reproducible so drift checks mean something.
-	sed -i '/^    createdAt: /d' bundle/manifests/$(PACKAGE).clusterserviceversion.yaml
+	sed -i '/^    createdAt: /d' $(CSV_FILE)
 	$(OPERATOR_SDK) bundle validate ./bundle --select-optional suite=operatorframework
 
 .PHONY: catalog
-catalog: bundle $(OPM) ## Render the file-based catalog (0.1.0 and the current bundle, with the upgrade edge) and validate it.
-	hack/render-catalog.sh $(OPM) $(PACKAGE) $(VERSION) $(DEFAULT_CHANNEL)
+catalog: bundle $(OPM) ## Render the file-based catalog (0.1.0 and the current bundle from their images by digest, with the upgrade edge) and validate it.
+	hack/render-catalog.sh $(OPM) $(PACKAGE) $(VERSION) $(DEFAULT_CHANNEL) $(IMAGE_TAG_BASE)-bundle
 	$(OPM) validate catalog
 
 ##@ Images without a container engine (internal/ociimage through hack/image: reproducible OCI images, written as
@@ -174,25 +190,45 @@ image-binaries: ## Build the static manager binaries the operator image carries,
 	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch go build -trimpath -ldflags='-s -w' -o $(LOCALBIN)/image/manager-linux-$$arch . || exit 1; done
 
 .PHONY: image
-image: image-binaries ## Build the operator image (an index of IMAGE_ARCHS) into bin/images/operator; IMAGE_PUSH=1 pushes it to IMG.
+image: image-binaries ## Build the operator image (an index of IMAGE_ARCHS) into bin/images/operator (its digest in operator.digest); IMAGE_PUSH=1 pushes it to IMG.
+	mkdir -p $(IMAGES_DIR)
 	go run ./hack/image operator -out $(IMAGES_DIR)/operator -tag v$(VERSION) $(IMAGE_LABELS) \
-	  $(foreach a,$(IMAGE_ARCHS),-binary $(a)=$(LOCALBIN)/image/manager-linux-$(a)) $(if $(IMAGE_PUSH),-push $(IMG))
+	  $(foreach a,$(IMAGE_ARCHS),-binary $(a)=$(LOCALBIN)/image/manager-linux-$(a)) $(if $(IMAGE_PUSH),-push $(IMG)) \
+	  | tee $(IMAGES_DIR)/operator.digest
+
+# The bundle folder of the bundle image: BUNDLE_DIR=tests/testdata/bundle-0.1.0 VERSION=0.1.0 builds (and with
+# IMAGE_PUSH=1 publishes) the 0.1.0 bundle the catalog also names by digest.
+BUNDLE_DIR ?= bundle
 
 .PHONY: bundle-image
-bundle-image: ## Build the bundle image from bundle.Dockerfile into bin/images/bundle; IMAGE_PUSH=1 pushes it to BUNDLE_IMG.
-	go run ./hack/image bundle -dockerfile bundle.Dockerfile -out $(IMAGES_DIR)/bundle -tag v$(VERSION) \
+bundle-image: ## Build the bundle image of BUNDLE_DIR (as bundle.Dockerfile does) into bin/images/bundle-vVERSION; IMAGE_PUSH=1 pushes it to BUNDLE_IMG.
+	go run ./hack/image bundle -dir $(BUNDLE_DIR) -out $(IMAGES_DIR)/bundle-v$(VERSION) -tag v$(VERSION) \
 	  $(if $(IMAGE_PUSH),-push $(BUNDLE_IMG))
 
-# opm for the catalog image, static (its sqlite is cgo): the image has no libc.
+# What the catalog image takes from the opm image, built here for linux/amd64: opm, static (its sqlite is cgo; the
+# image has no libc), grpc_health_probe (OLM's catalog pods exec it as their probes), and opm's serve cache of
+# catalog/ made by servecache (opm's cache package, JSON format: reproducible, unlike `opm serve --cache-only`).
 OPM_STATIC := $(LOCALBIN)/image/opm-$(OPM_VERSION)-linux-amd64
+GRPC_HEALTH_PROBE := $(LOCALBIN)/image/grpc_health_probe-linux-amd64
+SERVECACHE := $(LOCALBIN)/servecache-$(OPM_VERSION)
+SERVE_CACHE_DIR := $(LOCALBIN)/image/serve-cache
 $(OPM_STATIC): | $(LOCALBIN)
 	cd hack/tools/opm && CGO_ENABLED=1 go build -mod=mod -trimpath -tags $(TOOLS_BUILD_TAGS),osusergo,netgo \
 	  -ldflags '-s -w -linkmode external -extldflags -static' -o $@ github.com/operator-framework/operator-registry/cmd/opm
+$(GRPC_HEALTH_PROBE): | $(LOCALBIN)
+	cd hack/tools/opm && CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -mod=mod -trimpath -ldflags '-s -w' \
+	  -o $@ github.com/grpc-ecosystem/grpc-health-probe
+$(SERVECACHE): | $(LOCALBIN)
+	cd hack/tools/opm && go build -mod=mod -trimpath -tags $(TOOLS_BUILD_TAGS) -o $@ ./servecache
+
+.PHONY: catalog-image-tools
+catalog-image-tools: $(OPM_STATIC) $(GRPC_HEALTH_PROBE) $(SERVECACHE) ## Build opm, grpc_health_probe and servecache for the catalog image.
 
 .PHONY: catalog-image
-catalog-image: catalog $(OPM_STATIC) ## Build the catalog image from catalog.Dockerfile (opm built here) into bin/images/catalog; IMAGE_PUSH=1 pushes it to CATALOG_IMG.
-	go run ./hack/image catalog -dockerfile catalog.Dockerfile -opm $(OPM_STATIC) -out $(IMAGES_DIR)/catalog \
-	  -tag v$(VERSION) $(if $(IMAGE_PUSH),-push $(CATALOG_IMG))
+catalog-image: catalog catalog-image-tools ## Build the catalog image from catalog.Dockerfile (opm built here) into bin/images/catalog; IMAGE_PUSH=1 pushes it to CATALOG_IMG.
+	$(SERVECACHE) catalog $(SERVE_CACHE_DIR)
+	go run ./hack/image catalog -dockerfile catalog.Dockerfile -opm $(OPM_STATIC) -health-probe $(GRPC_HEALTH_PROBE) \
+	  -serve-cache $(SERVE_CACHE_DIR) -out $(IMAGES_DIR)/catalog -tag v$(VERSION) $(if $(IMAGE_PUSH),-push $(CATALOG_IMG))
 
 .PHONY: docker-build
 docker-build: ## Build the operator image (needs a container tool).

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # render-catalog.sh writes the file-based catalog for OLM: the package, the stable channel with the upgrade edge
-# 0.1.0 -> current (plus a skipRange), and both bundles rendered by opm from their folders (0.1.0 is kept as test
-# data in tests/testdata/bundle-0.1.0). The bundles carry no image: OLM installs them from the catalog's inline
-# objects, and a real release sets the image with `opm render <bundle-image>`.
+# 0.1.0 -> current (plus a skipRange), and both bundles (0.1.0 is kept as test data in tests/testdata/bundle-0.1.0)
+# rendered by opm from their bundle images, by digest, as release pipelines do: each olm.bundle names its image in
+# <bundle-repo> and its relatedImages. The bundle images are reproducible, so `make bundle-image IMAGE_PUSH=1`
+# (and the same for 0.1.0) publishes exactly the digests named here.
 #
-# Usage: hack/render-catalog.sh <opm> <package> <version> <channel>
+# Usage: hack/render-catalog.sh <opm> <package> <version> <channel> <bundle-repo>
 set -euo pipefail
-opm=${1:?opm}; package=${2:?package}; version=${3:?version}; channel=${4:?channel}
+opm=${1:?opm}; package=${2:?package}; version=${3:?version}; channel=${4:?channel}; repo=${5:?bundle-repo}
 out=catalog/${package}
 mkdir -p "$out"
 {
@@ -26,6 +27,5 @@ entries:
   replaces: ${package}.v0.1.0
   skipRange: '>=0.1.0 <${version}'
 YAML
-  "$opm" render tests/testdata/bundle-0.1.0 --output yaml
-  "$opm" render bundle --output yaml
+  go run ./hack/image render -opm "$opm" -repo "$repo" -bundle tests/testdata/bundle-0.1.0 -bundle bundle
 } > "$out/catalog.yaml"

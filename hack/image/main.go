@@ -3,8 +3,13 @@
 //
 //	go run ./hack/image operator -out bin/images/operator -tag v0.3.0 -binary amd64=bin/image/manager-linux-amd64 \
 //	    -label org.opencontainers.image.version=0.3.0 [-push localhost:5000/configmapsync-operator:v0.3.0]
-//	go run ./hack/image bundle -dockerfile bundle.Dockerfile -out bin/images/bundle -tag v0.3.0 [-push REF]
-//	go run ./hack/image catalog -dockerfile catalog.Dockerfile -opm bin/image/opm-linux-amd64 -out ... [-push REF]
+//	go run ./hack/image bundle -dir bundle -out bin/images/bundle -tag v0.3.0 [-push REF]
+//	go run ./hack/image catalog -dockerfile catalog.Dockerfile -opm bin/image/opm -health-probe bin/image/grpc_health_probe \
+//	    -serve-cache bin/image/serve-cache -out bin/images/catalog -tag v0.3.0 [-push REF]
+//
+// and renders bundles for a file-based catalog from their images (see render.go):
+//
+//	go run ./hack/image render -opm bin/opm -repo quay.io/org/name-bundle -bundle tests/testdata/bundle-0.1.0 -bundle bundle
 package main
 
 import (
@@ -45,17 +50,24 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: image operator|bundle|catalog [flags]")
+		return fmt.Errorf("usage: image operator|bundle|catalog|render [flags]")
 	}
 	kind := args[0]
+	if kind == "render" {
+		return render(args[1:])
+	}
 	fs := flag.NewFlagSet(kind, flag.ContinueOnError)
 	var binaries, labels pairs
 	out := fs.String("out", "", "OCI image layout folder to write (replaced).")
 	tag := fs.String("tag", "latest", "Tag recorded in the layout.")
 	push := fs.String("push", "", "Registry reference to push to, e.g. localhost:5000/name:tag (plain HTTP on loopback).")
-	dockerfile := fs.String("dockerfile", "", "Dockerfile describing the bundle or catalog image.")
+	dir := fs.String("dir", "bundle", "Bundle folder (manifests/, metadata/, tests/scorecard/) of the bundle image.")
+	dockerfile := fs.String("dockerfile", "catalog.Dockerfile", "Dockerfile describing the catalog image.")
 	context := fs.String("context", ".", "Build context of the Dockerfile.")
-	opm := fs.String("opm", "", "Static opm binary for the catalog image (linux/amd64).")
+	var base ociimage.OpmBase
+	fs.StringVar(&base.Opm, "opm", "", "Static opm binary for the catalog image (linux/amd64).")
+	fs.StringVar(&base.HealthProbe, "health-probe", "", "Static grpc_health_probe binary for the catalog image.")
+	fs.StringVar(&base.ServeCache, "serve-cache", "", "opm's serve cache of the catalog (hack/tools/opm/servecache).")
 	fs.Var(&binaries, "binary", "ARCH=path of a static manager binary; repeat for each architecture (operator).")
 	fs.Var(&labels, "label", "KEY=VALUE label of the operator image; repeatable.")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -64,7 +76,18 @@ func run(args []string) error {
 	if *out == "" {
 		return fmt.Errorf("-out is required")
 	}
-	artifact, err := build(kind, binaries, labels, *dockerfile, *context, *opm)
+	var artifact any
+	var err error
+	switch kind {
+	case "operator":
+		artifact, err = operator(binaries, labels)
+	case "bundle":
+		artifact, err = ociimage.Bundle(*dir, linuxAMD64)
+	case "catalog":
+		artifact, err = catalog(*dockerfile, *context, base)
+	default:
+		err = fmt.Errorf("unknown image %q: operator, bundle or catalog", kind)
+	}
 	if err != nil {
 		return err
 	}
@@ -86,28 +109,20 @@ func run(args []string) error {
 
 var linuxAMD64 = v1.Platform{OS: "linux", Architecture: "amd64"}
 
-func build(kind string, binaries, labels pairs, dockerfile, context, opm string) (any, error) {
-	switch kind {
-	case "operator":
-		return operator(binaries, labels)
-	case "bundle", "catalog":
-		d, err := ociimage.ParseDockerfile(dockerfile)
-		if err != nil {
-			return nil, err
-		}
-		if kind == "bundle" {
-			return ociimage.FromDockerfile(d, context, linuxAMD64, nil)
-		}
-		if opm == "" {
-			return nil, fmt.Errorf("-opm is required for the catalog image")
-		}
-		return ociimage.Catalog(d, context, linuxAMD64, opm)
+// catalog builds the catalog image of dockerfile on the opm base made here.
+func catalog(dockerfile, context string, base ociimage.OpmBase) (v1.Image, error) {
+	if base.Opm == "" || base.HealthProbe == "" || base.ServeCache == "" {
+		return nil, fmt.Errorf("-opm, -health-probe and -serve-cache are required for the catalog image")
 	}
-	return nil, fmt.Errorf("unknown image %q: operator, bundle or catalog", kind)
+	d, err := ociimage.ParseDockerfile(dockerfile)
+	if err != nil {
+		return nil, err
+	}
+	return ociimage.Catalog(d, context, linuxAMD64, base)
 }
 
 // operator builds one image per architecture, as an index.
-func operator(binaries, labels pairs) (any, error) {
+func operator(binaries, labels pairs) (v1.ImageIndex, error) {
 	paths, err := binaries.split()
 	if err != nil {
 		return nil, err

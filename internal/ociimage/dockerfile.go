@@ -11,12 +11,14 @@ import (
 )
 
 // Dockerfile is what a Dockerfile of the subset the operator's bundle and catalog images use says: the base
-// image, labels, files copied from the build context, entrypoint and command. Building from it (rather than
-// restating it) keeps the images made here and those a container engine makes from the same file alike.
+// image, labels, files copied from the build context, commands run after them, entrypoint and command. Building
+// from it (rather than restating it) keeps the images made here and those a container engine makes from the same
+// file alike.
 type Dockerfile struct {
 	From       string
 	Labels     map[string]string
 	Copies     []Copy
+	Runs       [][]string
 	Entrypoint []string
 	Cmd        []string
 }
@@ -24,8 +26,9 @@ type Dockerfile struct {
 // Copy is one COPY or ADD of a local path.
 type Copy struct{ Src, Dst string }
 
-// ParseDockerfile reads a Dockerfile made of FROM, LABEL, COPY, ADD (local paths), ENTRYPOINT and CMD (JSON form),
-// comments and blank lines; anything else is an error, so that nothing in the file is silently left out.
+// ParseDockerfile reads a Dockerfile made of FROM, LABEL, COPY, ADD (local paths), RUN (after every COPY and ADD),
+// ENTRYPOINT and CMD (RUN, ENTRYPOINT and CMD in JSON form), comments and blank lines; anything else is an error,
+// so that nothing in the file is silently left out.
 func ParseDockerfile(file string) (Dockerfile, error) {
 	f, err := os.Open(file)
 	if err != nil {
@@ -63,15 +66,21 @@ func (d *Dockerfile) apply(instr, args string) error {
 		if len(f) != 2 || strings.HasPrefix(f[0], "--") || strings.Contains(f[0], "://") {
 			return fmt.Errorf("%s %q: one local source and one destination", instr, args)
 		}
+		if len(d.Runs) > 0 {
+			return fmt.Errorf("%s after RUN: the files a RUN sees must all be in place before it", instr)
+		}
 		d.Copies = append(d.Copies, Copy{Src: f[0], Dst: f[1]})
-	case "ENTRYPOINT", "CMD":
+	case "RUN", "ENTRYPOINT", "CMD":
 		var list []string
 		if err := json.Unmarshal([]byte(args), &list); err != nil {
 			return fmt.Errorf("%s: the JSON form only: %w", instr, err)
 		}
-		if instr == "ENTRYPOINT" {
+		switch instr {
+		case "RUN":
+			d.Runs = append(d.Runs, list)
+		case "ENTRYPOINT":
 			d.Entrypoint = list
-		} else {
+		default:
 			d.Cmd = list
 		}
 	default:

@@ -158,8 +158,34 @@ func writeEntry(tw *tar.Writer, f File) error {
 }
 
 // Tree returns the files under the host folder src, placed under dst in the image, read-only for everyone
-// (0644, folders 0755).
+// (0644, folders 0755), whatever the host's umask made them.
 func Tree(src, dst string) ([]File, error) {
+	return walk(src, dst, func(d fs.DirEntry) (int64, error) {
+		if d.IsDir() {
+			return 0o755, nil
+		}
+		return 0o644, nil
+	})
+}
+
+// OwnedTree returns the files under the host folder src, placed under dst in the image with their permission
+// bits and owned by uid:gid: what a RUN instruction of a Dockerfile leaves when the image's user runs it.
+func OwnedTree(src, dst string, uid, gid int) ([]File, error) {
+	files, err := walk(src, dst, func(d fs.DirEntry) (int64, error) {
+		info, err := d.Info()
+		if err != nil {
+			return 0, err
+		}
+		return int64(info.Mode().Perm()), nil
+	})
+	for i := range files {
+		files[i].UID, files[i].GID = uid, gid
+	}
+	return files, err
+}
+
+// walk lists the files and folders under src as image entries under dst, with the modes mode gives.
+func walk(src, dst string, mode func(fs.DirEntry) (int64, error)) ([]File, error) {
 	var out []File
 	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -169,15 +195,14 @@ func Tree(src, dst string) ([]File, error) {
 		if err != nil {
 			return err
 		}
-		target := path.Join(dst, filepath.ToSlash(rel))
-		switch {
-		case d.IsDir():
-			out = append(out, File{Path: target, Dir: true, Mode: 0o755})
-		case d.Type().IsRegular():
-			out = append(out, File{Path: target, Source: p, Mode: 0o644})
-		default:
+		if !d.IsDir() && !d.Type().IsRegular() {
 			return fmt.Errorf("%s: only files and folders go into an image", p)
 		}
+		m, err := mode(d)
+		if err != nil {
+			return err
+		}
+		out = append(out, File{Path: path.Join(dst, filepath.ToSlash(rel)), Source: p, Dir: d.IsDir(), Mode: m})
 		return nil
 	})
 	return out, err

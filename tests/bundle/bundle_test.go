@@ -1145,3 +1145,24 @@ func TestCatalogHasTheUpgradeEdge(t *testing.T) {
 	b := loadBundle(t)
 	assert.Equal(t, v020, b.CSV.Name, "the channel head is not the bundle in bundle/ (re-run make catalog)")
 }
+
+// TestBundleClaimsDisconnectedOnlyWithImagesByDigest checks the CSV's features.operators.openshift.io/disconnected
+// claim against its images: a mirror for a disconnected cluster (oc-mirror) can only copy images named by digest,
+// so the claim is "true" exactly when containerImage and every container's image are (`make bundle
+// USE_IMAGE_DIGESTS=true`), and "false" otherwise.
+func TestBundleClaimsDisconnectedOnlyWithImagesByDigest(t *testing.T) {
+	csv := loadBundle(t).CSV
+	containers := managerDeployment(t, csv).Template.Spec.Containers
+	images := make([]string, 0, 1+len(containers))
+	images = append(images, csv.Annotations["containerImage"])
+	for _, c := range containers {
+		images = append(images, c.Image)
+	}
+	pinned := true
+	for _, image := range images {
+		require.NotEmpty(t, image)
+		pinned = pinned && strings.Contains(image, "@sha256:")
+	}
+	assert.Equal(t, strconv.FormatBool(pinned), csv.Annotations["features.operators.openshift.io/disconnected"],
+		"images %v", images)
+}

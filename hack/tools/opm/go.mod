@@ -2,7 +2,10 @@ module github.com/configmapsync/configmapsync-operator/hack/tools/opm
 
 go 1.26
 
-require github.com/operator-framework/operator-registry v1.61.0
+require (
+	github.com/grpc-ecosystem/grpc-health-probe v0.4.41
+	github.com/operator-framework/operator-registry v1.61.0
+)
 
 require (
 	cel.dev/expr v0.24.0 // indirect
@@ -118,6 +121,7 @@ require (
 	github.com/smallstep/pkcs7 v0.2.1 // indirect
 	github.com/spf13/cobra v1.10.1 // indirect
 	github.com/spf13/pflag v1.0.10 // indirect
+	github.com/spiffe/go-spiffe/v2 v2.6.0 // indirect
 	github.com/stefanberger/go-pkcs11uri v0.0.0-20230803200340-78284954bff6 // indirect
 	github.com/stoewer/go-strcase v1.3.1 // indirect
 	github.com/stretchr/testify v1.11.1 // indirect
