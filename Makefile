@@ -230,6 +230,12 @@ catalog-image: catalog catalog-image-tools ## Build the catalog image from catal
 	go run ./hack/image catalog -dockerfile catalog.Dockerfile -opm $(OPM_STATIC) -health-probe $(GRPC_HEALTH_PROBE) \
 	  -serve-cache $(SERVE_CACHE_DIR) -out $(IMAGES_DIR)/catalog -tag v$(VERSION) $(if $(IMAGE_PUSH),-push $(CATALOG_IMG))
 
+REGISTRY_ADDR ?= 127.0.0.1:5000
+
+.PHONY: registry
+registry: ## Serve a registry in memory on REGISTRY_ADDR until Ctrl-C, to push the images to (IMAGE_TAG_BASE=127.0.0.1:5000/configmapsync-operator IMAGE_PUSH=1).
+	go run ./hack/image registry -addr $(REGISTRY_ADDR)
+
 .PHONY: docker-build
 docker-build: ## Build the operator image (needs a container tool).
 	$(CONTAINER_TOOL) build -t $(IMG) .

@@ -10,6 +10,10 @@
 // and renders bundles for a file-based catalog from their images (see render.go):
 //
 //	go run ./hack/image render -opm bin/opm -repo quay.io/org/name-bundle -bundle tests/testdata/bundle-0.1.0 -bundle bundle
+//
+// and serves a registry in memory on loopback to push them to (`make registry`):
+//
+//	go run ./hack/image registry -addr 127.0.0.1:5000
 package main
 
 import (
@@ -50,11 +54,14 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: image operator|bundle|catalog|render [flags]")
+		return fmt.Errorf("usage: image operator|bundle|catalog|render|registry [flags]")
 	}
 	kind := args[0]
-	if kind == "render" {
+	switch kind {
+	case "render":
 		return render(args[1:])
+	case "registry":
+		return registryCommand(args[1:])
 	}
 	fs := flag.NewFlagSet(kind, flag.ContinueOnError)
 	var binaries, labels pairs

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,9 +12,11 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/registry"
@@ -38,7 +41,7 @@ func render(args []string) error {
 	if *opm == "" || *repo == "" || len(bundles) == 0 {
 		return errors.New("-opm, -repo and at least one -bundle are required")
 	}
-	addr, stop, err := serveRegistry()
+	addr, stop, err := serveRegistry("127.0.0.1:0")
 	if err != nil {
 		return err
 	}
@@ -98,13 +101,34 @@ func opmHome() (string, error) {
 	return home, os.WriteFile(filepath.Join(dir, "policy.json"), policy, 0o600)
 }
 
-// serveRegistry serves an in-memory registry (go-containerregistry's) on a free loopback port.
-func serveRegistry() (addr string, stop func(), err error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+// serveRegistry serves an in-memory registry (go-containerregistry's) on addr ("127.0.0.1:0": a free port).
+func serveRegistry(addr string) (string, func(), error) {
+	l, err := net.Listen("tcp", addr)
 	if err != nil {
 		return "", nil, err
 	}
 	srv := &http.Server{Handler: registry.New(registry.Logger(log.New(io.Discard, "", 0))), ReadHeaderTimeout: time.Minute}
 	go func() { _ = srv.Serve(l) }()
 	return l.Addr().String(), func() { _ = srv.Close() }, nil
+}
+
+// registryCommand serves an in-memory registry on -addr until interrupted, for pushing the images made here
+// (IMAGE_PUSH=1 IMAGE_TAG_BASE=127.0.0.1:5000/...) and pulling them from a local cluster. Its contents live in
+// memory and go when it stops.
+func registryCommand(args []string) error {
+	fs := flag.NewFlagSet("registry", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:5000", "Address to listen on; keep it on loopback: the registry has no authentication.")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	served, stop, err := serveRegistry(*addr)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	fmt.Fprintf(os.Stderr, "Registry on %s (in memory, plain HTTP); Ctrl-C stops it.\n", served)
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	<-ctx.Done()
+	return nil
 }
