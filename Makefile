@@ -213,6 +213,10 @@ GRPC_HEALTH_PROBE := $(LOCALBIN)/image/grpc_health_probe-linux-amd64
 SERVECACHE := $(LOCALBIN)/servecache-$(OPM_VERSION)
 SERVE_CACHE_DIR := $(LOCALBIN)/image/serve-cache
 $(OPM_STATIC): | $(LOCALBIN)
+	@# Linking statically needs gcc and glibc's static libraries (Debian's gcc and libc6-dev).
+	@if ! command -v gcc >/dev/null || [ ! -e "$$(gcc -print-file-name=libc.a)" ] || [ "$$(gcc -print-file-name=libc.a)" = libc.a ]; then \
+	  echo "Installing Debian's gcc and libc6-dev (needs root and apt)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev; fi
 	cd hack/tools/opm && CGO_ENABLED=1 go build -mod=mod -trimpath -tags $(TOOLS_BUILD_TAGS),osusergo,netgo \
 	  -ldflags '-s -w -linkmode external -extldflags -static' -o $@ github.com/operator-framework/operator-registry/cmd/opm
 $(GRPC_HEALTH_PROBE): | $(LOCALBIN)
