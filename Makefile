@@ -19,7 +19,6 @@ KUSTOMIZE_VERSION ?= v5.7.1
 GOLANGCI_LINT_VERSION ?= v2.15.0
 OPERATOR_SDK_VERSION ?= v1.42.2
 OPM_VERSION ?= v1.61.0
-KWOK_VERSION ?= v0.8.0
 OLM_VERSION ?= v0.33.0
 
 SHELL := /usr/bin/env bash -o pipefail
@@ -33,7 +32,6 @@ KUSTOMIZE ?= $(LOCALBIN)/kustomize-$(KUSTOMIZE_VERSION)
 GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 OPERATOR_SDK ?= $(LOCALBIN)/operator-sdk-$(OPERATOR_SDK_VERSION)
 OPM ?= $(LOCALBIN)/opm-$(OPM_VERSION)
-KWOK ?= $(LOCALBIN)/kwok-$(KWOK_VERSION)
 OLM_DIR ?= $(LOCALBIN)/olm-$(OLM_VERSION)
 
 # The control plane for tests: the user's own KUBEBUILDER_ASSETS (setup-envtest) when set, else ours, built from source.
@@ -288,43 +286,52 @@ $(OPERATOR_SDK): | $(LOCALBIN)
 $(OPM): | $(LOCALBIN)
 	cd hack/tools/opm && go build -mod=mod -trimpath -tags $(TOOLS_BUILD_TAGS) -o $@ github.com/operator-framework/operator-registry/cmd/opm
 
-$(KWOK): | $(LOCALBIN)
-	$(call go-install-tool,$@,sigs.k8s.io/kwok/cmd/kwok,$(KWOK_VERSION),kwok)
-
 # OLM v0's olm and catalog operators, from a tools module that copies OLM's go.mod (it has module replaces).
 $(OLM_DIR)/olm $(OLM_DIR)/catalog &: | $(LOCALBIN)
 	mkdir -p $(OLM_DIR)
 	cd hack/tools/olm && go build -mod=mod -trimpath -tags $(TOOLS_BUILD_TAGS) -o $(OLM_DIR)/olm github.com/operator-framework/operator-lifecycle-manager/cmd/olm
 	cd hack/tools/olm && go build -mod=mod -trimpath -tags $(TOOLS_BUILD_TAGS) -o $(OLM_DIR)/catalog github.com/operator-framework/operator-lifecycle-manager/cmd/catalog
 
-KWOK_STAGES ?= $(LOCALBIN)/kwok-$(KWOK_VERSION)-stages.yaml
+# Debian's packages a node needs: containerd, runc, the CNI plugins, iptables (kube-proxy). Installed when missing.
+NODE_PACKAGES := containerd runc containernetworking-plugins iptables
+.PHONY: node-packages
+node-packages: ## Install the Debian packages the local node runs (containerd, runc, CNI plugins, iptables) when missing.
+	@missing=$$(for p in $(NODE_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then echo "Installing Debian's $$missing (needs root and apt)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+
+# The pause (sandbox) image's binary, and the static managers the operator images of each release carry.
+PAUSE := $(LOCALBIN)/image/pause-linux-amd64
+$(PAUSE): hack/pause/main.go | $(LOCALBIN)
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -ldflags='-s -w' -o $@ ./hack/pause
 
 .PHONY: e2e-tools
-e2e-tools: envtest $(KWOK) $(OLM_DIR)/olm $(OPM) ## Build what the end-to-end stack needs: controller-manager, scheduler, kwok, OLM, opm.
-	hack/envtest-assets.sh $(LOCALBIN)/k8s $(KUBERNETES_VERSION) $(ETCD_VERSION) kube-controller-manager kube-scheduler
-	@# kwok's fast node and pod stages: nodes turn Ready, pods Running/Ready, without any container.
-	@dir=$$(go mod download -json sigs.k8s.io/kwok@$(KWOK_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p'); \
-	for f in $$dir/kustomize/stage/node/fast/node-initialize.yaml $$dir/kustomize/stage/node/heartbeat/node-heartbeat.yaml \
-		$$dir/kustomize/stage/pod/fast/pod-ready.yaml $$dir/kustomize/stage/pod/fast/pod-complete.yaml \
-		$$dir/kustomize/stage/pod/fast/pod-delete.yaml; do echo "---"; cat $$f; done > $(KWOK_STAGES)
+e2e-tools: envtest node-packages $(OLM_DIR)/olm $(OPM) $(PAUSE) ## Build what the end-to-end stack needs: controller-manager, scheduler, kubelet, kube-proxy, OLM, opm.
+	hack/envtest-assets.sh $(LOCALBIN)/k8s $(KUBERNETES_VERSION) $(ETCD_VERSION) kube-controller-manager kube-scheduler kubelet kube-proxy
 
-# Release 0.1.0 of the manager, built from the commit it was released from, for the upgrade test: OLM installs the
-# 0.1.0 bundle (tests/testdata/bundle-0.1.0) and the test runs this binary in its pod.
+# Release 0.1.0 of the manager, built (static, for its image) from the commit it was released from, for the
+# upgrade test: OLM installs the 0.1.0 bundle (tests/testdata/bundle-0.1.0) and its pods run this image.
 MANAGER_0_1_0_COMMIT ?= ab50444017e78a355417aba24cc6047385820019
-$(LOCALBIN)/manager-v0.1.0: | $(LOCALBIN)
+$(LOCALBIN)/image/manager-v0.1.0-linux-amd64: | $(LOCALBIN)
 	@set -e; tmp=$$(mktemp -d); git archive $(MANAGER_0_1_0_COMMIT) | tar -x -C $$tmp; \
-	(cd $$tmp && go build -trimpath -o $@ .); rm -rf $$tmp
+	(cd $$tmp && CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -ldflags='-s -w' -o $@ .); rm -rf $$tmp
 
-# Which binary runs in a pod of which image.
-MANAGER_IMAGES := $(IMG)=$(LOCALBIN)/manager,$(IMAGE_TAG_BASE):v0.1.0=$(LOCALBIN)/manager-v0.1.0
+# The operator image of each release the suite installs, by the static binary it carries (the suite builds the
+# images and serves them from a registry on loopback).
+MANAGER_IMAGES := $(IMG)=$(LOCALBIN)/image/manager-linux-amd64,$(IMAGE_TAG_BASE):v0.1.0=$(LOCALBIN)/image/manager-v0.1.0-linux-amd64
 
-# The end-to-end test runs in a network namespace of its own, where the service range lives on loopback, so the
-# API server's calls to Service ClusterIPs never leave the machine's sandbox. Needs root (unshare, ip).
+# The end-to-end test runs in network and mount namespaces of its own: the service range lives on its loopback
+# and the pod network on its bridge, so no 10.x packet leaves it; the node's mounts, iptables rules, CNI
+# allocations (/var/lib/cni), pod log links (/var/log/containers) and shim sockets (/run/containerd) go with it.
+# Needs root (unshare, ip, mount).
 .PHONY: test-e2e
-test-e2e: build $(LOCALBIN)/manager-v0.1.0 bundle catalog e2e-tools ## Install the operator through real OLM on a local control plane with kwok, and test it.
+test-e2e: bundle catalog e2e-tools $(LOCALBIN)/image/manager-v0.1.0-linux-amd64 ## Install the operator through real OLM onto a local node (containerd, kubelet, kube-proxy), and test it.
+	$(MAKE) image-binaries IMAGE_ARCHS=amd64
 	go test -c -tags e2e -o $(LOCALBIN)/e2e.test ./tests/e2e
-	KWOK=$(KWOK) KWOK_STAGES=$(KWOK_STAGES) OLM_DIR=$(OLM_DIR) OPM=$(OPM) MANAGER_IMAGES=$(MANAGER_IMAGES) unshare -n bash -c \
-		'ip link set lo up && ip addr add 10.0.0.0/24 dev lo && ip addr add 10.1.0.1/32 dev lo && cd tests/e2e && $(LOCALBIN)/e2e.test -test.v -test.timeout 20m'
+	OLM_DIR=$(OLM_DIR) OPM=$(OPM) MANAGER_IMAGES=$(MANAGER_IMAGES) PAUSE=$(PAUSE) \
+	unshare -n -m --propagation private bash -c 'set -e; ip link set lo up; ip addr add 10.0.0.0/24 dev lo; \
+		ip addr add 10.1.0.1/32 dev lo; for d in /var/lib/cni /var/log/containers /run/containerd; do \
+		mkdir -p $$d; mount -t tmpfs tmpfs $$d; done; cd tests/e2e && $(LOCALBIN)/e2e.test -test.v -test.timeout 30m $(if $(E2E_RUN),-test.run $(E2E_RUN))'
 
 .PHONY: tools
 tools: $(CONTROLLER_GEN) $(KUSTOMIZE) $(GOLANGCI_LINT) $(OPERATOR_SDK) $(OPM) ## Build every pinned tool into bin/.

@@ -6,10 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"log"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -17,9 +13,6 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
-	"time"
-
-	"github.com/google/go-containerregistry/pkg/registry"
 
 	"github.com/configmapsync/configmapsync-operator/internal/ociimage"
 )
@@ -41,7 +34,7 @@ func render(args []string) error {
 	if *opm == "" || *repo == "" || len(bundles) == 0 {
 		return errors.New("-opm, -repo and at least one -bundle are required")
 	}
-	addr, stop, err := serveRegistry("127.0.0.1:0")
+	addr, stop, err := ociimage.ServeRegistry("127.0.0.1:0")
 	if err != nil {
 		return err
 	}
@@ -101,17 +94,6 @@ func opmHome() (string, error) {
 	return home, os.WriteFile(filepath.Join(dir, "policy.json"), policy, 0o600)
 }
 
-// serveRegistry serves an in-memory registry (go-containerregistry's) on addr ("127.0.0.1:0": a free port).
-func serveRegistry(addr string) (string, func(), error) {
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", nil, err
-	}
-	srv := &http.Server{Handler: registry.New(registry.Logger(log.New(io.Discard, "", 0))), ReadHeaderTimeout: time.Minute}
-	go func() { _ = srv.Serve(l) }()
-	return l.Addr().String(), func() { _ = srv.Close() }, nil
-}
-
 // registryCommand serves an in-memory registry on -addr until interrupted, for pushing the images made here
 // (IMAGE_PUSH=1 IMAGE_TAG_BASE=127.0.0.1:5000/...) and pulling them from a local cluster. Its contents live in
 // memory and go when it stops.
@@ -121,7 +103,7 @@ func registryCommand(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	served, stop, err := serveRegistry(*addr)
+	served, stop, err := ociimage.ServeRegistry(*addr)
 	if err != nil {
 		return err
 	}

@@ -5,19 +5,14 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"net"
-	"strconv"
 	"testing"
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
-	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-
-	"github.com/configmapsync/configmapsync-operator/tests/harness"
 )
 
 const (
@@ -119,28 +114,6 @@ func (s *stack) approveInstallPlanFor(t *testing.T, csv string) {
 		}
 		return false, fmt.Sprintf("%d InstallPlans, none for %s yet", len(plans), csv)
 	})
-}
-
-// forwardWebhookService plays kube-proxy for the Service OLM created for the CSV's webhooks: the API server calls
-// its ClusterIP, which lives on the loopback of the test's network namespace.
-func (s *stack) forwardWebhookService(t *testing.T, r *runner) {
-	t.Helper()
-	svc := &corev1.Service{}
-	key := client.ObjectKey{Namespace: operatorNamespace, Name: deploymentName + "-service"}
-	waitFor(t, 3*time.Minute, "the webhook Service OLM creates", func() (bool, string) {
-		err := s.k8s.Get(context.Background(), key, svc)
-		return err == nil, fmt.Sprint(err)
-	})
-	for _, port := range svc.Spec.Ports {
-		address := net.JoinHostPort(svc.Spec.ClusterIP, strconv.Itoa(int(port.Port)))
-		target := port.TargetPort.IntVal
-		f, err := harness.StartForwarder(address, func() []string { return r.backends(target) })
-		if err != nil {
-			t.Fatalf("forwarder on %s: %v", address, err)
-		}
-		t.Cleanup(func() { _ = f.Close() })
-		t.Logf("forwarding Service %s %s to the pods' port %d", key.Name, address, target)
-	}
 }
 
 // leader returns the pod holding the operator's Lease ("" when none) and the lease.

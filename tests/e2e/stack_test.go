@@ -1,19 +1,23 @@
 //go:build e2e
 
-// Package e2e runs the operator through real OLM: etcd, kube-apiserver, kube-controller-manager and
-// kube-scheduler built from the pinned Kubernetes source, kwok as the kubelet, OLM v0's olm and catalog operators,
-// and opm serving catalog/. Run it with `make test-e2e`, which starts it inside a network namespace of its own.
+// Package e2e runs the operator through real OLM on a real node: etcd, kube-apiserver, kube-controller-manager and
+// kube-scheduler built from the pinned Kubernetes source, a node of containerd, runc, kubelet and kube-proxy
+// (tests/node) running the operator image, OLM v0's olm and catalog operators, and opm serving the catalog. Run it
+// with `make test-e2e`, which starts it inside network and mount namespaces of its own.
 package e2e
 
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -23,8 +27,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/yaml"
 
 	"github.com/configmapsync/configmapsync-operator/internal/operator"
+	"github.com/configmapsync/configmapsync-operator/tests/node"
 )
 
 // stack is the running control plane, OLM and catalog.
@@ -34,6 +40,8 @@ type stack struct {
 	k8s        client.Client
 	procs      []*exec.Cmd
 	logs       string
+	node       *node.Node
+	nodeDir    string
 }
 
 var repoRoot = func() string {
@@ -52,12 +60,18 @@ func startStack(t *testing.T) *stack {
 	logf.SetLogger(logr.Discard())
 	s := &stack{logs: logs}
 	t.Cleanup(func() {
+		if t.Failed() {
+			s.dumpState(logs)
+		}
 		s.stop()
 		if t.Failed() {
-			t.Logf("logs of the stack kept in %s", logs)
+			t.Logf("logs of the stack kept in %s, of the node in %s", logs, s.nodeDir)
 			return
 		}
 		_ = os.RemoveAll(logs)
+		if s.nodeDir != "" {
+			_ = os.RemoveAll(s.nodeDir)
+		}
 	})
 
 	olmCRDs, err := goModDir("github.com/operator-framework/api")
@@ -69,7 +83,18 @@ func startStack(t *testing.T) *stack {
 	apiserver.Configure().Set("service-cluster-ip-range", "10.0.0.0/24")
 	// The namespace has no default route to pick an address from: advertise the host address the Makefile
 	// put on its loopback.
-	apiserver.Configure().Set("advertise-address", "10.1.0.1")
+	apiserver.Configure().Set("advertise-address", nodeIP)
+	// Pods reach the API server through the kubernetes Service (10.0.0.1), which kube-proxy sends to the
+	// advertised address: listen on every address of the namespace (envtest binds to 127.0.0.1), and have envtest
+	// name the Service address in the serving certificate it makes (it names the address it is told to serve on,
+	// which lives on the namespace's loopback with the rest of the service range).
+	apiserver.Address = "10.0.0.1"
+	apiserver.Port = freePort(t, "10.0.0.1") // envtest picks both, or neither.
+	apiserver.Configure().Set("bind-address", "0.0.0.0")
+	// No DNS for node names here: the API server reaches the kubelet (logs, exec) at the node's address.
+	apiserver.Configure().Set("kubelet-preferred-address-types", "InternalIP")
+	// envtest turns the ServiceAccount admission plugin off; pods on a real node need it to get their tokens.
+	apiserver.Configure().Disable("disable-admission-plugins")
 	if os.Getenv("E2E_VERBOSE") != "" {
 		apiserver.Out, apiserver.Err = os.Stderr, os.Stderr
 	}
@@ -92,19 +117,27 @@ func startStack(t *testing.T) *stack {
 	if s.k8s, err = client.New(admin.Config(), client.Options{Scheme: operator.NewScheme()}); err != nil {
 		t.Fatal(err)
 	}
+	rootCA := filepath.Join(s.logs, "ca.crt")
+	if err := os.WriteFile(rootCA, cfg.CAData, 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	assets := os.Getenv("KUBEBUILDER_ASSETS")
 	s.start(t, "kube-controller-manager", filepath.Join(assets, "kube-controller-manager"),
-		"--kubeconfig="+s.kubeconfig, "--controllers=deployment,replicaset,garbagecollector,namespace",
-		"--leader-elect=false", "--secure-port=0")
+		"--kubeconfig="+s.kubeconfig, "--root-ca-file="+rootCA, "--leader-elect=false", "--secure-port=0",
+		// What pods on a node need (ServiceAccounts, kube-root-ca.crt for their projected tokens, EndpointSlices for
+		// kube-proxy, the node lifecycle that lifts the not-ready taint), and what OLM and the suite use (Deployments, Jobs, garbage collection, namespace deletion).
+		"--controllers=deployment-controller,replicaset-controller,garbage-collector-controller,namespace-controller,"+
+			"serviceaccount-controller,root-ca-certificate-publisher-controller,endpointslice-controller,job-controller,"+
+			"node-lifecycle-controller")
 	s.start(t, "kube-scheduler", filepath.Join(assets, "kube-scheduler"),
 		"--kubeconfig="+s.kubeconfig, "--leader-elect=false", "--secure-port=0")
-	s.start(t, "kwok", os.Getenv("KWOK"), "--kubeconfig="+s.kubeconfig, "--manage-all-nodes=true",
-		"-c", os.Getenv("KWOK_STAGES"))
-	s.addNode(t)
+	s.startNode(t)
 
 	s.apply(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "olm"}})
-	s.apply(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "operators"}})
+	// The operator's pods must pass the restricted Pod Security Standard there (the API server enforces it).
+	s.apply(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "operators",
+		Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted"}}})
 	s.start(t, "olm", os.Getenv("OLM_DIR")+"/olm", "--namespace=olm") // Reads KUBECONFIG.
 	s.start(t, "catalog", os.Getenv("OLM_DIR")+"/catalog", "--namespace=olm", "--kubeconfig="+s.kubeconfig)
 	s.start(t, "opm", os.Getenv("OPM"), "serve", inlineCatalog(t, s.logs), "-p", "50051")
@@ -112,9 +145,9 @@ func startStack(t *testing.T) *stack {
 }
 
 // inlineCatalog writes catalog/ into dir with each bundle's image reference cleared, and returns its folder. With
-// an image, OLM v0 unpacks the bundle by running a Job of the bundle image on a node; kwok's node runs nothing,
-// so this stack installs the same bundles from the catalog's inline objects (olm.bundle.object), which OLM uses
-// when a bundle has no image. Channels, upgrade edges and manifests are the shipped catalog's.
+// an image, OLM v0 unpacks the bundle by running a Job of the bundle image with its util image (copy-content) and
+// an opm image, which this suite does not build yet; without one, OLM installs the same bundle from the catalog's
+// inline objects (olm.bundle.object). Channels, upgrade edges and manifests are the shipped catalog's.
 func inlineCatalog(t *testing.T, dir string) string {
 	t.Helper()
 	shipped := filepath.Join(repoRoot, "catalog", packageName, "catalog.yaml")
@@ -137,6 +170,36 @@ func inlineCatalog(t *testing.T, dir string) string {
 	return out
 }
 
+// freePort returns a TCP port free on host.
+func freePort(t *testing.T, host string) string {
+	t.Helper()
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = l.Close() }()
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	return port
+}
+
+// dumpState writes the pods, events and nodes into dir (state.yaml), for a failed test.
+func (s *stack) dumpState(dir string) {
+	if s.k8s == nil {
+		return
+	}
+	var out bytes.Buffer
+	for _, list := range []client.ObjectList{&corev1.NodeList{}, &corev1.PodList{}, &corev1.EventList{}} {
+		if err := s.k8s.List(context.Background(), list); err != nil {
+			fmt.Fprintf(&out, "# listing %T: %v\n", list, err)
+			continue
+		}
+		raw, _ := yaml.Marshal(list)
+		out.Write(raw)
+		out.WriteString("---\n")
+	}
+	_ = os.WriteFile(filepath.Join(dir, "state.yaml"), out.Bytes(), 0o600)
+}
+
 // start runs a process of the stack, logging to a file kept for a failed test.
 func (s *stack) start(t *testing.T, name, path string, args ...string) {
 	t.Helper()
@@ -147,6 +210,7 @@ func (s *stack) start(t *testing.T, name, path string, args ...string) {
 	cmd := exec.Command(path, args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+s.kubeconfig)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // Gone with the test, even if it is killed.
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", name, err)
 	}
@@ -158,29 +222,12 @@ func (s *stack) stop() {
 		_ = s.procs[i].Process.Kill()
 		_, _ = s.procs[i].Process.Wait()
 	}
+	if s.node != nil {
+		s.node.Stop()
+	}
 	if s.env != nil {
 		_ = s.env.Stop()
 	}
-}
-
-// addNode registers the fake node kwok manages and lifts the not-ready taint no node-lifecycle controller clears.
-func (s *stack) addNode(t *testing.T) {
-	t.Helper()
-	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "kwok-node-0",
-		Annotations: map[string]string{"kwok.x-k8s.io/node": "fake"},
-		Labels:      map[string]string{"kubernetes.io/hostname": "kwok-node-0", "type": "kwok"}}}
-	s.apply(t, node)
-	deadline := time.Now().Add(time.Minute)
-	for time.Now().Before(deadline) {
-		if err := s.k8s.Get(context.Background(), client.ObjectKeyFromObject(node), node); err == nil {
-			node.Spec.Taints = nil
-			if err := s.k8s.Update(context.Background(), node); err == nil {
-				return
-			}
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	t.Fatal("could not untaint the kwok node")
 }
 
 func (s *stack) apply(t *testing.T, obj client.Object) {

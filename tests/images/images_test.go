@@ -7,15 +7,12 @@ import (
 	"archive/tar"
 	"errors"
 	"io"
-	"log"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -32,9 +29,10 @@ var amd64 = v1.Platform{OS: "linux", Architecture: "amd64"}
 // startRegistry serves an in-memory OCI registry on loopback for the test.
 func startRegistry(t *testing.T) string {
 	t.Helper()
-	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(srv.Close)
-	return strings.TrimPrefix(srv.URL, "http://")
+	addr, stop, err := ociimage.ServeRegistry("127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(stop)
+	return addr
 }
 
 // staticManager builds the manager as the operator image carries it: static, for linux/amd64.

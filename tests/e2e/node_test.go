@@ -1,0 +1,257 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/configmapsync/configmapsync-operator/internal/ociimage"
+	"github.com/configmapsync/configmapsync-operator/tests/node"
+)
+
+const (
+	// nodeName and nodeIP are the node's: the IP is the host address the Makefile put on the namespace's loopback.
+	nodeName = "node-1"
+	nodeIP   = "10.1.0.1"
+	// podCIDR is the pod network of the node's bridge, inside the test's network namespace.
+	podCIDR = "10.244.0.0/24"
+	// sandboxImage is the pause image, served by the local registry as registry.k8s.io's.
+	sandboxImage = "registry.k8s.io/pause:3.10"
+)
+
+// startNode serves the images on a registry on loopback (as quay.io's and registry.k8s.io's, through
+// containerd's mirrors) and starts a real node (tests/node): containerd, runc, the CNI bridge, kubelet and
+// kube-proxy. It returns when the node is Ready.
+func (s *stack) startNode(t *testing.T) {
+	t.Helper()
+	addr := s.serveImages(t)
+	dir, err := os.MkdirTemp("", "cms-node-") // Short: containerd's socket lives there.
+	if err != nil {
+		t.Fatal(err)
+	}
+	assets := os.Getenv("KUBEBUILDER_ASSETS")
+	n, err := node.Start(node.Config{
+		Dir: dir, Kubeconfig: s.kubeconfig, Name: nodeName, IP: nodeIP, PodCIDR: podCIDR,
+		Kubelet: filepath.Join(assets, "kubelet"), KubeProxy: filepath.Join(assets, "kube-proxy"),
+		Mirrors:      map[string]string{"quay.io": "http://" + addr, "registry.k8s.io": "http://" + addr},
+		SandboxImage: sandboxImage,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.node = n
+	s.nodeDir = dir
+	waitFor(t, 2*time.Minute, "node "+nodeName+" Ready", func() (bool, string) {
+		nd := &corev1.Node{}
+		if err := s.k8s.Get(context.Background(), client.ObjectKey{Name: nodeName}, nd); err != nil {
+			return false, err.Error()
+		}
+		for _, c := range nd.Status.Conditions {
+			if c.Type == corev1.NodeReady {
+				return c.Status == corev1.ConditionTrue, c.Reason + ": " + c.Message
+			}
+		}
+		return false, "no Ready condition"
+	})
+}
+
+// serveImages starts go-containerregistry's registry on loopback and pushes the operator image of every release
+// the suite installs (MANAGER_IMAGES: image=static binary, built here) and the pause image (PAUSE: its binary).
+// It returns the registry's address.
+func (s *stack) serveImages(t *testing.T) string {
+	t.Helper()
+	addr, stop, err := ociimage.ServeRegistry("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+
+	amd64 := v1.Platform{OS: "linux", Architecture: "amd64"}
+	images := map[string]v1.Image{}
+	for _, pair := range strings.Split(os.Getenv("MANAGER_IMAGES"), ",") {
+		image, binary, ok := strings.Cut(pair, "=")
+		if !ok {
+			continue
+		}
+		img, err := ociimage.Operator(amd64, binary, nil)
+		if err != nil {
+			t.Fatalf("operator image %s from %s: %v", image, binary, err)
+		}
+		images[image] = img
+	}
+	if len(images) == 0 {
+		t.Fatal("MANAGER_IMAGES (image=static binary,...) is not set; run `make test-e2e`")
+	}
+	pause, err := ociimage.Image(ociimage.Spec{Platform: amd64, User: "65535:65535", Entrypoint: []string{"/pause"},
+		Files: []ociimage.File{{Path: "/pause", Source: os.Getenv("PAUSE"), Mode: 0o755}}})
+	if err != nil {
+		t.Fatalf("pause image from PAUSE=%q: %v", os.Getenv("PAUSE"), err)
+	}
+	images[sandboxImage] = pause
+	for name, img := range images {
+		// quay.io/org/name:tag is served as <addr>/org/name:tag, which containerd's mirror asks for.
+		_, path, _ := strings.Cut(name, "/")
+		if _, err := ociimage.Push(addr+"/"+path, img); err != nil {
+			t.Fatalf("pushing %s: %v", name, err)
+		}
+	}
+	return addr
+}
+
+// pods sees the operator's pods on the node, as a user would through the API, and kills their containers the way
+// a crashing process or the node's OOM killer would.
+type pods struct {
+	s         *stack
+	namespace string
+}
+
+func newPods(s *stack, namespace string) *pods { return &pods{s: s, namespace: namespace} }
+
+// running returns the names of the operator's pods that are Running and not being deleted.
+func (p *pods) running() []string {
+	list := &corev1.PodList{}
+	if err := p.s.k8s.List(context.Background(), list, client.InNamespace(p.namespace)); err != nil {
+		return nil
+	}
+	var names []string
+	for _, pod := range list.Items {
+		if pod.Status.Phase == corev1.PodRunning && pod.DeletionTimestamp == nil {
+			names = append(names, pod.Name)
+		}
+	}
+	return names
+}
+
+// ready reports whether the kubelet's readiness probe passes for pod.
+func (p *pods) ready(name string) bool {
+	pod := &corev1.Pod{}
+	if err := p.s.k8s.Get(context.Background(), client.ObjectKey{Namespace: p.namespace, Name: name}, pod); err != nil {
+		return false
+	}
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// signal sends sig to the manager process of pod's container, found on the node through the pod's cgroup.
+func (p *pods) signal(t *testing.T, name string, sig syscall.Signal) {
+	t.Helper()
+	pod := &corev1.Pod{}
+	if err := p.s.k8s.Get(context.Background(), client.ObjectKey{Namespace: p.namespace, Name: name}, pod); err != nil {
+		t.Fatal(err)
+	}
+	pid, ok := managerPID(string(pod.UID))
+	if !ok {
+		t.Fatalf("no manager process of pod %s on the node", name)
+	}
+	if err := syscall.Kill(pid, sig); err != nil {
+		t.Fatalf("signalling %s (pid %d): %v", name, pid, err)
+	}
+}
+
+// log returns the log of pod's manager container since its last start, from the kubelet's log files on the node
+// (<pod-logs>/<namespace>_<pod>_<uid>/manager/<restart count>.log).
+func (p *pods) log(name string) string {
+	pod := &corev1.Pod{}
+	if err := p.s.k8s.Get(context.Background(), client.ObjectKey{Namespace: p.namespace, Name: name}, pod); err != nil {
+		return err.Error()
+	}
+	restarts := int32(0)
+	for _, c := range pod.Status.ContainerStatuses {
+		if c.Name == "manager" {
+			restarts = c.RestartCount
+		}
+	}
+	file := filepath.Join(p.s.nodeDir, "pod-logs", fmt.Sprintf("%s_%s_%s", p.namespace, name, pod.UID), "manager",
+		fmt.Sprintf("%d.log", restarts))
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return err.Error()
+	}
+	return string(raw)
+}
+
+// restarts returns the restart count of each operator pod's containers.
+func (p *pods) restarts() map[string]int32 {
+	list := &corev1.PodList{}
+	out := map[string]int32{}
+	if err := p.s.k8s.List(context.Background(), list, client.InNamespace(p.namespace)); err != nil {
+		return out
+	}
+	for _, pod := range list.Items {
+		for _, c := range pod.Status.ContainerStatuses {
+			out[pod.Name+"/"+c.Name] = c.RestartCount
+		}
+	}
+	return out
+}
+
+// oomKills returns the operator containers whose last termination was an OOM kill.
+func (p *pods) oomKills() []string {
+	list := &corev1.PodList{}
+	if err := p.s.k8s.List(context.Background(), list, client.InNamespace(p.namespace)); err != nil {
+		return []string{err.Error()}
+	}
+	var killed []string
+	for _, pod := range list.Items {
+		for _, c := range pod.Status.ContainerStatuses {
+			if last := c.LastTerminationState.Terminated; last != nil && last.Reason == "OOMKilled" {
+				killed = append(killed, pod.Name+"/"+c.Name)
+			}
+		}
+	}
+	return killed
+}
+
+// managerPID finds the process running /manager in the pod with uid: its cgroup path names the pod.
+func managerPID(uid string) (int, bool) {
+	entries, _ := os.ReadDir("/proc")
+	marker := "pod" + uid
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cgroup, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cgroup"))
+		if err != nil || !strings.Contains(string(cgroup), marker) {
+			continue
+		}
+		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if strings.HasPrefix(string(cmdline), "/manager\x00") {
+			return pid, true
+		}
+	}
+	return 0, false
+}
+
+// managerProcesses counts the processes running /manager in any pod of the node.
+func managerProcesses() int {
+	entries, _ := os.ReadDir("/proc")
+	count := 0
+	for _, e := range entries {
+		cgroup, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cgroup"))
+		if err != nil || !strings.Contains(string(cgroup), "kubepods") {
+			continue
+		}
+		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if strings.HasPrefix(string(cmdline), "/manager\x00") {
+			count++
+		}
+	}
+	return count
+}
