@@ -320,6 +320,7 @@ func (s *stack) failover(t *testing.T, r *pods) {
 	leader, lease := s.leader(t)
 	require.NotEmpty(t, leader)
 	leaseDuration := time.Duration(*lease.Spec.LeaseDurationSeconds) * time.Second
+	restarts := r.restarts()[leader+"/manager"]
 	r.signal(t, leader, syscall.SIGKILL)
 	afterKill := written.Load() + 1
 
@@ -365,9 +366,7 @@ func (s *stack) failover(t *testing.T, r *pods) {
 		failover.Round(100*time.Millisecond), leaseDuration, target, met(failover <= target))
 
 	// The kubelet restarts the killed container, which joins as a follower.
-	waitFor(t, 2*time.Minute, leader+" restarted and ready", func() (bool, string) {
-		return r.ready(leader) && r.restarts()[leader+"/manager"] > 0, fmt.Sprint(r.restarts())
-	})
+	r.waitRestarted(t, leader, restarts)
 	time.Sleep(3 * time.Second) // Several retry periods: a rejoining replica must not take the lease.
 	current, _ := s.leader(t)
 	assert.Equal(t, newLeader, current, "the restarted replica is a follower")
@@ -394,6 +393,7 @@ func (s *stack) gracefulHandover(t *testing.T, r *pods) {
 	require.NotEmpty(t, leader)
 	leaseDuration := time.Duration(*before.Spec.LeaseDurationSeconds) * time.Second
 	lastRenew := before.Spec.RenewTime.Time
+	restarts := r.restarts()[leader+"/manager"]
 	r.signal(t, leader, syscall.SIGTERM)
 	handover := waitFor(t, leaseDuration+30*time.Second, "another leader", func() (bool, string) {
 		now, _ := s.leader(t)
@@ -405,7 +405,8 @@ func (s *stack) gracefulHandover(t *testing.T, r *pods) {
 		"acquired at %s, the old lease ran until %s", after.Spec.AcquireTime, lastRenew.Add(leaseDuration))
 	report(t, "SIGTERM of the leader to a new leader: %s (lease released; expiry would take up to %s)",
 		handover.Round(100*time.Millisecond), leaseDuration)
-	s.waitForReplicas(t, r, 2) // The kubelet restarts the stopped container.
+	r.waitRestarted(t, leader, restarts) // The kubelet restarts the stopped container.
+	s.waitForReplicas(t, r, 2)
 }
 
 // uninstall deletes the CRs, then the Subscription and the CSV, as OLM documents, and checks what is left.

@@ -201,6 +201,15 @@ func (p *pods) restarts() map[string]int32 {
 	return out
 }
 
+// waitRestarted waits until the kubelet has restarted pod's manager container (its restart count is above
+// before) and the restarted container is ready.
+func (p *pods) waitRestarted(t *testing.T, pod string, before int32) {
+	t.Helper()
+	waitFor(t, 2*time.Minute, pod+" restarted and ready", func() (bool, string) {
+		return p.restarts()[pod+"/manager"] > before && p.ready(pod), fmt.Sprint(p.restarts())
+	})
+}
+
 // oomKills returns the operator containers whose last termination was an OOM kill.
 func (p *pods) oomKills() []string {
 	list := &corev1.PodList{}
