@@ -292,10 +292,11 @@ $(OLM_DIR)/olm $(OLM_DIR)/catalog &: | $(LOCALBIN)
 	cd hack/tools/olm && go build -mod=mod -trimpath -tags $(TOOLS_BUILD_TAGS) -o $(OLM_DIR)/olm github.com/operator-framework/operator-lifecycle-manager/cmd/olm
 	cd hack/tools/olm && go build -mod=mod -trimpath -tags $(TOOLS_BUILD_TAGS) -o $(OLM_DIR)/catalog github.com/operator-framework/operator-lifecycle-manager/cmd/catalog
 
-# Debian's packages a node needs: containerd, runc, the CNI plugins, iptables (kube-proxy). Installed when missing.
-NODE_PACKAGES := containerd runc containernetworking-plugins iptables
+# Debian's packages a node needs: containerd, runc, the CNI plugins, iptables (kube-proxy), and busybox's static
+# cp for OLM's util image. Installed when missing.
+NODE_PACKAGES := containerd runc containernetworking-plugins iptables busybox-static
 .PHONY: node-packages
-node-packages: ## Install the Debian packages the local node runs (containerd, runc, CNI plugins, iptables) when missing.
+node-packages: ## Install the Debian packages the local node runs (containerd, runc, CNI plugins, iptables, busybox) when missing.
 	@missing=$$(for p in $(NODE_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then echo "Installing Debian's $$missing (needs root and apt)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
@@ -305,8 +306,14 @@ PAUSE := $(LOCALBIN)/image/pause-linux-amd64
 $(PAUSE): hack/pause/main.go | $(LOCALBIN)
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -ldflags='-s -w' -o $@ ./hack/pause
 
+# OLM's cpb ("copy bundle"), which its util image carries for bundle unpack Jobs.
+CPB := $(LOCALBIN)/image/cpb-$(OLM_VERSION)-linux-amd64
+$(CPB): | $(LOCALBIN)
+	cd hack/tools/olm && CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -mod=mod -trimpath -ldflags='-s -w' -o $@ \
+	  github.com/operator-framework/operator-lifecycle-manager/util/cpb
+
 .PHONY: e2e-tools
-e2e-tools: envtest node-packages $(OLM_DIR)/olm $(OPM) $(PAUSE) ## Build what the end-to-end stack needs: controller-manager, scheduler, kubelet, kube-proxy, OLM, opm.
+e2e-tools: envtest node-packages $(OLM_DIR)/olm $(OPM) $(PAUSE) $(CPB) catalog-image-tools ## Build what the end-to-end stack needs: controller-manager, scheduler, kubelet, kube-proxy, OLM, opm.
 	hack/envtest-assets.sh $(LOCALBIN)/k8s $(KUBERNETES_VERSION) $(ETCD_VERSION) kube-controller-manager kube-scheduler kubelet kube-proxy
 
 # Release 0.1.0 of the manager, built (static, for its image) from the commit it was released from, for the
@@ -328,7 +335,8 @@ MANAGER_IMAGES := $(IMG)=$(LOCALBIN)/image/manager-linux-amd64,$(IMAGE_TAG_BASE)
 test-e2e: bundle catalog e2e-tools $(LOCALBIN)/image/manager-v0.1.0-linux-amd64 ## Install the operator through real OLM onto a local node (containerd, kubelet, kube-proxy), and test it.
 	$(MAKE) image-binaries IMAGE_ARCHS=amd64
 	go test -c -tags e2e -o $(LOCALBIN)/e2e.test ./tests/e2e
-	OLM_DIR=$(OLM_DIR) OPM=$(OPM) MANAGER_IMAGES=$(MANAGER_IMAGES) PAUSE=$(PAUSE) \
+	OLM_DIR=$(OLM_DIR) OPM=$(OPM) MANAGER_IMAGES=$(MANAGER_IMAGES) PAUSE=$(PAUSE) CPB=$(CPB) BUSYBOX=/bin/busybox \
+	OPM_STATIC=$(OPM_STATIC) GRPC_HEALTH_PROBE=$(GRPC_HEALTH_PROBE) \
 	unshare -n -m --propagation private bash -c 'set -e; ip link set lo up; ip addr add 10.0.0.0/24 dev lo; \
 		ip addr add 10.1.0.1/32 dev lo; for d in /var/lib/cni /var/log/containers /run/containerd; do \
 		mkdir -p $$d; mount -t tmpfs tmpfs $$d; done; cd tests/e2e && $(LOCALBIN)/e2e.test -test.v -test.timeout 30m $(if $(E2E_RUN),-test.run $(E2E_RUN))'

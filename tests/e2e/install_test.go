@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -43,6 +44,7 @@ func TestOLMInstallUseFailoverUninstall(t *testing.T) {
 	s.subscribe(t, csvName(currentVersion), "Automatic")
 	s.waitForCSV(t, csvName(currentVersion), "Succeeded")
 	report(t, "Subscription to CSV %s Succeeded: %s", currentVersion, time.Since(subscribed).Round(time.Second))
+	s.checkBundleUnpackedFromItsImage(t)
 	s.waitForReplicas(t, r, 2)
 	s.waitForConversionWiring(t)
 	report(t, "Subscription to 2 ready replicas with a leader, webhooks wired: %s", time.Since(subscribed).Round(time.Second))
@@ -94,6 +96,23 @@ func (s *stack) waitForReplicas(t *testing.T, r *pods, n int) {
 		leader, _ := s.leader(t)
 		return leader != "", "no leader yet"
 	})
+}
+
+// checkBundleUnpackedFromItsImage checks that OLM got the bundle by running its unpack Job on the node: the bundle
+// image named by digest in catalog/ pulled and copied out, the Job complete.
+func (s *stack) checkBundleUnpackedFromItsImage(t *testing.T) {
+	t.Helper()
+	jobs := &batchv1.JobList{}
+	require.NoError(t, s.k8s.List(context.Background(), jobs, client.InNamespace("olm")))
+	var unpacked []string
+	for _, job := range jobs.Items {
+		for _, c := range job.Spec.Template.Spec.InitContainers {
+			if strings.HasPrefix(c.Image, bundleRepository+"@sha256:") && job.Status.Succeeded > 0 {
+				unpacked = append(unpacked, c.Image)
+			}
+		}
+	}
+	assert.Len(t, unpacked, 1, "one bundle image unpacked by a completed Job")
 }
 
 // checkOperatorIdentity checks the operator runs as the ServiceAccount OLM created, with the CSV's permissions and

@@ -29,6 +29,10 @@ const (
 	podCIDR = "10.244.0.0/24"
 	// sandboxImage is the pause image, served by the local registry as registry.k8s.io's.
 	sandboxImage = "registry.k8s.io/pause:3.10"
+	// utilImage and opmImage are what OLM's catalog operator runs to unpack a bundle image (--util-image,
+	// --opmImage): cp and cpb, and opm.
+	utilImage = "quay.io/operator-framework/olm:v0.33.0"
+	opmImage  = "quay.io/operator-framework/opm:v1.61.0"
 )
 
 // startNode serves the images on a registry on loopback (as quay.io's and registry.k8s.io's, through
@@ -100,8 +104,33 @@ func (s *stack) serveImages(t *testing.T) string {
 		t.Fatalf("pause image from PAUSE=%q: %v", os.Getenv("PAUSE"), err)
 	}
 	images[sandboxImage] = pause
+	// OLM's util image: busybox's cp (its applet chosen by the file name) and OLM's cpb, as OLM's Dockerfile has.
+	util, err := ociimage.Image(ociimage.Spec{Platform: amd64, User: "1001",
+		Files: []ociimage.File{{Path: "/bin/cp", Source: os.Getenv("BUSYBOX"), Mode: 0o755},
+			{Path: "/bin/cpb", Source: os.Getenv("CPB"), Mode: 0o755}}})
+	if err != nil {
+		t.Fatalf("util image from BUSYBOX=%q and CPB=%q: %v", os.Getenv("BUSYBOX"), os.Getenv("CPB"), err)
+	}
+	images[utilImage] = util
+	opm, err := ociimage.Opm(amd64, ociimage.OpmBase{Opm: os.Getenv("OPM_STATIC"), HealthProbe: os.Getenv("GRPC_HEALTH_PROBE")})
+	if err != nil {
+		t.Fatalf("opm image: %v", err)
+	}
+	images[opmImage] = opm
+	// The bundle images the catalog names by digest: built from the same folders, they have those digests.
+	for _, dir := range []string{filepath.Join(repoRoot, "tests", "testdata", "bundle-0.1.0"), filepath.Join(repoRoot, "bundle")} {
+		img, err := ociimage.Bundle(dir, amd64)
+		if err != nil {
+			t.Fatalf("bundle image of %s: %v", dir, err)
+		}
+		digest, err := img.Digest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		images[bundleRepository+"@"+digest.String()] = img
+	}
 	for name, img := range images {
-		// quay.io/org/name:tag is served as <addr>/org/name:tag, which containerd's mirror asks for.
+		// quay.io/org/name:tag (or @digest) is served as <addr>/org/name:tag, which containerd's mirror asks for.
 		_, path, _ := strings.Cut(name, "/")
 		if _, err := ociimage.Push(addr+"/"+path, img); err != nil {
 			t.Fatalf("pushing %s: %v", name, err)

@@ -22,6 +22,8 @@ const (
 	packageName = "configmapsync-operator"
 	// deploymentName is the Deployment of the CSV (the same in every release).
 	deploymentName = "configmapsync-operator-controller-manager"
+	// bundleRepository is where catalog/ says the bundle images are.
+	bundleRepository = "quay.io/configmapsync/configmapsync-operator-bundle"
 	// leaseName is the leader-election Lease of the operator.
 	leaseName = "configmapsync-operator.sync.configmapsync.io"
 )

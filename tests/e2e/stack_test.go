@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"strings"
 	"syscall"
@@ -139,35 +138,10 @@ func startStack(t *testing.T) *stack {
 	s.apply(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "operators",
 		Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted"}}})
 	s.start(t, "olm", os.Getenv("OLM_DIR")+"/olm", "--namespace=olm") // Reads KUBECONFIG.
-	s.start(t, "catalog", os.Getenv("OLM_DIR")+"/catalog", "--namespace=olm", "--kubeconfig="+s.kubeconfig)
-	s.start(t, "opm", os.Getenv("OPM"), "serve", inlineCatalog(t, s.logs), "-p", "50051")
+	s.start(t, "catalog", os.Getenv("OLM_DIR")+"/catalog", "--namespace=olm", "--kubeconfig="+s.kubeconfig,
+		"--util-image="+utilImage, "--opmImage="+opmImage)
+	s.start(t, "opm", os.Getenv("OPM"), "serve", filepath.Join(repoRoot, "catalog"), "-p", "50051")
 	return s
-}
-
-// inlineCatalog writes catalog/ into dir with each bundle's image reference cleared, and returns its folder. With
-// an image, OLM v0 unpacks the bundle by running a Job of the bundle image with its util image (copy-content) and
-// an opm image, which this suite does not build yet; without one, OLM installs the same bundle from the catalog's
-// inline objects (olm.bundle.object). Channels, upgrade edges and manifests are the shipped catalog's.
-func inlineCatalog(t *testing.T, dir string) string {
-	t.Helper()
-	shipped := filepath.Join(repoRoot, "catalog", packageName, "catalog.yaml")
-	raw, err := os.ReadFile(shipped)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bundleImage := regexp.MustCompile(`(?m)^image: \S+$`)
-	if len(bundleImage.FindAll(raw, -1)) == 0 {
-		t.Fatalf("%s names no bundle image", shipped)
-	}
-	out := filepath.Join(dir, "catalog")
-	if err := os.MkdirAll(filepath.Join(out, packageName), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	inline := bundleImage.ReplaceAll(raw, []byte(`image: ""`))
-	if err := os.WriteFile(filepath.Join(out, packageName, "catalog.yaml"), inline, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // freePort returns a TCP port free on host.
