@@ -130,6 +130,27 @@ func (n *Node) Stop() {
 	n.procs = nil
 	killShims(n.socket())
 	removePodCgroups()
+	unmountUnder(n.cfg.Dir)
+}
+
+// unmountUnder detaches every mount below dir (containers' root filesystems, volumes), deepest first, so that
+// the node's folder can be removed: their owners are gone, but nobody unmounted them.
+func unmountUnder(dir string) {
+	raw, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return
+	}
+	var points []string
+	for _, line := range strings.Split(string(raw), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) > 4 && strings.HasPrefix(fields[4], dir+"/") {
+			points = append(points, fields[4])
+		}
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(points)))
+	for _, p := range points {
+		_ = syscall.Unmount(p, syscall.MNT_DETACH)
+	}
 }
 
 // stopProcess sends SIGTERM and, after grace, SIGKILL.
