@@ -50,7 +50,7 @@ func (s *stack) startNode(t *testing.T) {
 		Dir: dir, Kubeconfig: s.kubeconfig, Name: nodeName, IP: nodeIP, PodCIDR: podCIDR,
 		Kubelet: filepath.Join(assets, "kubelet"), KubeProxy: filepath.Join(assets, "kube-proxy"),
 		Mirrors:      map[string]string{"quay.io": "http://" + addr, "registry.k8s.io": "http://" + addr},
-		SandboxImage: sandboxImage,
+		SandboxImage: sandboxImage, ClientCAFile: s.kubeletClientCA,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -193,24 +193,13 @@ func (p *pods) signal(t *testing.T, name string, sig syscall.Signal) {
 	}
 }
 
-// log returns the log of pod's manager container since its last start, from the kubelet's log files on the node
-// (<pod-logs>/<namespace>_<pod>_<uid>/manager/<restart count>.log).
+// log returns the log of pod's manager container since its last start, as `kubectl logs` reads it: through the
+// API server, which asks the kubelet.
 func (p *pods) log(name string) string {
-	pod := &corev1.Pod{}
-	if err := p.s.k8s.Get(context.Background(), client.ObjectKey{Namespace: p.namespace, Name: name}, pod); err != nil {
-		return err.Error()
-	}
-	restarts := int32(0)
-	for _, c := range pod.Status.ContainerStatuses {
-		if c.Name == "manager" {
-			restarts = c.RestartCount
-		}
-	}
-	file := filepath.Join(p.s.nodeDir, "pod-logs", fmt.Sprintf("%s_%s_%s", p.namespace, name, pod.UID), "manager",
-		fmt.Sprintf("%d.log", restarts))
-	raw, err := os.ReadFile(file)
+	raw, err := p.s.clientset.CoreV1().Pods(p.namespace).GetLogs(name, &corev1.PodLogOptions{Container: "manager"}).
+		DoRaw(context.Background())
 	if err != nil {
-		return err.Error()
+		return "reading the log: " + err.Error()
 	}
 	return string(raw)
 }

@@ -22,7 +22,9 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -41,6 +43,10 @@ type stack struct {
 	logs       string
 	node       *node.Node
 	nodeDir    string
+	// clientset reads pod logs (through the API server and the kubelet, as kubectl logs does).
+	clientset *kubernetes.Clientset
+	// kubeletClientCA is the CA of the API server's client certificate for the kubelet.
+	kubeletClientCA string
 }
 
 var repoRoot = func() string {
@@ -97,6 +103,14 @@ func startStack(t *testing.T) *stack {
 	if os.Getenv("E2E_VERBOSE") != "" {
 		apiserver.Out, apiserver.Err = os.Stderr, os.Stderr
 	}
+	// The API server calls the kubelet (logs, exec) with a client certificate the kubelet trusts.
+	kubeletClient, err := node.NewClientCerts(s.logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.kubeletClientCA = kubeletClient.CAFile
+	apiserver.Configure().Set("kubelet-client-certificate", kubeletClient.CertFile)
+	apiserver.Configure().Set("kubelet-client-key", kubeletClient.KeyFile)
 	cfg, err := s.env.Start()
 	if err != nil {
 		t.Fatalf("starting etcd and kube-apiserver: %v", err)
@@ -116,6 +130,12 @@ func startStack(t *testing.T) *stack {
 	if s.k8s, err = client.New(admin.Config(), client.Options{Scheme: operator.NewScheme()}); err != nil {
 		t.Fatal(err)
 	}
+	if s.clientset, err = kubernetes.NewForConfig(admin.Config()); err != nil {
+		t.Fatal(err)
+	}
+	s.apply(t, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "kube-apiserver-kubelet-client"},
+		Subjects: []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: node.APIServerClientUser}},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "system:kubelet-api-admin"}})
 	rootCA := filepath.Join(s.logs, "ca.crt")
 	if err := os.WriteFile(rootCA, cfg.CAData, 0o600); err != nil {
 		t.Fatal(err)

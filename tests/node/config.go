@@ -68,8 +68,8 @@ func (n *Node) cniConfig() string {
 
 // kubeletConfig is the kubelet's configuration for this machine: cgroup v1 through cgroupfs, no swap check,
 // containerd's socket, eviction and image garbage collection effectively off (the disk is shared with the rest of
-// the machine), webhook authentication so that the API server's calls (logs, exec) are checked, and pod logs in
-// the node's folder.
+// the machine), the API server's client certificate (logs, exec) and tokens checked through the API server, and
+// pod logs in the node's folder.
 func (n *Node) kubeletConfig() string {
 	dns := ""
 	if n.cfg.ClusterDNS != "" {
@@ -86,6 +86,7 @@ resolvConf: %s
 %sauthentication:
   anonymous: {enabled: false}
   webhook: {enabled: true}
+  x509: {clientCAFile: %q}
 authorization:
   mode: Webhook
 evictionHard:
@@ -97,7 +98,7 @@ imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 enforceNodeAllocatable: []
 serializeImagePulls: false
-`, n.socket(), n.path("pod-logs"), n.path("resolv.conf"), dns)
+`, n.socket(), n.path("pod-logs"), n.path("resolv.conf"), dns, n.cfg.ClientCAFile)
 }
 
 // kubeProxyConfig programs Services with iptables in the node's network namespace. It leaves the machine-wide

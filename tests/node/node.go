@@ -43,6 +43,8 @@ type Config struct {
 	Mirrors map[string]string
 	// SandboxImage is the pause image, by a name Mirrors serves.
 	SandboxImage string
+	// ClientCAFile is the CA of the client certificates the kubelet accepts: the API server's (NewClientCerts).
+	ClientCAFile string
 }
 
 // Node is a running node.
