@@ -39,9 +39,14 @@ func render(args []string) error {
 		return err
 	}
 	defer stop()
+	home, err := opmHome()
+	if err != nil {
+		return err
+	}
+	defer func() { _ = os.RemoveAll(home) }()
 	local := addr + "/" + path.Base(*repo)
 	for _, dir := range bundles {
-		out, err := renderBundle(*opm, local, dir)
+		out, err := renderBundle(*opm, home, local, dir)
 		if err != nil {
 			return fmt.Errorf("%s: %w", dir, err)
 		}
@@ -50,8 +55,9 @@ func render(args []string) error {
 	return nil
 }
 
-// renderBundle builds the bundle image of dir, pushes it to the local repository by digest and renders it.
-func renderBundle(opm, local, dir string) (string, error) {
+// renderBundle builds the bundle image of dir, pushes it to the local repository by digest and renders it with
+// opm run in home.
+func renderBundle(opm, home, local, dir string) (string, error) {
 	img, err := ociimage.Bundle(dir, linuxAMD64)
 	if err != nil {
 		return "", err
@@ -64,11 +70,6 @@ func renderBundle(opm, local, dir string) (string, error) {
 	if _, err := ociimage.Push(ref, img); err != nil {
 		return "", err
 	}
-	home, err := opmHome()
-	if err != nil {
-		return "", err
-	}
-	defer func() { _ = os.RemoveAll(home) }()
 	var stdout, stderr bytes.Buffer
 	cmd := exec.Command(opm, "render", ref, "--use-http", "--output", "yaml")
 	cmd.Env = append(os.Environ(), "HOME="+home)

@@ -89,21 +89,25 @@ type OpmBase struct {
 // opmUID is the user of the opm image (operator-registry's release Dockerfile: USER 1001, group root).
 const opmUID = 1001
 
-// files are the files of the opm image: opm, grpc_health_probe and an nsswitch.conf, as in operator-registry's
-// release image, and a /tmp.
-func (o OpmBase) files() []File {
-	return []File{
-		{Path: "/bin/opm", Source: o.Opm, Mode: 0o755},
-		{Path: "/bin/grpc_health_probe", Source: o.HealthProbe, Mode: 0o755},
-		{Path: "/etc/nsswitch.conf", Data: []byte("hosts: files dns\n"), Mode: 0o644},
-		tmp,
+// base is what the opm image is made of: opm, grpc_health_probe and an nsswitch.conf, as in operator-registry's
+// release image, and a /tmp; its user and PATH.
+func (o OpmBase) base() *Base {
+	return &Base{
+		Files: []File{
+			{Path: "/bin/opm", Source: o.Opm, Mode: 0o755},
+			{Path: "/bin/grpc_health_probe", Source: o.HealthProbe, Mode: 0o755},
+			{Path: "/etc/nsswitch.conf", Data: []byte("hosts: files dns\n"), Mode: 0o644},
+			tmp,
+		},
+		User: strconv.Itoa(opmUID),
+		Env:  []string{"PATH=/bin"},
 	}
 }
 
 // Opm returns the opm image itself (entrypoint /bin/opm): what OLM runs to unpack bundle images.
 func Opm(platform v1.Platform, o OpmBase) (v1.Image, error) {
-	return Image(Spec{Platform: platform, Files: o.files(), User: strconv.Itoa(opmUID), Env: []string{"PATH=/bin"},
-		Entrypoint: []string{"/bin/opm"}})
+	b := o.base()
+	return Image(Spec{Platform: platform, Files: b.Files, User: b.User, Env: b.Env, Entrypoint: []string{"/bin/opm"}})
 }
 
 // Catalog returns the catalog image of catalogDockerfile: the file-based catalog it copies, served by opm from
@@ -111,20 +115,17 @@ func Opm(platform v1.Platform, o OpmBase) (v1.Image, error) {
 // (`opm serve <configs> --cache-dir=<dir> --cache-only`), whose result is o.ServeCache: the same cache in opm's
 // JSON format, which (unlike the default format, whose files differ from run to run) keeps the image reproducible.
 func Catalog(d Dockerfile, context string, platform v1.Platform, o OpmBase) (v1.Image, error) {
-	return FromDockerfile(d, context, platform, &Base{
-		Files: o.files(),
-		User:  strconv.Itoa(opmUID),
-		Env:   []string{"PATH=/bin"},
-		Run: func(args []string) ([]File, error) {
-			cacheDir, err := opmCacheDir(args)
-			if err != nil {
-				return nil, err
-			}
-			// As the RUN leaves them: opm's own modes (0640, folders 0750), owned by the image's user, which
-			// opm's digest of the cache covers and the catalog pod's user must read.
-			return OwnedTree(o.ServeCache, cacheDir, opmUID, 0)
-		},
-	})
+	b := o.base()
+	b.Run = func(args []string) ([]File, error) {
+		cacheDir, err := opmCacheDir(args)
+		if err != nil {
+			return nil, err
+		}
+		// As the RUN leaves them: opm's own modes (0640, folders 0750), owned by the image's user, which opm's
+		// digest of the cache covers and the catalog pod's user must read.
+		return OwnedTree(o.ServeCache, cacheDir, opmUID, 0)
+	}
+	return FromDockerfile(d, context, platform, b)
 }
 
 // opmCacheDir returns the cache folder of `/bin/opm serve <configs> --cache-dir=<dir> --cache-only`, the only

@@ -465,7 +465,7 @@ func (s *stack) uninstall(t *testing.T, r *pods) {
 	require.NoError(t, s.k8s.Delete(ctx, csv))
 
 	waitFor(t, 2*time.Minute, "the operator to be gone", func() (bool, string) {
-		if n := managerProcesses(); n > 0 {
+		if n := len(managerProcesses("kubepods")); n > 0 {
 			return false, fmt.Sprintf("%d manager processes on the node", n)
 		}
 		err := s.k8s.Get(ctx, client.ObjectKey{Namespace: operatorNamespace, Name: deploymentName}, &appsv1.Deployment{})

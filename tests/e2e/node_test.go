@@ -184,12 +184,12 @@ func (p *pods) signal(t *testing.T, name string, sig syscall.Signal) {
 	if err := p.s.k8s.Get(context.Background(), client.ObjectKey{Namespace: p.namespace, Name: name}, pod); err != nil {
 		t.Fatal(err)
 	}
-	pid, ok := managerPID(string(pod.UID))
-	if !ok {
+	pids := managerProcesses("pod" + string(pod.UID))
+	if len(pids) == 0 {
 		t.Fatalf("no manager process of pod %s on the node", name)
 	}
-	if err := syscall.Kill(pid, sig); err != nil {
-		t.Fatalf("signalling %s (pid %d): %v", name, pid, err)
+	if err := syscall.Kill(pids[0], sig); err != nil {
+		t.Fatalf("signalling %s (pid %d): %v", name, pids[0], err)
 	}
 }
 
@@ -245,10 +245,11 @@ func (p *pods) oomKills() []string {
 	return killed
 }
 
-// managerPID finds the process running /manager in the pod with uid: its cgroup path names the pod.
-func managerPID(uid string) (int, bool) {
+// managerProcesses returns the pids of the processes running /manager whose cgroup path contains marker:
+// "pod<uid>" for one pod's, "kubepods" for any pod's on the node.
+func managerProcesses(marker string) []int {
 	entries, _ := os.ReadDir("/proc")
-	marker := "pod" + uid
+	var pids []int
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
@@ -260,25 +261,8 @@ func managerPID(uid string) (int, bool) {
 		}
 		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
 		if strings.HasPrefix(string(cmdline), "/manager\x00") {
-			return pid, true
+			pids = append(pids, pid)
 		}
 	}
-	return 0, false
-}
-
-// managerProcesses counts the processes running /manager in any pod of the node.
-func managerProcesses() int {
-	entries, _ := os.ReadDir("/proc")
-	count := 0
-	for _, e := range entries {
-		cgroup, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cgroup"))
-		if err != nil || !strings.Contains(string(cgroup), "kubepods") {
-			continue
-		}
-		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if strings.HasPrefix(string(cmdline), "/manager\x00") {
-			count++
-		}
-	}
-	return count
+	return pids
 }

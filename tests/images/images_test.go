@@ -63,17 +63,24 @@ func pushAndPull(t *testing.T, reg, repo string, a any) v1.Image {
 // files lists the paths in an image's filesystem with their tar headers.
 func files(t *testing.T, img v1.Image) map[string]*tar.Header {
 	t.Helper()
+	out := map[string]*tar.Header{}
+	eachEntry(t, img, func(hdr *tar.Header, _ io.Reader) { out["/"+strings.TrimSuffix(hdr.Name, "/")] = hdr })
+	return out
+}
+
+// eachEntry calls fn with each entry of img's flattened filesystem, in order, and a reader of its contents.
+func eachEntry(t *testing.T, img v1.Image, fn func(hdr *tar.Header, contents io.Reader)) {
+	t.Helper()
 	rc := mutate.Extract(img)
 	defer func() { _ = rc.Close() }()
 	tr := tar.NewReader(rc)
-	out := map[string]*tar.Header{}
 	for {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
-			return out
+			return
 		}
 		require.NoError(t, err)
-		out["/"+strings.TrimSuffix(hdr.Name, "/")] = hdr
+		fn(hdr, tr)
 	}
 }
 

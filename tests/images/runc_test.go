@@ -18,7 +18,6 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
@@ -328,46 +327,23 @@ func unpack(t *testing.T, img v1.Image) string {
 	t.Helper()
 	root := t.TempDir()
 	require.NoError(t, os.Chmod(root, 0o755)) // The image's root folder, which every user may enter.
-	rc := mutate.Extract(img)
-	defer func() { _ = rc.Close() }()
-	tr := tar.NewReader(rc)
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return root
-		}
-		require.NoError(t, err)
+	eachEntry(t, img, func(hdr *tar.Header, contents io.Reader) {
 		path := filepath.Join(root, filepath.Clean("/"+hdr.Name))
-		mode := os.FileMode(hdr.Mode & 0o777)
 		switch hdr.Typeflag {
 		case tar.TypeDir:
 			require.NoError(t, os.MkdirAll(path, 0o755))
 		case tar.TypeReg:
 			require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
-			f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
+			f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 			require.NoError(t, err)
-			_, err = io.Copy(f, tr)
+			_, err = io.Copy(f, contents)
 			require.NoError(t, errors.Join(err, f.Close()))
 		default:
 			require.Failf(t, "unexpected file type in the image", "%s: %c", hdr.Name, hdr.Typeflag)
 		}
 		// Chmod after creation: the umask must not change the image's modes (sticky /tmp included).
-		require.NoError(t, os.Chmod(path, mode|fileModeBits(hdr.Mode)))
+		require.NoError(t, os.Chmod(path, hdr.FileInfo().Mode()))
 		require.NoError(t, os.Lchown(path, hdr.Uid, hdr.Gid))
-	}
-}
-
-// fileModeBits turns the setuid, setgid and sticky bits of a tar mode into os.FileMode bits.
-func fileModeBits(mode int64) os.FileMode {
-	var m os.FileMode
-	if mode&0o4000 != 0 {
-		m |= os.ModeSetuid
-	}
-	if mode&0o2000 != 0 {
-		m |= os.ModeSetgid
-	}
-	if mode&0o1000 != 0 {
-		m |= os.ModeSticky
-	}
-	return m
+	})
+	return root
 }
