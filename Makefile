@@ -32,7 +32,6 @@ KUSTOMIZE ?= $(LOCALBIN)/kustomize-$(KUSTOMIZE_VERSION)
 GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 OPERATOR_SDK ?= $(LOCALBIN)/operator-sdk-$(OPERATOR_SDK_VERSION)
 OPM ?= $(LOCALBIN)/opm-$(OPM_VERSION)
-OLM_DIR ?= $(LOCALBIN)/olm-$(OLM_VERSION)
 
 # The control plane for tests: the user's own KUBEBUILDER_ASSETS (setup-envtest) when set, else ours, built from source.
 ENVTEST_ASSETS_DIR := $(LOCALBIN)/k8s/$(KUBERNETES_VERSION)-$(GOOS)-$(GOARCH)
@@ -286,11 +285,40 @@ $(OPERATOR_SDK): | $(LOCALBIN)
 $(OPM): | $(LOCALBIN)
 	cd hack/tools/opm && go build -mod=mod -trimpath -tags $(TOOLS_BUILD_TAGS) -o $@ github.com/operator-framework/operator-registry/cmd/opm
 
-# OLM v0's olm and catalog operators, from a tools module that copies OLM's go.mod (it has module replaces).
-$(OLM_DIR)/olm $(OLM_DIR)/catalog &: | $(LOCALBIN)
-	mkdir -p $(OLM_DIR)
-	cd hack/tools/olm && go build -mod=mod -trimpath -tags $(TOOLS_BUILD_TAGS) -o $(OLM_DIR)/olm github.com/operator-framework/operator-lifecycle-manager/cmd/olm
-	cd hack/tools/olm && go build -mod=mod -trimpath -tags $(TOOLS_BUILD_TAGS) -o $(OLM_DIR)/catalog github.com/operator-framework/operator-lifecycle-manager/cmd/catalog
+# operator-sdk's scorecard-test, static for its image (the one the bundle's tests/scorecard/config.yaml names).
+SCORECARD_TEST := $(LOCALBIN)/image/scorecard-test-$(OPERATOR_SDK_VERSION)-linux-amd64
+$(SCORECARD_TEST): | $(LOCALBIN)
+	cd hack/tools/operator-sdk && CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -mod=mod -trimpath -tags $(TOOLS_BUILD_TAGS) \
+	  -ldflags='-s -w' -o $@ github.com/operator-framework/operator-sdk/images/scorecard-test
+
+# OLM v0's image: its olm, catalog and package-server operators, copy-content and cpb (bundle unpacking), static for
+# linux/amd64, from a tools module that copies OLM's go.mod (it has module replaces, which `go install` refuses).
+OLM_BINARIES := $(LOCALBIN)/image/olm-$(OLM_VERSION)-linux-amd64
+OLM_COMMANDS := cmd/olm cmd/catalog cmd/package-server cmd/copy-content util/cpb
+$(OLM_BINARIES)/.built: hack/tools/olm/go.mod | $(LOCALBIN)
+	mkdir -p $(OLM_BINARIES)
+	cd hack/tools/olm && for c in $(OLM_COMMANDS); do CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -mod=mod -trimpath \
+	  -tags $(TOOLS_BUILD_TAGS) -ldflags='-s -w' -o $(OLM_BINARIES)/$$(basename $$c) \
+	  github.com/operator-framework/operator-lifecycle-manager/$$c; done
+	touch $@
+
+# OLM v0's release manifests (crds.yaml, olm.yaml), rendered from the chart in OLM's module as its release does,
+# with helm built from its module; they name the OLM and opm images the end-to-end suite builds and serves.
+HELM_VERSION ?= v3.22.0
+HELM := $(LOCALBIN)/helm-$(HELM_VERSION)
+OLM_RELEASE := $(LOCALBIN)/olm-release-$(OLM_VERSION)
+$(HELM): hack/tools/helm/go.mod | $(LOCALBIN)
+	cd hack/tools/helm && go build -mod=mod -trimpath -o $@ helm.sh/helm/v3/cmd/helm
+$(OLM_RELEASE)/olm.yaml: $(HELM) hack/olm-release.sh hack/tools/olm/go.mod
+	hack/olm-release.sh $(HELM) "$$(cd hack/tools/olm && go list -m -f '{{.Dir}}' github.com/operator-framework/operator-lifecycle-manager)" \
+	  $(OLM_VERSION) quay.io/operator-framework/olm:$(OLM_VERSION) quay.io/operator-framework/opm:$(OPM_VERSION) $(OLM_RELEASE)
+
+# CoreDNS for the node's cluster DNS (OLM reaches catalogs by their Service's name), with the plugins a cluster
+# needs (hack/tools/coredns), static for its image.
+COREDNS_VERSION ?= v1.15.0
+COREDNS := $(LOCALBIN)/image/coredns-$(COREDNS_VERSION)-linux-amd64
+$(COREDNS): hack/tools/coredns/go.mod hack/tools/coredns/main.go | $(LOCALBIN)
+	cd hack/tools/coredns && CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -mod=mod -trimpath -ldflags='-s -w' -o $@ .
 
 # Debian's packages a node needs: containerd, runc, the CNI plugins, iptables (kube-proxy), and busybox's static
 # cp for OLM's util image. Installed when missing.
@@ -306,14 +334,8 @@ PAUSE := $(LOCALBIN)/image/pause-linux-amd64
 $(PAUSE): hack/pause/main.go | $(LOCALBIN)
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -ldflags='-s -w' -o $@ ./hack/pause
 
-# OLM's cpb ("copy bundle"), which its util image carries for bundle unpack Jobs.
-CPB := $(LOCALBIN)/image/cpb-$(OLM_VERSION)-linux-amd64
-$(CPB): | $(LOCALBIN)
-	cd hack/tools/olm && CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -mod=mod -trimpath -ldflags='-s -w' -o $@ \
-	  github.com/operator-framework/operator-lifecycle-manager/util/cpb
-
 .PHONY: e2e-tools
-e2e-tools: envtest node-packages $(OLM_DIR)/olm $(OPM) $(PAUSE) $(CPB) catalog-image-tools ## Build what the end-to-end stack needs: controller-manager, scheduler, kubelet, kube-proxy, OLM, opm.
+e2e-tools: envtest node-packages $(OLM_BINARIES)/.built $(OLM_RELEASE)/olm.yaml $(COREDNS) $(OPERATOR_SDK) $(SCORECARD_TEST) $(OPM) $(PAUSE) catalog-image-tools ## Build what the end-to-end stack needs: controller-manager, scheduler, kubelet, kube-proxy, CoreDNS, OLM, opm.
 	hack/envtest-assets.sh $(LOCALBIN)/k8s $(KUBERNETES_VERSION) $(ETCD_VERSION) kube-controller-manager kube-scheduler kubelet kube-proxy
 
 # Release 0.1.0 of the manager, built (static, for its image) from the commit it was released from, for the
@@ -332,11 +354,14 @@ MANAGER_IMAGES := $(IMG)=$(LOCALBIN)/image/manager-linux-amd64,$(IMAGE_TAG_BASE)
 # allocations (/var/lib/cni), pod log links (/var/log/containers) and shim sockets (/run/containerd) go with it.
 # Needs root (unshare, ip, mount).
 .PHONY: test-e2e
-test-e2e: bundle catalog e2e-tools $(LOCALBIN)/image/manager-v0.1.0-linux-amd64 ## Install the operator through real OLM onto a local node (containerd, kubelet, kube-proxy), and test it.
+test-e2e: bundle catalog-image e2e-tools $(LOCALBIN)/image/manager-v0.1.0-linux-amd64 ## Install the operator through real OLM onto a local node (containerd, kubelet, kube-proxy), and test it.
 	$(MAKE) image-binaries IMAGE_ARCHS=amd64
 	go test -c -tags e2e -o $(LOCALBIN)/e2e.test ./tests/e2e
-	OLM_DIR=$(OLM_DIR) OPM=$(OPM) MANAGER_IMAGES=$(MANAGER_IMAGES) PAUSE=$(PAUSE) CPB=$(CPB) BUSYBOX=/bin/busybox \
-	OPM_STATIC=$(OPM_STATIC) GRPC_HEALTH_PROBE=$(GRPC_HEALTH_PROBE) \
+	OLM_RELEASE=$(OLM_RELEASE) \
+	OLM_BINARIES=$(OLM_BINARIES) COREDNS=$(COREDNS) MANAGER_IMAGES=$(MANAGER_IMAGES) PAUSE=$(PAUSE) BUSYBOX=/bin/busybox \
+	CATALOG_LAYOUT=$(IMAGES_DIR)/catalog CATALOG_IMG=$(CATALOG_IMG) \
+	OPERATOR_SDK=$(OPERATOR_SDK) SCORECARD_TEST=$(SCORECARD_TEST) E2E_OUTPUT=$(LOCALBIN)/e2e-output \
+	OPM_STATIC=$(OPM_STATIC) GRPC_HEALTH_PROBE=$(GRPC_HEALTH_PROBE) SERVECACHE=$(SERVECACHE) \
 	unshare -n -m --propagation private bash -c 'set -e; ip link set lo up; ip addr add 10.0.0.0/24 dev lo; \
 		ip addr add 10.1.0.1/32 dev lo; for d in /var/lib/cni /var/log/containers /run/containerd; do \
 		mkdir -p $$d; mount -t tmpfs tmpfs $$d; done; cd tests/e2e && $(LOCALBIN)/e2e.test -test.v -test.timeout 30m $(if $(E2E_RUN),-test.run $(E2E_RUN))'

@@ -84,3 +84,24 @@ func TestOwnedTreeKeepsModesAndOwnerTreeNormalises(t *testing.T) {
 		assert.Zero(t, f.UID)
 	}
 }
+
+func TestReadLayoutGivesBackWhatWriteLayoutWrote(t *testing.T) {
+	img, err := Image(Spec{Platform: amd64, User: "1001",
+		Files: []File{{Path: "/hello", Data: []byte("hello"), Mode: 0o644}}})
+	require.NoError(t, err)
+	index, err := Index(img)
+	require.NoError(t, err)
+	for name, artifact := range map[string]any{"image": img, "index": index} {
+		dir := filepath.Join(t.TempDir(), name)
+		require.NoError(t, WriteLayout(dir, "v1", artifact))
+		read, err := ReadLayout(dir)
+		require.NoError(t, err)
+		want, err := Digest(artifact)
+		require.NoError(t, err)
+		got, err := Digest(read)
+		require.NoError(t, err)
+		assert.Equal(t, want, got, name)
+		_, isIndex := read.(v1.ImageIndex)
+		assert.Equal(t, name == "index", isIndex, name)
+	}
+}

@@ -32,6 +32,26 @@ func WriteLayout(dir, tag string, a any) error {
 	return fmt.Errorf("%T is neither an image nor an index", a)
 }
 
+// ReadLayout returns the image or index that WriteLayout wrote at dir.
+func ReadLayout(dir string) (any, error) {
+	index, err := layout.ImageIndexFromPath(dir)
+	if err != nil {
+		return nil, err
+	}
+	manifest, err := index.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	if len(manifest.Manifests) != 1 {
+		return nil, fmt.Errorf("%s holds %d manifests, not one", dir, len(manifest.Manifests))
+	}
+	desc := manifest.Manifests[0]
+	if desc.MediaType.IsIndex() {
+		return index.ImageIndex(desc.Digest)
+	}
+	return index.Image(desc.Digest)
+}
+
 // Push pushes a to the registry reference ref (a tag), over plain HTTP when the registry is on loopback, with the
 // credentials of the Docker config (~/.docker/config.json, as `docker login` leaves them), and returns the digest
 // it is stored under.

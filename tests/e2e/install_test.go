@@ -44,12 +44,14 @@ func TestOLMInstallUseFailoverUninstall(t *testing.T) {
 	s.subscribe(t, csvName(currentVersion), "Automatic")
 	s.waitForCSV(t, csvName(currentVersion), "Succeeded")
 	report(t, "Subscription to CSV %s Succeeded: %s", currentVersion, time.Since(subscribed).Round(time.Second))
+	s.checkCatalogServedFromItsImage(t, csvName(currentVersion))
 	s.checkBundleUnpackedFromItsImage(t)
 	s.waitForReplicas(t, r, 2)
 	s.waitForConversionWiring(t)
 	report(t, "Subscription to 2 ready replicas with a leader, webhooks wired: %s", time.Since(subscribed).Round(time.Second))
 	s.checkOperatorIdentity(t)
 
+	t.Run("operator-sdk scorecard passes every test of the bundle on this cluster", func(t *testing.T) { s.runScorecard(t) })
 	t.Run("copies follow their sources in both API versions", func(t *testing.T) { s.useTheOperator(t) })
 	t.Run("a killed leader is replaced and no update is lost", func(t *testing.T) { s.failover(t, r) })
 	t.Run("a stopped leader hands its lease over at once", func(t *testing.T) { s.gracefulHandover(t, r) })
@@ -402,7 +404,8 @@ func (s *stack) failover(t *testing.T, r *pods) {
 func brokenConnection(err error) bool {
 	msg := err.Error()
 	return strings.Contains(msg, "broken pipe") || strings.Contains(msg, "connection reset by peer") ||
-		strings.Contains(msg, "EOF") || strings.Contains(msg, "connection refused")
+		strings.Contains(msg, "EOF") || strings.Contains(msg, "connection refused") ||
+		strings.Contains(msg, "use of closed network connection")
 }
 
 // gracefulHandover stops the leader with SIGTERM: it releases the lease, so the other replica takes over without

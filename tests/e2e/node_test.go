@@ -29,10 +29,19 @@ const (
 	podCIDR = "10.244.0.0/24"
 	// sandboxImage is the pause image, served by the local registry as registry.k8s.io's.
 	sandboxImage = "registry.k8s.io/pause:3.10"
-	// utilImage and opmImage are what OLM's catalog operator runs to unpack a bundle image (--util-image,
-	// --opmImage): cp and cpb, and opm.
-	utilImage = "quay.io/operator-framework/olm:v0.33.0"
-	opmImage  = "quay.io/operator-framework/opm:v1.61.0"
+	// olmImage is OLM's image, built here, and opmImage what OLM's catalog operator runs to unpack a bundle image:
+	// the images OLM's release manifests name (OLM_RELEASE, rendered by hack/olm-release.sh).
+	olmImage = "quay.io/operator-framework/olm:v0.33.0"
+	opmImage = "quay.io/operator-framework/opm:v1.61.0"
+	// corednsImage is the cluster DNS's image (testdata/coredns.yaml), built here.
+	corednsImage = "registry.k8s.io/coredns/coredns:v1.15.0"
+	// scorecardTestImage is what the bundle's scorecard config runs; the untar and storage images are given to
+	// `operator-sdk scorecard` by flag (its defaults are upstream's digests).
+	scorecardTestImage    = "quay.io/operator-framework/scorecard-test:v1.42.2"
+	scorecardUntarImage   = "quay.io/operator-framework/scorecard-untar:v1.42.2"
+	scorecardStorageImage = "quay.io/operator-framework/scorecard-storage:v1.42.2"
+	// clusterDNS is the kube-dns Service's address (testdata/coredns.yaml).
+	clusterDNS = "10.0.0.10"
 )
 
 // startNode serves the images on a registry on loopback (as quay.io's and registry.k8s.io's, through
@@ -50,7 +59,7 @@ func (s *stack) startNode(t *testing.T) {
 		Dir: dir, Kubeconfig: s.kubeconfig, Name: nodeName, IP: nodeIP, PodCIDR: podCIDR,
 		Kubelet: filepath.Join(assets, "kubelet"), KubeProxy: filepath.Join(assets, "kube-proxy"),
 		Mirrors:      map[string]string{"quay.io": "http://" + addr, "registry.k8s.io": "http://" + addr},
-		SandboxImage: sandboxImage, ClientCAFile: s.kubeletClientCA,
+		SandboxImage: sandboxImage, ClientCAFile: s.kubeletClientCA, ClusterDNS: clusterDNS,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +92,7 @@ func (s *stack) serveImages(t *testing.T) string {
 	t.Cleanup(stop)
 
 	amd64 := v1.Platform{OS: "linux", Architecture: "amd64"}
-	images := map[string]v1.Image{}
+	images := map[string]any{} // An image or an index, by reference.
 	for _, pair := range strings.Split(os.Getenv("MANAGER_IMAGES"), ",") {
 		image, binary, ok := strings.Cut(pair, "=")
 		if !ok {
@@ -104,19 +113,39 @@ func (s *stack) serveImages(t *testing.T) string {
 		t.Fatalf("pause image from PAUSE=%q: %v", os.Getenv("PAUSE"), err)
 	}
 	images[sandboxImage] = pause
-	// OLM's util image: busybox's cp (its applet chosen by the file name) and OLM's cpb, as OLM's Dockerfile has.
-	util, err := ociimage.Image(ociimage.Spec{Platform: amd64, User: "1001",
-		Files: []ociimage.File{{Path: "/bin/cp", Source: os.Getenv("BUSYBOX"), Mode: 0o755},
-			{Path: "/bin/cpb", Source: os.Getenv("CPB"), Mode: 0o755}}})
-	if err != nil {
-		t.Fatalf("util image from BUSYBOX=%q and CPB=%q: %v", os.Getenv("BUSYBOX"), os.Getenv("CPB"), err)
+	// OLM's image, as its Dockerfile makes it: its commands in /bin, busybox's cp (bundle unpack Jobs run
+	// /bin/cp; its applet is chosen by the file name), user 1001. It is also the catalog operator's util image.
+	olmFiles := []ociimage.File{{Path: "/bin/cp", Source: os.Getenv("BUSYBOX"), Mode: 0o755}}
+	for _, command := range []string{"olm", "catalog", "package-server", "copy-content", "cpb"} {
+		olmFiles = append(olmFiles, ociimage.File{Path: "/bin/" + command,
+			Source: filepath.Join(os.Getenv("OLM_BINARIES"), command), Mode: 0o755})
 	}
-	images[utilImage] = util
+	olm, err := ociimage.Image(ociimage.Spec{Platform: amd64, User: "1001", Entrypoint: []string{"/bin/olm"}, Files: olmFiles})
+	if err != nil {
+		t.Fatalf("OLM image from OLM_BINARIES=%q and BUSYBOX=%q: %v", os.Getenv("OLM_BINARIES"), os.Getenv("BUSYBOX"), err)
+	}
+	images[olmImage] = olm
 	opm, err := ociimage.Opm(amd64, ociimage.OpmBase{Opm: os.Getenv("OPM_STATIC"), HealthProbe: os.Getenv("GRPC_HEALTH_PROBE")})
 	if err != nil {
 		t.Fatalf("opm image: %v", err)
 	}
 	images[opmImage] = opm
+	coredns, err := ociimage.Image(ociimage.Spec{Platform: amd64, User: "65532:65532", Entrypoint: []string{"/coredns"},
+		Files: []ociimage.File{{Path: "/coredns", Source: os.Getenv("COREDNS"), Mode: 0o755}}})
+	if err != nil {
+		t.Fatalf("CoreDNS image from COREDNS=%q: %v", os.Getenv("COREDNS"), err)
+	}
+	images[corednsImage] = coredns
+	for ref, img := range scorecardImages(t) {
+		images[ref] = img
+	}
+	// The catalog image `make catalog-image` built, as it would be published.
+	catalog, err := ociimage.ReadLayout(os.Getenv("CATALOG_LAYOUT"))
+	if err != nil {
+		t.Fatalf("catalog image from CATALOG_LAYOUT=%q: %v", os.Getenv("CATALOG_LAYOUT"), err)
+	}
+	s.catalogImage = os.Getenv("CATALOG_IMG")
+	images[s.catalogImage] = catalog
 	// The bundle images the catalog names by digest: built from the same folders, they have those digests.
 	for _, dir := range []string{filepath.Join(repoRoot, "tests", "testdata", "bundle-0.1.0"), filepath.Join(repoRoot, "bundle")} {
 		img, err := ociimage.Bundle(dir, amd64)
@@ -265,4 +294,35 @@ func managerProcesses(marker string) []int {
 		}
 	}
 	return pids
+}
+
+// scorecardImages returns operator-sdk scorecard's three images as its Dockerfiles (images/scorecard-*) make them,
+// with busybox from Debian where they take a shell and tar from a base image: scorecard-test (SCORECARD_TEST, built
+// here), and the untar and storage images (tar and sh), each with its non-root user 1001 in /etc/passwd.
+func scorecardImages(t *testing.T) map[string]any {
+	t.Helper()
+	amd64 := v1.Platform{OS: "linux", Architecture: "amd64"}
+	busybox := os.Getenv("BUSYBOX")
+	image := func(user string, files ...ociimage.File) v1.Image {
+		home := "/opt/" + user
+		files = append(files,
+			ociimage.File{Path: "/etc/passwd", Mode: 0o644,
+				Data: []byte("root:x:0:0:root:/root:/bin/sh\n" + user + ":x:1001:0:" + user + " user:" + home + ":/sbin/nologin\n")},
+			ociimage.File{Path: home, Dir: true, Mode: 0o755, UID: 1001},
+			ociimage.File{Path: "/tmp", Dir: true, Mode: 0o1777})
+		img, err := ociimage.Image(ociimage.Spec{Platform: amd64, User: "1001", WorkingDir: home, Files: files,
+			Env: []string{"PATH=/usr/local/bin:/bin", "HOME=" + home, "USER_NAME=" + user, "USER_UID=1001"}})
+		if err != nil {
+			t.Fatalf("scorecard image for %s (SCORECARD_TEST=%q, BUSYBOX=%q): %v", user, os.Getenv("SCORECARD_TEST"), busybox, err)
+		}
+		return img
+	}
+	shellAndTar := []ociimage.File{{Path: "/bin/sh", Source: busybox, Mode: 0o755}, {Path: "/bin/tar", Source: busybox, Mode: 0o755}}
+	return map[string]any{
+		scorecardTestImage: image("scorecard-test",
+			ociimage.File{Path: "/usr/local/bin/scorecard-test", Source: os.Getenv("SCORECARD_TEST"), Mode: 0o755}),
+		// Both Dockerfiles name their user scorecard-untar.
+		scorecardUntarImage:   image("scorecard-untar", shellAndTar...),
+		scorecardStorageImage: image("scorecard-untar", shellAndTar...),
+	}
 }

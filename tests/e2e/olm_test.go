@@ -3,19 +3,31 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 const (
+	// olmNamespace is OLM's own namespace (its release manifests'), where the catalog's CatalogSource lives.
+	olmNamespace = "olm"
 	// operatorNamespace is where the global OperatorGroup lives and OLM installs the operator.
 	operatorNamespace = "operators"
 	// packageName is the OLM package of the operator.
@@ -39,31 +51,112 @@ func olmObject(kind string) *unstructured.Unstructured {
 	return u
 }
 
-// subscribe creates the CatalogSource for `opm serve catalog/`, the global OperatorGroup and a Subscription starting
-// at startingCSV, the way a cluster admin installs from OperatorHub.
+// installOLM installs OLM from its release manifests (olm.yaml, rendered by hack/olm-release.sh) as its install.sh
+// does, after crds.yaml (installed with the control plane), and waits for the olm and catalog operators and for
+// packageserver. The OperatorHub.io CatalogSource is left out, as on a disconnected cluster: its image cannot be
+// pulled here.
+func (s *stack) installOLM(t *testing.T, release string) {
+	t.Helper()
+	// The operator's pods must pass the restricted Pod Security Standard (the API server enforces it); the
+	// release creates this namespace without the label.
+	s.apply(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: operatorNamespace,
+		Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted"}}})
+	raw, err := os.ReadFile(filepath.Join(release, "olm.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, obj := range objects(t, raw) {
+		if obj.GetKind() == "CatalogSource" {
+			continue
+		}
+		s.apply(t, obj)
+	}
+	s.waitForDeployment(t, olmNamespace, "olm-operator")
+	s.waitForDeployment(t, olmNamespace, "catalog-operator")
+	s.waitForCSVIn(t, olmNamespace, "packageserver", "Succeeded")
+	s.waitForDeployment(t, olmNamespace, "packageserver")
+}
+
+// applyFile creates the objects of a YAML file.
+func (s *stack) applyFile(t *testing.T, path string) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, obj := range objects(t, raw) {
+		s.apply(t, obj)
+	}
+}
+
+// objects decodes a multi-document YAML stream.
+func objects(t *testing.T, raw []byte) []*unstructured.Unstructured {
+	t.Helper()
+	var out []*unstructured.Unstructured
+	decoder := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(raw), 4096)
+	for {
+		obj := &unstructured.Unstructured{}
+		if err := decoder.Decode(&obj.Object); errors.Is(err, io.EOF) {
+			return out
+		} else if err != nil {
+			t.Fatalf("decoding manifests: %v", err)
+		}
+		if len(obj.Object) > 0 {
+			out = append(out, obj)
+		}
+	}
+}
+
+// waitForDeployment waits until every replica of a Deployment's current revision is available.
+func (s *stack) waitForDeployment(t *testing.T, namespace, name string) {
+	t.Helper()
+	waitFor(t, 3*time.Minute, "Deployment "+namespace+"/"+name+" available", func() (bool, string) {
+		d := &appsv1.Deployment{}
+		if err := s.k8s.Get(context.Background(), client.ObjectKey{Namespace: namespace, Name: name}, d); err != nil {
+			return false, err.Error()
+		}
+		want := ptr.Deref(d.Spec.Replicas, 1)
+		st := d.Status
+		return st.ObservedGeneration >= d.Generation && st.UpdatedReplicas == want && st.AvailableReplicas == want,
+			fmt.Sprintf("%d updated, %d available of %d", st.UpdatedReplicas, st.AvailableReplicas, want)
+	})
+}
+
+// catalogSourceName is the CatalogSource of the operator's catalog image.
+const catalogSourceName = "configmapsync-catalog"
+
+// subscribe creates the CatalogSource for the operator's catalog image, the global OperatorGroup and a
+// Subscription starting at startingCSV, the way a cluster admin installs from OperatorHub.
 func (s *stack) subscribe(t *testing.T, startingCSV, approval string) {
 	t.Helper()
 	for _, obj := range []map[string]any{
 		{"apiVersion": "operators.coreos.com/v1alpha1", "kind": "CatalogSource",
-			"metadata": map[string]any{"name": "configmapsync-catalog", "namespace": "olm"},
-			"spec":     map[string]any{"sourceType": "grpc", "address": "127.0.0.1:50051", "displayName": "ConfigMapSync"}},
+			"metadata": map[string]any{"name": catalogSourceName, "namespace": olmNamespace},
+			"spec": map[string]any{"sourceType": "grpc", "image": s.catalogImage, "displayName": "ConfigMapSync",
+				"publisher": "ConfigMapSync"}},
 		{"apiVersion": "operators.coreos.com/v1", "kind": "OperatorGroup",
 			"metadata": map[string]any{"name": "global-operators", "namespace": operatorNamespace}},
 		{"apiVersion": "operators.coreos.com/v1alpha1", "kind": "Subscription",
 			"metadata": map[string]any{"name": packageName, "namespace": operatorNamespace},
-			"spec": map[string]any{"channel": "stable", "name": packageName, "source": "configmapsync-catalog",
-				"sourceNamespace": "olm", "startingCSV": startingCSV, "installPlanApproval": approval}},
+			"spec": map[string]any{"channel": "stable", "name": packageName, "source": catalogSourceName,
+				"sourceNamespace": olmNamespace, "startingCSV": startingCSV, "installPlanApproval": approval}},
 	} {
 		s.apply(t, &unstructured.Unstructured{Object: obj})
 	}
 }
 
-// waitForCSV waits for a CSV to reach phase.
+// waitForCSV waits for a CSV of the operator to reach phase.
 func (s *stack) waitForCSV(t *testing.T, name, phase string) {
+	t.Helper()
+	s.waitForCSVIn(t, operatorNamespace, name, phase)
+}
+
+// waitForCSVIn waits for the CSV name in namespace to reach phase.
+func (s *stack) waitForCSVIn(t *testing.T, namespace, name, phase string) {
 	t.Helper()
 	waitFor(t, 3*time.Minute, "CSV "+name+" to be "+phase, func() (bool, string) {
 		csv := olmObject("ClusterServiceVersion")
-		if err := s.k8s.Get(context.Background(), client.ObjectKey{Namespace: operatorNamespace, Name: name}, csv); err != nil {
+		if err := s.k8s.Get(context.Background(), client.ObjectKey{Namespace: namespace, Name: name}, csv); err != nil {
 			return false, err.Error()
 		}
 		got, _, _ := unstructured.NestedString(csv.Object, "status", "phase")
@@ -187,5 +280,46 @@ func (s *stack) waitForConversionWiring(t *testing.T) {
 		}
 		working++
 		return working >= 3, fmt.Sprintf("%d good reads", working)
+	})
+}
+
+// checkCatalogServedFromItsImage checks what OperatorHub shows: OLM runs the catalog image as the CatalogSource's
+// pod, reaches it (connection READY, through its Service's DNS name), and packageserver lists the operator's package
+// from it with currentCSV at the head of its stable channel (`kubectl get packagemanifests`).
+func (s *stack) checkCatalogServedFromItsImage(t *testing.T, currentCSV string) {
+	t.Helper()
+	ctx := context.Background()
+	waitFor(t, time.Minute, "CatalogSource "+catalogSourceName+" READY", func() (bool, string) {
+		source := olmObject("CatalogSource")
+		if err := s.k8s.Get(ctx, client.ObjectKey{Namespace: olmNamespace, Name: catalogSourceName}, source); err != nil {
+			return false, err.Error()
+		}
+		state, _, _ := unstructured.NestedString(source.Object, "status", "connectionState", "lastObservedState")
+		address, _, _ := unstructured.NestedString(source.Object, "status", "connectionState", "address")
+		return state == "READY", state + " at " + address
+	})
+	pods := &corev1.PodList{}
+	if err := s.k8s.List(ctx, pods, client.InNamespace(olmNamespace), client.MatchingLabels{"olm.catalogSource": catalogSourceName}); err != nil {
+		t.Fatal(err)
+	}
+	if len(pods.Items) != 1 || pods.Items[0].Spec.Containers[0].Image != s.catalogImage {
+		t.Fatalf("want one catalog pod running %s, got %d pods: %+v", s.catalogImage, len(pods.Items), pods.Items)
+	}
+	waitFor(t, time.Minute, "packagemanifest "+packageName+" at "+currentCSV, func() (bool, string) {
+		manifest := &unstructured.Unstructured{}
+		manifest.SetAPIVersion("packages.operators.coreos.com/v1")
+		manifest.SetKind("PackageManifest")
+		if err := s.k8s.Get(ctx, client.ObjectKey{Namespace: operatorNamespace, Name: packageName}, manifest); err != nil {
+			return false, err.Error()
+		}
+		source, _, _ := unstructured.NestedString(manifest.Object, "status", "catalogSource")
+		channels, _, _ := unstructured.NestedSlice(manifest.Object, "status", "channels")
+		for _, c := range channels {
+			channel, _ := c.(map[string]any)
+			if channel["name"] == "stable" && channel["currentCSV"] == currentCSV && source == catalogSourceName {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("from %q: channels %v", source, channels)
 	})
 }

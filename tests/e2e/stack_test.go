@@ -47,6 +47,8 @@ type stack struct {
 	clientset *kubernetes.Clientset
 	// kubeletClientCA is the CA of the API server's client certificate for the kubelet.
 	kubeletClientCA string
+	// catalogImage is the operator's catalog image.
+	catalogImage string
 }
 
 var repoRoot = func() string {
@@ -79,11 +81,12 @@ func startStack(t *testing.T) *stack {
 		}
 	})
 
-	olmCRDs, err := goModDir("github.com/operator-framework/api")
-	if err != nil {
-		t.Fatal(err)
+	olmRelease := os.Getenv("OLM_RELEASE")
+	if olmRelease == "" {
+		t.Fatal("OLM_RELEASE (OLM's release manifests, rendered by hack/olm-release.sh) is not set; run `make test-e2e`")
 	}
-	s.env = &envtest.Environment{CRDDirectoryPaths: []string{filepath.Join(olmCRDs, "crds"), filepath.Join("testdata", "crds")}}
+	// OLM's CRDs from its release manifests (crds.yaml), installed and waited for as its install.sh does.
+	s.env = &envtest.Environment{CRDDirectoryPaths: []string{filepath.Join(olmRelease, "crds.yaml"), filepath.Join("testdata", "crds")}}
 	apiserver := s.env.ControlPlane.GetAPIServer()
 	apiserver.Configure().Set("service-cluster-ip-range", "10.0.0.0/24")
 	// The namespace has no default route to pick an address from: advertise the host address the Makefile
@@ -104,13 +107,27 @@ func startStack(t *testing.T) *stack {
 		apiserver.Out, apiserver.Err = os.Stderr, os.Stderr
 	}
 	// The API server calls the kubelet (logs, exec) with a client certificate the kubelet trusts.
-	kubeletClient, err := node.NewClientCerts(s.logs)
+	kubeletClient, err := node.NewClientCerts(s.logs, node.APIServerClientUser)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.kubeletClientCA = kubeletClient.CAFile
 	apiserver.Configure().Set("kubelet-client-certificate", kubeletClient.CertFile)
 	apiserver.Configure().Set("kubelet-client-key", kubeletClient.KeyFile)
+	// The aggregation layer (OLM's packageserver serves packagemanifests through it) proxies requests with a client
+	// certificate of its own, which aggregated API servers trust through extension-apiserver-authentication.
+	frontProxy, err := node.NewClientCerts(s.logs, frontProxyUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for flag, value := range map[string]string{
+		"proxy-client-cert-file": frontProxy.CertFile, "proxy-client-key-file": frontProxy.KeyFile,
+		"requestheader-client-ca-file": frontProxy.CAFile, "requestheader-allowed-names": frontProxyUser,
+		"requestheader-username-headers": "X-Remote-User", "requestheader-group-headers": "X-Remote-Group",
+		"requestheader-extra-headers-prefix": "X-Remote-Extra-",
+	} {
+		apiserver.Configure().Set(flag, value)
+	}
 	cfg, err := s.env.Start()
 	if err != nil {
 		t.Fatalf("starting etcd and kube-apiserver: %v", err)
@@ -153,16 +170,14 @@ func startStack(t *testing.T) *stack {
 		"--kubeconfig="+s.kubeconfig, "--leader-elect=false", "--secure-port=0")
 	s.startNode(t)
 
-	s.apply(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "olm"}})
-	// The operator's pods must pass the restricted Pod Security Standard there (the API server enforces it).
-	s.apply(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "operators",
-		Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted"}}})
-	s.start(t, "olm", os.Getenv("OLM_DIR")+"/olm", "--namespace=olm") // Reads KUBECONFIG.
-	s.start(t, "catalog", os.Getenv("OLM_DIR")+"/catalog", "--namespace=olm", "--kubeconfig="+s.kubeconfig,
-		"--util-image="+utilImage, "--opmImage="+opmImage)
-	s.start(t, "opm", os.Getenv("OPM"), "serve", filepath.Join(repoRoot, "catalog"), "-p", "50051")
+	s.applyFile(t, filepath.Join("testdata", "coredns.yaml"))
+	s.waitForDeployment(t, "kube-system", "coredns")
+	s.installOLM(t, olmRelease)
 	return s
 }
+
+// frontProxyUser is the aggregation layer's client certificate's user, as kubeadm names it.
+const frontProxyUser = "front-proxy-client"
 
 // freePort returns a TCP port free on host.
 func freePort(t *testing.T, host string) string {
@@ -229,12 +244,6 @@ func (s *stack) apply(t *testing.T, obj client.Object) {
 	if err := s.k8s.Create(context.Background(), obj); err != nil && !strings.Contains(err.Error(), "already exists") {
 		t.Fatalf("creating %T %s: %v", obj, obj.GetName(), err)
 	}
-}
-
-// goModDir returns the folder of a module the project requires.
-func goModDir(module string) (string, error) {
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", module).Output()
-	return string(bytes.TrimSpace(out)), err
 }
 
 // waitFor polls get until done returns true.

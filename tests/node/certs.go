@@ -17,23 +17,23 @@ import (
 // port-forward); it needs the system:kubelet-api-admin ClusterRole.
 const APIServerClientUser = "kube-apiserver-kubelet-client"
 
-// ClientCerts are the files that let the API server call the kubelet: a CA the kubelet trusts for client
-// certificates (Config.ClientCAFile), and a certificate and key for APIServerClientUser signed by it (the API
-// server's --kubelet-client-certificate and --kubelet-client-key).
+// ClientCerts are the files of a client certificate the API server presents: a CA (for the kubelet, its
+// Config.ClientCAFile), and a certificate and key signed by it (for the kubelet, the API server's
+// --kubelet-client-certificate and --kubelet-client-key for APIServerClientUser).
 type ClientCerts struct {
 	CAFile, CertFile, KeyFile string
 }
 
-// NewClientCerts writes a new CA and a client certificate for APIServerClientUser into dir.
-func NewClientCerts(dir string) (ClientCerts, error) {
-	out := ClientCerts{CAFile: filepath.Join(dir, "kubelet-client-ca.crt"),
-		CertFile: filepath.Join(dir, "apiserver-kubelet-client.crt"), KeyFile: filepath.Join(dir, "apiserver-kubelet-client.key")}
+// NewClientCerts writes a new CA and a client certificate for user into dir, in files named after user.
+func NewClientCerts(dir, user string) (ClientCerts, error) {
+	out := ClientCerts{CAFile: filepath.Join(dir, user+"-ca.crt"),
+		CertFile: filepath.Join(dir, user+".crt"), KeyFile: filepath.Join(dir, user+".key")}
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return out, err
 	}
 	now := time.Now()
-	caTemplate := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "kubelet-client-ca"},
+	caTemplate := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: user + "-ca"},
 		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true,
 		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
 	caDER, err := x509.CreateCertificate(rand.Reader, caTemplate, caTemplate, &caKey.PublicKey, caKey)
@@ -48,7 +48,7 @@ func NewClientCerts(dir string) (ClientCerts, error) {
 	if err != nil {
 		return out, err
 	}
-	template := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: APIServerClientUser},
+	template := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: user},
 		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
 	der, err := x509.CreateCertificate(rand.Reader, template, ca, &key.PublicKey, caKey)
