@@ -1,6 +1,6 @@
 # ConfigMapSync Operator. `make help` lists the targets; `make test` and `make demo` are the two that matter.
 
-VERSION ?= 0.2.0
+VERSION ?= 0.3.0
 IMAGE_TAG_BASE ?= quay.io/configmapsync/configmapsync-operator
 IMG ?= $(IMAGE_TAG_BASE):v$(VERSION)
 BUNDLE_IMG ?= $(IMAGE_TAG_BASE)-bundle:v$(VERSION)
@@ -338,33 +338,62 @@ $(PAUSE): hack/pause/main.go | $(LOCALBIN)
 e2e-tools: envtest node-packages $(OLM_BINARIES)/.built $(OLM_RELEASE)/olm.yaml $(COREDNS) $(OPERATOR_SDK) $(SCORECARD_TEST) $(OPM) $(PAUSE) catalog-image-tools ## Build what the end-to-end stack needs: controller-manager, scheduler, kubelet, kube-proxy, CoreDNS, OLM, opm.
 	hack/envtest-assets.sh $(LOCALBIN)/k8s $(KUBERNETES_VERSION) $(ETCD_VERSION) kube-controller-manager kube-scheduler kubelet kube-proxy
 
-# Release 0.1.0 of the manager, built (static, for its image) from the commit it was released from, for the
-# upgrade test: OLM installs the 0.1.0 bundle (tests/testdata/bundle-0.1.0) and its pods run this image.
-MANAGER_0_1_0_COMMIT ?= ab50444017e78a355417aba24cc6047385820019
-$(LOCALBIN)/image/manager-v0.1.0-linux-amd64: | $(LOCALBIN)
-	@set -e; tmp=$$(mktemp -d); git archive $(MANAGER_0_1_0_COMMIT) | tar -x -C $$tmp; \
+# The managers of the earlier releases, built (static, for their images) from the commits they were released from,
+# for the upgrade tests: OLM installs their bundles (tests/testdata/bundle-<version>) and their pods run these.
+RELEASE_COMMIT_0.1.0 := ab50444017e78a355417aba24cc6047385820019
+RELEASE_COMMIT_0.2.0 := 89c6080f87bca77cc8ed41753269a97396c1ad64
+RELEASED_VERSIONS := 0.1.0 0.2.0
+RELEASED_MANAGERS := $(foreach v,$(RELEASED_VERSIONS),$(LOCALBIN)/image/manager-v$(v)-linux-amd64)
+$(LOCALBIN)/image/manager-v%-linux-amd64: | $(LOCALBIN)
+	@set -e; tmp=$$(mktemp -d); git archive $(RELEASE_COMMIT_$*) | tar -x -C $$tmp; \
 	(cd $$tmp && CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -ldflags='-s -w' -o $@ .); rm -rf $$tmp
 
 # The operator image of each release the suite installs, by the static binary it carries (the suite builds the
 # images and serves them from a registry on loopback).
-MANAGER_IMAGES := $(IMG)=$(LOCALBIN)/image/manager-linux-amd64,$(IMAGE_TAG_BASE):v0.1.0=$(LOCALBIN)/image/manager-v0.1.0-linux-amd64
+comma := ,
+empty :=
+space := $(empty) $(empty)
+MANAGER_IMAGES := $(subst $(space),$(comma),$(IMG)=$(LOCALBIN)/image/manager-linux-amd64 \
+  $(foreach v,$(RELEASED_VERSIONS),$(IMAGE_TAG_BASE):v$(v)=$(LOCALBIN)/image/manager-v$(v)-linux-amd64))
 
 # The end-to-end test runs in network and mount namespaces of its own: the service range lives on its loopback
 # and the pod network on its bridge, so no 10.x packet leaves it; the node's mounts, iptables rules, CNI
 # allocations (/var/lib/cni), pod log links (/var/log/containers) and shim sockets (/run/containerd) go with it.
-# Needs root (unshare, ip, mount).
-.PHONY: test-e2e
-test-e2e: bundle catalog-image e2e-tools $(LOCALBIN)/image/manager-v0.1.0-linux-amd64 ## Install the operator through real OLM onto a local node (containerd, kubelet, kube-proxy), and test it.
+# Needs root (unshare, ip, mount). in-e2e-namespaces runs $(1) (from tests/e2e) there, with what the stack needs.
+define in-e2e-namespaces
+OLM_RELEASE=$(OLM_RELEASE) \
+OLM_BINARIES=$(OLM_BINARIES) COREDNS=$(COREDNS) MANAGER_IMAGES=$(MANAGER_IMAGES) PAUSE=$(PAUSE) BUSYBOX=/bin/busybox \
+CATALOG_LAYOUT=$(IMAGES_DIR)/catalog CATALOG_IMG=$(CATALOG_IMG) \
+OPERATOR_SDK=$(OPERATOR_SDK) SCORECARD_TEST=$(SCORECARD_TEST) E2E_OUTPUT=$(LOCALBIN)/e2e-output \
+OPM_STATIC=$(OPM_STATIC) GRPC_HEALTH_PROBE=$(GRPC_HEALTH_PROBE) SERVECACHE=$(SERVECACHE) \
+unshare -n -m --propagation private bash -c 'set -e; ip link set lo up; ip addr add 10.0.0.0/24 dev lo; \
+	ip addr add 10.1.0.1/32 dev lo; for d in /var/lib/cni /var/log/containers /run/containerd; do \
+	mkdir -p $$d; mount -t tmpfs tmpfs $$d; done; cd tests/e2e && $(1)'
+endef
+
+.PHONY: e2e-binary
+e2e-binary: bundle catalog-image e2e-tools $(RELEASED_MANAGERS)
 	$(MAKE) image-binaries IMAGE_ARCHS=amd64
 	go test -c -tags e2e -o $(LOCALBIN)/e2e.test ./tests/e2e
-	OLM_RELEASE=$(OLM_RELEASE) \
-	OLM_BINARIES=$(OLM_BINARIES) COREDNS=$(COREDNS) MANAGER_IMAGES=$(MANAGER_IMAGES) PAUSE=$(PAUSE) BUSYBOX=/bin/busybox \
-	CATALOG_LAYOUT=$(IMAGES_DIR)/catalog CATALOG_IMG=$(CATALOG_IMG) \
-	OPERATOR_SDK=$(OPERATOR_SDK) SCORECARD_TEST=$(SCORECARD_TEST) E2E_OUTPUT=$(LOCALBIN)/e2e-output \
-	OPM_STATIC=$(OPM_STATIC) GRPC_HEALTH_PROBE=$(GRPC_HEALTH_PROBE) SERVECACHE=$(SERVECACHE) \
-	unshare -n -m --propagation private bash -c 'set -e; ip link set lo up; ip addr add 10.0.0.0/24 dev lo; \
-		ip addr add 10.1.0.1/32 dev lo; for d in /var/lib/cni /var/log/containers /run/containerd; do \
-		mkdir -p $$d; mount -t tmpfs tmpfs $$d; done; cd tests/e2e && $(LOCALBIN)/e2e.test -test.v -test.timeout 30m $(if $(E2E_RUN),-test.run $(E2E_RUN))'
+
+.PHONY: test-e2e
+test-e2e: e2e-binary ## Install the operator through real OLM onto a local node (containerd, kubelet, kube-proxy), and test it.
+	$(call in-e2e-namespaces,$(LOCALBIN)/e2e.test -test.v -test.timeout 40m $(if $(E2E_RUN),-test.run $(E2E_RUN)))
+
+# `make cluster` keeps the suite's cluster running for you: the same node, OLM and our CatalogSource, in the same
+# namespaces. `make cluster-shell` (from another terminal) opens a shell inside them with KUBECONFIG and kubectl.
+CLUSTER_DIR := $(LOCALBIN)/cluster
+KUBECTL := $(ENVTEST_ASSETS_DIR)/kubectl
+.PHONY: cluster
+cluster: e2e-binary ## Run a local cluster (a real node, OLM, this operator's catalog) until Ctrl-C; use it with make cluster-shell.
+	hack/envtest-assets.sh $(LOCALBIN)/k8s $(KUBERNETES_VERSION) $(ETCD_VERSION) kubectl
+	mkdir -p $(CLUSTER_DIR)
+	$(call in-e2e-namespaces,E2E_CLUSTER=$(CLUSTER_DIR) $(LOCALBIN)/e2e.test)
+
+.PHONY: cluster-shell
+cluster-shell: ## Open a shell inside the running make cluster, with KUBECONFIG set and kubectl on PATH.
+	@test -s $(CLUSTER_DIR)/pid || { echo "no cluster running: start make cluster first"; exit 1; }
+	nsenter -t $$(cat $(CLUSTER_DIR)/pid) -n -m env KUBECONFIG=$(CLUSTER_DIR)/kubeconfig PATH=$(ENVTEST_ASSETS_DIR):$$PATH bash
 
 .PHONY: tools
 tools: $(CONTROLLER_GEN) $(KUSTOMIZE) $(GOLANGCI_LINT) $(OPERATOR_SDK) $(OPM) ## Build every pinned tool into bin/.

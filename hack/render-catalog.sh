@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# render-catalog.sh writes the file-based catalog for OLM: the package, the stable channel with the upgrade edge
-# 0.1.0 -> current (plus a skipRange), and both bundles (0.1.0 is kept as test data in tests/testdata/bundle-0.1.0)
-# rendered by opm from their bundle images, by digest, as release pipelines do: each olm.bundle names its image in
+# render-catalog.sh writes the file-based catalog for OLM: the package, the stable channel with the upgrade edges
+# 0.1.0 -> 0.2.0 -> current (each release with a skipRange from 0.1.0, so any earlier release upgrades in one step),
+# and every bundle (the released ones are kept as test data in tests/testdata/bundle-<version>, as shipped) rendered
+# by opm from their bundle images, by digest, as release pipelines do: each olm.bundle names its image in
 # <bundle-repo> and its relatedImages. The bundle images are reproducible, so `make bundle-image IMAGE_PUSH=1`
-# (and the same for 0.1.0) publishes exactly the digests named here.
+# (and the same for each release's folder) publishes exactly the digests named here.
 #
 # Usage: hack/render-catalog.sh <opm> <package> <version> <channel> <bundle-repo>
 set -euo pipefail
@@ -23,9 +24,13 @@ package: ${package}
 name: ${channel}
 entries:
 - name: ${package}.v0.1.0
-- name: ${package}.v${version}
+- name: ${package}.v0.2.0
   replaces: ${package}.v0.1.0
+  skipRange: '>=0.1.0 <0.2.0'
+- name: ${package}.v${version}
+  replaces: ${package}.v0.2.0
   skipRange: '>=0.1.0 <${version}'
 YAML
-  go run ./hack/image render -opm "$opm" -repo "$repo" -bundle tests/testdata/bundle-0.1.0 -bundle bundle
+  go run ./hack/image render -opm "$opm" -repo "$repo" -bundle tests/testdata/bundle-0.1.0 \
+    -bundle tests/testdata/bundle-0.2.0 -bundle bundle
 } > "$out/catalog.yaml"

@@ -536,19 +536,24 @@ func TestBundleWebhookDefinitions(t *testing.T) {
 	}
 }
 
-// TestBundleDeploymentSelectorIsThePreviousReleases checks the upgrade can update the Deployment in place: OLM
+// releasedVersions are the releases kept in tests/testdata/bundle-<version>, as shipped, oldest first.
+var releasedVersions = []string{"0.1.0", "0.2.0"}
+
+// TestBundleDeploymentSelectorIsThePreviousReleases checks every upgrade can update the Deployment in place: OLM
 // keeps the Deployment's name across releases, and the API server refuses any change to its selector.
 func TestBundleDeploymentSelectorIsThePreviousReleases(t *testing.T) {
 	current := loadBundle(t).CSV.Spec.InstallStrategy.StrategySpec.DeploymentSpecs
-	previous, err := manifests.GetBundleFromDir(filepath.Join(repoRoot(t), "tests", "testdata", "bundle-0.1.0"))
-	require.NoError(t, err)
-	before := map[string]*metav1.LabelSelector{}
-	for _, d := range previous.CSV.Spec.InstallStrategy.StrategySpec.DeploymentSpecs {
-		before[d.Name] = d.Spec.Selector
-	}
-	for _, d := range current {
-		if old, ok := before[d.Name]; ok {
-			assert.Equal(t, old, d.Spec.Selector, "Deployment %s: the selector must stay as in 0.1.0", d.Name)
+	for _, version := range releasedVersions {
+		previous, err := manifests.GetBundleFromDir(filepath.Join(repoRoot(t), "tests", "testdata", "bundle-"+version))
+		require.NoError(t, err)
+		before := map[string]*metav1.LabelSelector{}
+		for _, d := range previous.CSV.Spec.InstallStrategy.StrategySpec.DeploymentSpecs {
+			before[d.Name] = d.Spec.Selector
+		}
+		for _, d := range current {
+			if old, ok := before[d.Name]; ok {
+				assert.Equal(t, old, d.Spec.Selector, "Deployment %s: the selector must stay as in %s", d.Name, version)
+			}
 		}
 	}
 }
@@ -872,10 +877,13 @@ func TestCatalogHasTheUpgradeEdge(t *testing.T) {
 		}
 	}
 
-	const (
-		v010 = packageName + ".v0.1.0"
-		v020 = packageName + ".v0.2.0"
-	)
+	// Every release in the channel, oldest first; the head is the bundle in bundle/.
+	var releases []string
+	for _, version := range releasedVersions {
+		releases = append(releases, packageName+".v"+version)
+	}
+	head := loadBundle(t).CSV
+	releases = append(releases, head.Name)
 
 	require.Len(t, packages, 1, "one olm.package")
 	assert.Equal(t, packageName, packages[0].Name)
@@ -895,15 +903,22 @@ func TestCatalogHasTheUpgradeEdge(t *testing.T) {
 		names = append(names, e.Name)
 		byName[e.Name] = e
 	}
-	assert.ElementsMatch(t, []string{v010, v020}, names, "entries of channel stable")
-	assert.Empty(t, byName[v010].Replaces, "v0.1.0 is the first release")
-	head := byName[v020]
-	assert.Equal(t, v010, head.Replaces, "v0.2.0 must replace v0.1.0")
-	if assert.NotEmpty(t, head.SkipRange, "v0.2.0 has no skipRange") {
-		r, err := semver.ParseRange(head.SkipRange)
-		if assert.NoError(t, err, "skipRange %q", head.SkipRange) {
-			assert.True(t, r(semver.MustParse("0.1.0")), "skipRange %q must cover 0.1.0", head.SkipRange)
-			assert.False(t, r(semver.MustParse("0.2.0")), "skipRange %q must not cover 0.2.0 itself", head.SkipRange)
+	assert.ElementsMatch(t, releases, names, "entries of channel stable (the head is bundle/; re-run make catalog)")
+	assert.Empty(t, byName[releases[0]].Replaces, "%s is the first release", releases[0])
+	// Each release replaces the one before, and skips every earlier one: any release upgrades to it in one step.
+	for i := 1; i < len(releases); i++ {
+		e := byName[releases[i]]
+		assert.Equal(t, releases[i-1], e.Replaces, "%s must replace %s", releases[i], releases[i-1])
+		if !assert.NotEmpty(t, e.SkipRange, "%s has no skipRange", releases[i]) {
+			continue
+		}
+		r, err := semver.ParseRange(e.SkipRange)
+		if !assert.NoError(t, err, "skipRange %q", e.SkipRange) {
+			continue
+		}
+		for j, earlier := range releases[:i+1] {
+			v := semver.MustParse(strings.TrimPrefix(earlier, packageName+".v"))
+			assert.Equal(t, j < i, r(v), "skipRange %q of %s on %s", e.SkipRange, releases[i], v)
 		}
 	}
 
@@ -912,8 +927,8 @@ func TestCatalogHasTheUpgradeEdge(t *testing.T) {
 		assert.Equal(t, packageName, d.Package, "bundle %s: package", d.Name)
 		bundleNames[d.Name] = d
 	}
-	assert.Len(t, bundles, 2, "two olm.bundle documents")
-	for _, name := range []string{v010, v020} {
+	assert.Len(t, bundles, len(releases), "one olm.bundle document per release")
+	for _, name := range releases {
 		d, ok := bundleNames[name]
 		if !assert.True(t, ok, "no olm.bundle %s", name) {
 			continue
@@ -932,10 +947,6 @@ func TestCatalogHasTheUpgradeEdge(t *testing.T) {
 		}
 		assert.Equal(t, name, packageName+".v"+version, "bundle %s: olm.package version property", name)
 	}
-
-	// The channel head is the bundle in bundle/: a catalog rendered from an older bundle/ is stale.
-	b := loadBundle(t)
-	assert.Equal(t, v020, b.CSV.Name, "the channel head is not the bundle in bundle/ (re-run make catalog)")
 }
 
 // TestBundleClaimsDisconnectedOnlyWithImagesByDigest checks the CSV's features.operators.openshift.io/disconnected

@@ -32,7 +32,7 @@ import (
 	"github.com/configmapsync/configmapsync-operator/internal/syncer"
 )
 
-const currentVersion = "0.2.0"
+const currentVersion = "0.3.0"
 
 // TestOLMInstallUseFailoverUninstall installs the current bundle through a Subscription, uses the operator in both
 // API versions, kills and stops its leader, and uninstalls it as OLM documents.
@@ -55,6 +55,7 @@ func TestOLMInstallUseFailoverUninstall(t *testing.T) {
 	t.Run("copies follow their sources in both API versions", func(t *testing.T) { s.useTheOperator(t) })
 	t.Run("a killed leader is replaced and no update is lost", func(t *testing.T) { s.failover(t, r) })
 	t.Run("a stopped leader hands its lease over at once", func(t *testing.T) { s.gracefulHandover(t, r) })
+	t.Run("a 1 MiB source reaches hundreds of namespaces under the memory limit", func(t *testing.T) { s.largeFanOut(t, r) })
 	t.Run("no container restarted but the two the test stopped, none OOM-killed", func(t *testing.T) {
 		total := int32(0)
 		for _, n := range r.restarts() {

@@ -147,7 +147,11 @@ func (s *stack) serveImages(t *testing.T) string {
 	s.catalogImage = os.Getenv("CATALOG_IMG")
 	images[s.catalogImage] = catalog
 	// The bundle images the catalog names by digest: built from the same folders, they have those digests.
-	for _, dir := range []string{filepath.Join(repoRoot, "tests", "testdata", "bundle-0.1.0"), filepath.Join(repoRoot, "bundle")} {
+	dirs := []string{filepath.Join(repoRoot, "bundle")}
+	for _, version := range releasedVersions {
+		dirs = append(dirs, filepath.Join(repoRoot, "tests", "testdata", "bundle-"+version))
+	}
+	for _, dir := range dirs {
 		img, err := ociimage.Bundle(dir, amd64)
 		if err != nil {
 			t.Fatalf("bundle image of %s: %v", dir, err)

@@ -125,15 +125,22 @@ func (s *stack) waitForDeployment(t *testing.T, namespace, name string) {
 // catalogSourceName is the CatalogSource of the operator's catalog image.
 const catalogSourceName = "configmapsync-catalog"
 
+// addCatalogSource creates the CatalogSource of the operator's catalog image, which OLM runs as a pod.
+func (s *stack) addCatalogSource(t *testing.T) {
+	t.Helper()
+	s.apply(t, &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "operators.coreos.com/v1alpha1", "kind": "CatalogSource",
+		"metadata": map[string]any{"name": catalogSourceName, "namespace": olmNamespace},
+		"spec": map[string]any{"sourceType": "grpc", "image": s.catalogImage, "displayName": "ConfigMapSync",
+			"publisher": "ConfigMapSync"}}})
+}
+
 // subscribe creates the CatalogSource for the operator's catalog image, the global OperatorGroup and a
 // Subscription starting at startingCSV, the way a cluster admin installs from OperatorHub.
 func (s *stack) subscribe(t *testing.T, startingCSV, approval string) {
 	t.Helper()
+	s.addCatalogSource(t)
 	for _, obj := range []map[string]any{
-		{"apiVersion": "operators.coreos.com/v1alpha1", "kind": "CatalogSource",
-			"metadata": map[string]any{"name": catalogSourceName, "namespace": olmNamespace},
-			"spec": map[string]any{"sourceType": "grpc", "image": s.catalogImage, "displayName": "ConfigMapSync",
-				"publisher": "ConfigMapSync"}},
 		{"apiVersion": "operators.coreos.com/v1", "kind": "OperatorGroup",
 			"metadata": map[string]any{"name": "global-operators", "namespace": operatorNamespace}},
 		{"apiVersion": "operators.coreos.com/v1alpha1", "kind": "Subscription",

@@ -20,19 +20,36 @@ import (
 	syncv1beta1 "github.com/configmapsync/configmapsync-operator/api/v1beta1"
 )
 
-// TestOLMUpgradeFrom010 installs release 0.1.0 (v1beta1 only, no webhooks, its own binary), creates
-// ConfigMapSyncs, and lets OLM upgrade the Subscription to the current bundle: OLM's CRD checks, the new CSV, the
-// new pods, conversion, defaulting and stored-version migration, with the copies in place all along.
-func TestOLMUpgradeFrom010(t *testing.T) {
+// releasedVersions are the earlier releases the catalog keeps (tests/testdata/bundle-<version>, their managers built
+// from their release commits), oldest first.
+var releasedVersions = []string{"0.1.0", "0.2.0"}
+
+// releaseReplicas is how many replicas each earlier release's CSV runs (0.1.0 had no leader election).
+var releaseReplicas = map[string]int{"0.1.0": 1, "0.2.0": 2}
+
+// TestOLMUpgrade installs each earlier release from the catalog (0.1.0: v1beta1 only, no webhooks; 0.2.0: v1 with
+// webhooks), each with its own binary, creates ConfigMapSyncs, and lets OLM upgrade the Subscription to the current
+// bundle: OLM's CRD checks, the new CSV, the new pods, conversion, defaulting and stored-version migration, with
+// the copies in place all along.
+func TestOLMUpgrade(t *testing.T) {
+	for _, from := range releasedVersions {
+		t.Run("from "+from, func(t *testing.T) { upgradeFrom(t, from) })
+	}
+}
+
+func upgradeFrom(t *testing.T, from string) {
 	ctx := context.Background()
 	s := startStack(t)
 	r := newPods(s, operatorNamespace)
 
 	// Manual approval, so the test decides when OLM moves on to the next release.
-	s.subscribe(t, csvName("0.1.0"), "Manual")
-	s.approveInstallPlanFor(t, csvName("0.1.0"))
-	s.waitForCSV(t, csvName("0.1.0"), "Succeeded")
-	s.waitForReplicas(t, r, 1)
+	s.subscribe(t, csvName(from), "Manual")
+	s.approveInstallPlanFor(t, csvName(from))
+	s.waitForCSV(t, csvName(from), "Succeeded")
+	s.waitForReplicas(t, r, releaseReplicas[from])
+	if from != "0.1.0" {
+		s.waitForConversionWiring(t) // v1beta1 objects go through the conversion webhook.
+	}
 
 	const n = 5
 	s.namespaces(t, "legacy", "legacy-copies")
@@ -60,16 +77,16 @@ func TestOLMUpgradeFrom010(t *testing.T) {
 	approved := time.Now()
 	s.approveInstallPlanFor(t, csvName(currentVersion))
 	s.waitForCSV(t, csvName(currentVersion), "Succeeded")
-	report(t, "upgrade 0.1.0 → %s: InstallPlan approved to CSV Succeeded in %s", currentVersion,
+	report(t, "upgrade %s → %s: InstallPlan approved to CSV Succeeded in %s", from, currentVersion,
 		time.Since(approved).Round(time.Second))
 	s.waitForReplicas(t, r, 2)
 	s.waitForConversionWiring(t)
-	report(t, "upgrade: to 2 ready replicas of %s with a leader in %s", currentVersion, time.Since(approved).Round(time.Second))
+	report(t, "upgrade %s: to 2 ready replicas of %s with a leader in %s", from, currentVersion, time.Since(approved).Round(time.Second))
 	s.reportInstallPlanSteps(t, csvName(currentVersion))
 
 	// The old CSV is gone, the CRD serves both versions and, once the new operator migrated, stores only v1.
-	waitFor(t, time.Minute, "CSV 0.1.0 to be removed", func() (bool, string) {
-		err := s.k8s.Get(ctx, client.ObjectKey{Namespace: operatorNamespace, Name: csvName("0.1.0")},
+	waitFor(t, time.Minute, "CSV "+from+" to be removed", func() (bool, string) {
+		err := s.k8s.Get(ctx, client.ObjectKey{Namespace: operatorNamespace, Name: csvName(from)},
 			olmObject("ClusterServiceVersion"))
 		return err != nil, "still there"
 	})
@@ -80,7 +97,7 @@ func TestOLMUpgradeFrom010(t *testing.T) {
 		}
 		return fmt.Sprint(crd.Status.StoredVersions) == "[v1]", fmt.Sprint(crd.Status.StoredVersions)
 	})
-	report(t, "upgrade: stored-version migration finished %s after the replicas were ready", migrated.Round(time.Second))
+	report(t, "upgrade %s: stored-version migration finished %s after the replicas were ready", from, migrated.Round(time.Second))
 
 	for name, index := range want {
 		v1 := s.waitReady(t, "legacy", name)

@@ -25,7 +25,8 @@ import (
 )
 
 // bundleDirs are the bundles the catalog ships: 0.1.0 (kept as test data) and the current one.
-var bundleDirs = []string{harness.Path("tests", "testdata", "bundle-0.1.0"), harness.Path("bundle")}
+var bundleDirs = []string{harness.Path("tests", "testdata", "bundle-0.1.0"), harness.Path("tests", "testdata", "bundle-0.2.0"),
+	harness.Path("bundle")}
 
 // catalogBundle is the part of an olm.bundle entry of the file-based catalog this test reads.
 type catalogBundle struct {
