@@ -54,8 +54,9 @@ help: ## Show this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: $(CONTROLLER_GEN) ## Generate CRDs, RBAC and webhook manifests from the markers in api/ and controllers/.
+manifests: $(CONTROLLER_GEN) $(KUSTOMIZE) ## Generate CRDs, RBAC and webhook manifests from the markers in api/ and controllers/, and the monitoring objects the operator installs.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd webhook paths="./..." output:crd:artifacts:config=config/crd/bases
+	$(KUSTOMIZE) build config/monitoring > internal/monitoring/manifests.yaml
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate deepcopy code.
@@ -157,9 +158,11 @@ bundle: manifests $(KUSTOMIZE) $(OPERATOR_SDK) $(if $(filter true,$(USE_IMAGE_DI
 	@set -e; image=$(IMG); disconnected=false; \
 	if [ "$(USE_IMAGE_DIGESTS)" = true ]; then image=$(IMAGE_TAG_BASE)@$$(cat $(IMAGES_DIR)/operator.digest); disconnected=true; fi; \
 	(cd config/manager && $(KUSTOMIZE) edit set image controller=$$image); \
+	rm -rf bundle/manifests; \
 	$(KUSTOMIZE) build config/manifests | $(OPERATOR_SDK) generate bundle $(BUNDLE_GEN_FLAGS); \
 	sed -i -e 's|^    containerImage: .*|    containerImage: '"$$image"'|' \
 	  -e 's|^    features.operators.openshift.io/disconnected: .*|    features.operators.openshift.io/disconnected: "'"$$disconnected"'"|' $(CSV_FILE)
+	@# bundle/manifests is emptied first: the generator leaves the files of objects config/ no longer has.
 	@# The generator stamps the build time; keep the bundle reproducible so drift checks mean something.
 	sed -i '/^    createdAt: /d' $(CSV_FILE)
 	$(OPERATOR_SDK) bundle validate ./bundle --select-optional suite=operatorframework
@@ -383,17 +386,22 @@ test-e2e: e2e-binary ## Install the operator through real OLM onto a local node 
 # `make cluster` keeps the suite's cluster running for you: the same node, OLM and our CatalogSource, in the same
 # namespaces. `make cluster-shell` (from another terminal) opens a shell inside them with KUBECONFIG and kubectl.
 CLUSTER_DIR := $(LOCALBIN)/cluster
-KUBECTL := $(ENVTEST_ASSETS_DIR)/kubectl
+CRICTL_VERSION ?= v1.37.0
+CRICTL_DIR := $(LOCALBIN)/cri-tools-$(CRICTL_VERSION)
+$(CRICTL_DIR)/crictl: hack/tools/crictl/go.mod | $(LOCALBIN)
+	cd hack/tools/crictl && go build -mod=mod -trimpath -o $@ sigs.k8s.io/cri-tools/cmd/crictl
+
 .PHONY: cluster
-cluster: e2e-binary ## Run a local cluster (a real node, OLM, this operator's catalog) until Ctrl-C; use it with make cluster-shell.
+cluster: e2e-binary $(CRICTL_DIR)/crictl ## Run a local cluster (a real node, OLM, this operator's catalog) until Ctrl-C; use it with make cluster-shell.
 	hack/envtest-assets.sh $(LOCALBIN)/k8s $(KUBERNETES_VERSION) $(ETCD_VERSION) kubectl
 	mkdir -p $(CLUSTER_DIR)
 	$(call in-e2e-namespaces,E2E_CLUSTER=$(CLUSTER_DIR) $(LOCALBIN)/e2e.test)
 
 .PHONY: cluster-shell
-cluster-shell: ## Open a shell inside the running make cluster, with KUBECONFIG set and kubectl on PATH.
+cluster-shell: ## Open a shell inside the running make cluster, with KUBECONFIG set and kubectl and crictl on PATH.
 	@test -s $(CLUSTER_DIR)/pid || { echo "no cluster running: start make cluster first"; exit 1; }
-	nsenter -t $$(cat $(CLUSTER_DIR)/pid) -n -m env KUBECONFIG=$(CLUSTER_DIR)/kubeconfig PATH=$(ENVTEST_ASSETS_DIR):$$PATH bash
+	nsenter -t $$(cat $(CLUSTER_DIR)/pid) -n -m env KUBECONFIG=$(CLUSTER_DIR)/kubeconfig \
+	  CONTAINER_RUNTIME_ENDPOINT=unix://$$(cat $(CLUSTER_DIR)/containerd.sock) PATH=$(ENVTEST_ASSETS_DIR):$(CRICTL_DIR):$$PATH bash
 
 .PHONY: tools
 tools: $(CONTROLLER_GEN) $(KUSTOMIZE) $(GOLANGCI_LINT) $(OPERATOR_SDK) $(OPM) ## Build every pinned tool into bin/.

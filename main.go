@@ -37,6 +37,7 @@ type options struct {
 	kubeAPIQPS       float64
 	kubeAPIBurst     int
 	enableWebhooks   bool
+	monitoring       bool
 	webhookPort      int
 	webhookCertDir   string
 	operator         operator.Options
@@ -77,6 +78,9 @@ func (o *options) bind(fs *flag.FlagSet) {
 	fs.IntVar(&o.webhookPort, "webhook-port", 9443, "Port of the webhook server.")
 	fs.StringVar(&o.webhookCertDir, "webhook-cert-dir", "/tmp/k8s-webhook-server/serving-certs",
 		"Folder with the webhook server's tls.crt and tls.key (OLM mounts them here).")
+	fs.BoolVar(&o.monitoring, "install-monitoring", true,
+		"Install the ServiceMonitor and PrometheusRule in the operator's namespace (POD_NAMESPACE) when the cluster "+
+			"has the Prometheus Operator's CRDs, at start and every 5 minutes.")
 	o.operator = operator.DefaultOptions()
 	fs.IntVar(&o.operator.Controller.MaxConcurrentReconciles, "max-concurrent-reconciles",
 		o.operator.Controller.MaxConcurrentReconciles, "How many ConfigMapSyncs are synced at once.")
@@ -180,6 +184,9 @@ func run(opts options) error {
 	}
 	ctx := ctrl.SetupSignalHandler()
 	opts.operator.Webhooks = opts.enableWebhooks
+	if opts.monitoring {
+		opts.operator.MonitoringNamespace = os.Getenv("POD_NAMESPACE")
+	}
 	if err := operator.Setup(ctx, mgr, opts.operator); err != nil {
 		return err
 	}

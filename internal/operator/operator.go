@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/discovery"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/metadata"
 	toolscache "k8s.io/client-go/tools/cache"
@@ -26,6 +27,7 @@ import (
 	"github.com/configmapsync/configmapsync-operator/internal/metawatch"
 	"github.com/configmapsync/configmapsync-operator/internal/metawrite"
 	"github.com/configmapsync/configmapsync-operator/internal/migration"
+	"github.com/configmapsync/configmapsync-operator/internal/monitoring"
 	"github.com/configmapsync/configmapsync-operator/internal/syncer"
 	"github.com/configmapsync/configmapsync-operator/internal/webhook"
 )
@@ -45,6 +47,9 @@ type Options struct {
 	Controller controllers.Options
 	// MaxParallelWrites bounds the copies one sync writes at once.
 	MaxParallelWrites int
+	// MonitoringNamespace is the operator's namespace, where it installs its ServiceMonitor and PrometheusRule when
+	// the cluster has the Prometheus Operator's CRDs (internal/monitoring). Empty: it installs none.
+	MonitoringNamespace string
 	// WrapCopyWriter, when set, wraps the writer of ConfigMapSyncs' copies, which bypasses the manager's client
 	// (internal/metawrite): the test harness records and fails those writes there.
 	WrapCopyWriter func(controllers.CopyWriter) controllers.CopyWriter
@@ -145,11 +150,28 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 			return fmt.Errorf("setting up the ConfigMapSync webhooks: %w", err)
 		}
 	}
+	if opts.MonitoringNamespace != "" {
+		if err := addMonitoring(mgr, opts.MonitoringNamespace); err != nil {
+			return err
+		}
+	}
 	return mgr.Add(&migration.StoredVersions{
 		Client:   mgr.GetClient(),
 		Reader:   mgr.GetAPIReader(),
 		Recorder: mgr.GetEventRecorder(Name),
 		CRD:      ConfigMapSyncCRD,
+	})
+}
+
+// addMonitoring adds the installer of the ServiceMonitor and PrometheusRule in namespace.
+func addMonitoring(mgr ctrl.Manager, namespace string) error {
+	disco, err := discovery.NewDiscoveryClientForConfigAndClient(mgr.GetConfig(), mgr.GetHTTPClient())
+	if err != nil {
+		return fmt.Errorf("creating the discovery client: %w", err)
+	}
+	return mgr.Add(&monitoring.Installer{
+		Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Discovery: disco, Namespace: namespace,
+		FieldOwner: Name, Interval: monitoring.DefaultInterval, Log: mgr.GetLogger().WithName("monitoring"),
 	})
 }
 

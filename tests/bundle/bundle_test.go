@@ -52,6 +52,8 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	celconfig "k8s.io/apiserver/pkg/apis/cel"
 	"sigs.k8s.io/yaml"
+
+	"github.com/configmapsync/configmapsync-operator/internal/monitoring"
 )
 
 const (
@@ -615,9 +617,29 @@ func TestBundleDeploymentIsHighlyAvailableAndRestricted(t *testing.T) {
 	}
 }
 
-// Full Lifecycle / Deep Insights: a PodDisruptionBudget, a metrics Service, a ServiceMonitor and alerts.
+// Full Lifecycle / Deep Insights: a PodDisruptionBudget, a metrics Service, and the ServiceMonitor and alerts the
+// operator installs where the Prometheus Operator is (internal/monitoring), which the bundle must not carry.
 func TestBundleHasAvailabilityAndMonitoringObjects(t *testing.T) {
 	b := loadBundle(t)
+	installed, err := monitoring.Objects()
+	require.NoError(t, err)
+	monitoringOfKind := func(kind string) []*unstructured.Unstructured {
+		var out []*unstructured.Unstructured
+		for _, o := range installed {
+			if o.GetKind() == kind {
+				out = append(out, o)
+			}
+		}
+		return out
+	}
+
+	t.Run("no Prometheus Operator kinds in the bundle", func(t *testing.T) {
+		// OLM refuses a bundle whose kinds the cluster does not serve: with them, no install without the
+		// Prometheus Operator.
+		for _, o := range b.Objects {
+			assert.NotEqual(t, "monitoring.coreos.com", o.GroupVersionKind().Group, "%s %s", o.GetKind(), o.GetName())
+		}
+	})
 	spec := managerDeployment(t, b.CSV)
 	podLabels := labels.Set(spec.Template.Labels)
 	c := managerContainer(t, spec)
@@ -653,13 +675,14 @@ func TestBundleHasAvailabilityAndMonitoringObjects(t *testing.T) {
 			}
 		}
 		require.NotNil(t, metricsSvc, "no Service targets the metrics port %d", metricsPort)
+		assert.Equal(t, monitoring.MetricsService, metricsSvc.Name, "the Service the installed monitoring objects are owned by")
 		assert.True(t, labels.SelectorFromSet(metricsSvc.Spec.Selector).Matches(podLabels) && len(metricsSvc.Spec.Selector) > 0,
 			"metrics Service selector %v does not match the operator pods %v", metricsSvc.Spec.Selector, podLabels)
 	})
 
 	t.Run("ServiceMonitor", func(t *testing.T) {
 		require.NotNil(t, metricsSvc, "needs the metrics Service")
-		monitors := objectsOfKind(b, "ServiceMonitor")
+		monitors := monitoringOfKind("ServiceMonitor")
 		require.Len(t, monitors, 1)
 		m := monitors[0]
 		matchLabels, _, err := unstructured.NestedStringMap(m.Object, "spec", "selector", "matchLabels")
@@ -678,7 +701,7 @@ func TestBundleHasAvailabilityAndMonitoringObjects(t *testing.T) {
 	})
 
 	t.Run("PrometheusRule", func(t *testing.T) {
-		rules := objectsOfKind(b, "PrometheusRule")
+		rules := monitoringOfKind("PrometheusRule")
 		require.Len(t, rules, 1)
 		groups, _, err := unstructured.NestedSlice(rules[0].Object, "spec", "groups")
 		require.NoError(t, err)

@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -12,25 +13,33 @@ import (
 	"testing"
 )
 
-// TestMain runs the suite or, when E2E_CLUSTER names a folder (`make cluster`), starts the suite's cluster and
-// keeps it running for a person to use until interrupted.
+// TestMain runs the suite or, when E2E_CLUSTER names a folder (`make cluster`), only TestLocalCluster, which is
+// not a test but the suite's cluster kept running for a person to use (the stack fails and cleans up through a
+// *testing.T, so the cluster runs as one).
 func TestMain(m *testing.M) {
-	dir := os.Getenv("E2E_CLUSTER")
-	if dir == "" {
-		os.Exit(m.Run())
+	flag.Parse()
+	if os.Getenv("E2E_CLUSTER") != "" {
+		mustSet("test.run", "^TestLocalCluster$")
+		mustSet("test.timeout", "0")
+	} else if flag.Lookup("test.skip").Value.String() == "" {
+		mustSet("test.skip", "^TestLocalCluster$")
 	}
-	// The stack is built for tests (it fails and cleans up through a *testing.T), so the cluster runs as one.
-	ok := testing.RunTests(func(string, string) (bool, error) { return true, nil },
-		[]testing.InternalTest{{Name: "LocalCluster", F: func(t *testing.T) { serveCluster(t, dir) }}})
-	if !ok {
-		os.Exit(1)
+	os.Exit(m.Run())
+}
+
+func mustSet(name, value string) {
+	if err := flag.Set(name, value); err != nil {
+		panic(err)
 	}
 }
 
-// serveCluster starts the stack with the operator's CatalogSource, writes the kubeconfig and this process's pid
-// (whose namespaces `make cluster-shell` enters) into dir, and waits for SIGINT or SIGTERM.
+// TestLocalCluster serves the cluster for `make cluster`; TestMain runs it only then.
+func TestLocalCluster(t *testing.T) { serveCluster(t, os.Getenv("E2E_CLUSTER")) }
+
+// serveCluster starts the stack with the operator's CatalogSource, writes the kubeconfig, this process's pid (whose
+// namespaces `make cluster-shell` enters) and the node's containerd socket into dir, and waits for SIGINT or SIGTERM.
 func serveCluster(t *testing.T, dir string) {
-	s := startStack(t)
+	s := startStack(t, false)
 	s.addCatalogSource(t)
 	s.checkCatalogServedFromItsImage(t, csvName(currentVersion))
 	raw, err := os.ReadFile(s.kubeconfig)
@@ -45,10 +54,15 @@ func serveCluster(t *testing.T, dir string) {
 	if err := os.WriteFile(pid, []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// crictl's endpoint in make cluster-shell: the node's containerd.
+	if err := os.WriteFile(filepath.Join(dir, "containerd.sock"), []byte(s.node.Socket()), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	defer func() { _ = os.Remove(pid) }()
 	fmt.Printf(`
 The cluster is up: a node, OLM, and the CatalogSource %s/%s serving %s.
-From another terminal, run make cluster-shell: a shell in the cluster's namespaces, with KUBECONFIG=%s and kubectl.
+From another terminal, run make cluster-shell: a shell in the cluster's namespaces, with KUBECONFIG=%s,
+kubectl, and crictl for the node's containers.
 There, for example:
   kubectl get packagemanifests %s
   kubectl apply -f - <<'YAML'

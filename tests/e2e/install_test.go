@@ -34,10 +34,11 @@ import (
 
 const currentVersion = "0.3.0"
 
-// TestOLMInstallUseFailoverUninstall installs the current bundle through a Subscription, uses the operator in both
-// API versions, kills and stops its leader, and uninstalls it as OLM documents.
+// TestOLMInstallUseFailoverUninstall installs the current bundle through a Subscription on a cluster without the
+// Prometheus Operator (OLM refuses a bundle with kinds the cluster does not know), uses the operator in both API
+// versions, kills and stops its leader, and uninstalls it as OLM documents.
 func TestOLMInstallUseFailoverUninstall(t *testing.T) {
-	s := startStack(t)
+	s := startStack(t, false)
 	r := newPods(s, operatorNamespace)
 
 	subscribed := time.Now()

@@ -56,8 +56,9 @@ var repoRoot = func() string {
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }()
 
-// startStack starts everything, in order, and registers its teardown.
-func startStack(t *testing.T) *stack {
+// startStack starts everything, in order, and registers its teardown. With prometheus, the cluster has the
+// Prometheus Operator's CRDs (as OpenShift has); without, it is vanilla Kubernetes with OLM.
+func startStack(t *testing.T, prometheus bool) *stack {
 	t.Helper()
 	logs, err := os.MkdirTemp("", "configmapsync-e2e-")
 	if err != nil {
@@ -86,7 +87,11 @@ func startStack(t *testing.T) *stack {
 		t.Fatal("OLM_RELEASE (OLM's release manifests, rendered by hack/olm-release.sh) is not set; run `make test-e2e`")
 	}
 	// OLM's CRDs from its release manifests (crds.yaml), installed and waited for as its install.sh does.
-	s.env = &envtest.Environment{CRDDirectoryPaths: []string{filepath.Join(olmRelease, "crds.yaml"), filepath.Join("testdata", "crds")}}
+	crds := []string{filepath.Join(olmRelease, "crds.yaml")}
+	if prometheus {
+		crds = append(crds, filepath.Join(repoRoot, "tests", "testdata", "prometheus-crds"))
+	}
+	s.env = &envtest.Environment{CRDDirectoryPaths: crds}
 	apiserver := s.env.ControlPlane.GetAPIServer()
 	apiserver.Configure().Set("service-cluster-ip-range", "10.0.0.0/24")
 	// The namespace has no default route to pick an address from: advertise the host address the Makefile

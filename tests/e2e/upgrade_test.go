@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
 	syncv1beta1 "github.com/configmapsync/configmapsync-operator/api/v1beta1"
+	"github.com/configmapsync/configmapsync-operator/internal/monitoring"
 )
 
 // releasedVersions are the earlier releases the catalog keeps (tests/testdata/bundle-<version>, their managers built
@@ -39,7 +41,7 @@ func TestOLMUpgrade(t *testing.T) {
 
 func upgradeFrom(t *testing.T, from string) {
 	ctx := context.Background()
-	s := startStack(t)
+	s := startStack(t, true) // The Prometheus Operator's CRDs: 0.2.0's bundle carries a ServiceMonitor.
 	r := newPods(s, operatorNamespace)
 
 	// Manual approval, so the test decides when OLM moves on to the next release.
@@ -119,6 +121,9 @@ func upgradeFrom(t *testing.T, from string) {
 	missing := watch()
 	assert.Empty(t, missing, "copies missing or re-created during the upgrade")
 
+	// The current bundle carries no monitoring objects; its operator installs them, owned by the metrics Service.
+	s.waitForMonitoring(t)
+
 	// The upgraded operator keeps syncing the old objects.
 	require.NoError(t, s.k8s.Update(ctx, configMap("legacy", "settings-0", map[string]string{"index": "updated"})))
 	s.waitForCopies(t, "ConfigMap", "settings-0", []string{"legacy-copies"}, map[string]string{"index": "updated"})
@@ -175,4 +180,26 @@ func (s *stack) reportInstallPlanSteps(t *testing.T, csv string) {
 		}
 		report(t, "upgrade: InstallPlan %s steps: %v", plan.GetName(), kinds)
 	}
+}
+
+// waitForMonitoring waits for the ServiceMonitor and PrometheusRule the operator installs at start where the
+// Prometheus Operator's CRDs exist, owned by its metrics Service.
+func (s *stack) waitForMonitoring(t *testing.T) {
+	t.Helper()
+	objects, err := monitoring.Objects()
+	require.NoError(t, err)
+	waitFor(t, time.Minute, "the operator's ServiceMonitor and PrometheusRule", func() (bool, string) {
+		for _, want := range objects {
+			got := &unstructured.Unstructured{}
+			got.SetGroupVersionKind(want.GroupVersionKind())
+			if err := s.k8s.Get(context.Background(), client.ObjectKey{Namespace: operatorNamespace, Name: want.GetName()}, got); err != nil {
+				return false, err.Error()
+			}
+			owners := got.GetOwnerReferences()
+			if !slices.ContainsFunc(owners, func(o metav1.OwnerReference) bool { return o.Kind == "Service" && o.Name == monitoring.MetricsService }) {
+				return false, fmt.Sprintf("%s owned by %v", want.GetKind(), owners)
+			}
+		}
+		return true, ""
+	})
 }
