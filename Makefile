@@ -91,10 +91,10 @@ fuzz: ## Run each fuzz target for FUZZTIME (their seed corpora already run in `m
 	go test ./internal/syncer/ -run='^$$' -fuzz='^FuzzContentHash$$' -fuzztime=$(FUZZTIME)
 
 .PHONY: verify-generated
-verify-generated: manifests generate bundle catalog ## Fail when generated files (CRDs, RBAC, deepcopy, bundle, catalog) drift.
-	@if [ -n "$$(git status --porcelain -- api config bundle bundle.Dockerfile catalog)" ]; then \
+verify-generated: manifests generate bundle catalog ## Fail when generated files (CRDs, RBAC, deepcopy, the embedded monitoring objects, bundle, catalog) drift.
+	@if [ -n "$$(git status --porcelain -- api config bundle bundle.Dockerfile catalog internal/monitoring)" ]; then \
 		echo "Generated files are out of date; run 'make manifests generate bundle catalog' and commit:"; \
-		git status --porcelain -- api config bundle bundle.Dockerfile catalog; \
+		git status --porcelain -- api config bundle bundle.Dockerfile catalog internal/monitoring; \
 		git --no-pager diff --stat -- api config bundle bundle.Dockerfile catalog; exit 1; fi
 
 # Debian's runc: tests/images runs the operator and catalog images with it, as a kubelet's runtime would.

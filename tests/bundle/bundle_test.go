@@ -901,7 +901,7 @@ func TestCatalogHasTheUpgradeEdge(t *testing.T) {
 	}
 
 	// Every release in the channel, oldest first; the head is the bundle in bundle/.
-	var releases []string
+	releases := make([]string, 0, len(releasedVersions)+1)
 	for _, version := range releasedVersions {
 		releases = append(releases, packageName+".v"+version)
 	}

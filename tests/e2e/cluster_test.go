@@ -48,6 +48,12 @@ func serveCluster(t *testing.T, dir string) {
 	}
 	kubeconfig := filepath.Join(dir, "kubeconfig")
 	pid := filepath.Join(dir, "pid")
+	socket := filepath.Join(dir, "containerd.sock")
+	defer func() { // They would point at a cluster that is gone.
+		for _, f := range []string{pid, kubeconfig, socket} {
+			_ = os.Remove(f)
+		}
+	}()
 	if err := os.WriteFile(kubeconfig, raw, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -55,10 +61,9 @@ func serveCluster(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	// crictl's endpoint in make cluster-shell: the node's containerd.
-	if err := os.WriteFile(filepath.Join(dir, "containerd.sock"), []byte(s.node.Socket()), 0o600); err != nil {
+	if err := os.WriteFile(socket, []byte(s.node.Socket()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = os.Remove(pid) }()
 	fmt.Printf(`
 The cluster is up: a node, OLM, and the CatalogSource %s/%s serving %s.
 From another terminal, run make cluster-shell: a shell in the cluster's namespaces, with KUBECONFIG=%s,

@@ -81,8 +81,9 @@ func (s *stack) largeFanOut(t *testing.T, r *pods) {
 		return left == 0 && apierrors.IsNotFound(err), fmt.Sprintf("%d copies left", left)
 	})
 	deleted := time.Since(start)
-	var memory []string
-	for _, pod := range r.running() {
+	running := r.running()
+	memory := make([]string, 0, len(running))
+	for _, pod := range running {
 		peak, limit := r.peakMemory(t, pod)
 		memory = append(memory, fmt.Sprintf("%s %d MiB of %d MiB", pod, peak>>20, limit>>20))
 	}

@@ -115,8 +115,10 @@ func (s *stack) serveImages(t *testing.T) string {
 	images[sandboxImage] = pause
 	// OLM's image, as its Dockerfile makes it: its commands in /bin, busybox's cp (bundle unpack Jobs run
 	// /bin/cp; its applet is chosen by the file name), user 1001. It is also the catalog operator's util image.
-	olmFiles := []ociimage.File{{Path: "/bin/cp", Source: os.Getenv("BUSYBOX"), Mode: 0o755}}
-	for _, command := range []string{"olm", "catalog", "package-server", "copy-content", "cpb"} {
+	commands := []string{"olm", "catalog", "package-server", "copy-content", "cpb"}
+	olmFiles := make([]ociimage.File, 0, 1+len(commands))
+	olmFiles = append(olmFiles, ociimage.File{Path: "/bin/cp", Source: os.Getenv("BUSYBOX"), Mode: 0o755})
+	for _, command := range commands {
 		olmFiles = append(olmFiles, ociimage.File{Path: "/bin/" + command,
 			Source: filepath.Join(os.Getenv("OLM_BINARIES"), command), Mode: 0o755})
 	}
@@ -147,7 +149,8 @@ func (s *stack) serveImages(t *testing.T) string {
 	s.catalogImage = os.Getenv("CATALOG_IMG")
 	images[s.catalogImage] = catalog
 	// The bundle images the catalog names by digest: built from the same folders, they have those digests.
-	dirs := []string{filepath.Join(repoRoot, "bundle")}
+	dirs := make([]string, 0, 1+len(releasedVersions))
+	dirs = append(dirs, filepath.Join(repoRoot, "bundle"))
 	for _, version := range releasedVersions {
 		dirs = append(dirs, filepath.Join(repoRoot, "tests", "testdata", "bundle-"+version))
 	}

@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -43,7 +44,8 @@ func (s *stack) runScorecard(t *testing.T) {
 	var results scorecardv1alpha3.TestList
 	if jsonErr := json.Unmarshal(out, &results); jsonErr != nil {
 		stderr := ""
-		if exit, ok := err.(*exec.ExitError); ok {
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
 			stderr = string(exit.Stderr)
 		}
 		t.Fatalf("operator-sdk scorecard: %v (%v): %s%s", err, jsonErr, out, stderr)
