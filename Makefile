@@ -31,7 +31,9 @@ CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 KUSTOMIZE ?= $(LOCALBIN)/kustomize-$(KUSTOMIZE_VERSION)
 GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 OPERATOR_SDK ?= $(LOCALBIN)/operator-sdk-$(OPERATOR_SDK_VERSION)
-OPM ?= $(LOCALBIN)/opm-$(OPM_VERSION)
+# opm: the static linux/amd64 binary the catalog image carries serves the host too.
+OPM_STATIC := $(LOCALBIN)/image/opm-$(OPM_VERSION)-linux-amd64
+OPM ?= $(OPM_STATIC)
 
 # The control plane for tests: the user's own KUBEBUILDER_ASSETS (setup-envtest) when set, else ours, built from source.
 ENVTEST_ASSETS_DIR := $(LOCALBIN)/k8s/$(KUBERNETES_VERSION)-$(GOOS)-$(GOARCH)
@@ -42,6 +44,12 @@ endif
 export KUBEBUILDER_ASSETS
 
 TOOLS_BUILD_TAGS := containers_image_openpgp,exclude_graphdriver_btrfs,exclude_graphdriver_devicemapper
+
+# Everything builds as the operator image does: static (no cgo) and -trimpath, unless the caller says otherwise. One
+# build configuration means the Go build cache compiles each package once for the tests, bin/manager, the image and
+# tools of the same module, not once per configuration (a cold CI run is mostly compiling).
+export CGO_ENABLED ?= 0
+export GOFLAGS ?= -trimpath
 
 .DEFAULT_GOAL := help
 
@@ -91,7 +99,8 @@ fuzz: ## Run each fuzz target for FUZZTIME (their seed corpora already run in `m
 	go test ./internal/syncer/ -run='^$$' -fuzz='^FuzzContentHash$$' -fuzztime=$(FUZZTIME)
 
 .PHONY: verify-generated
-verify-generated: manifests generate bundle catalog ## Fail when generated files (CRDs, RBAC, deepcopy, the embedded monitoring objects, bundle, catalog) drift.
+verify-generated: manifests generate bundle catalog ## Fail when generated files (CRDs, RBAC, deepcopy, the embedded monitoring objects, bundle, catalog, OLM's release) drift.
+	hack/olm-release.sh --check $(OLM_RELEASE_ARGS)
 	@if [ -n "$$(git status --porcelain -- api config bundle bundle.Dockerfile catalog internal/monitoring)" ]; then \
 		echo "Generated files are out of date; run 'make manifests generate bundle catalog' and commit:"; \
 		git status --porcelain -- api config bundle bundle.Dockerfile catalog internal/monitoring; \
@@ -208,22 +217,26 @@ bundle-image: ## Build the bundle image of BUNDLE_DIR (as bundle.Dockerfile does
 # What the catalog image takes from the opm image, built here for linux/amd64: opm, static (its sqlite is cgo; the
 # image has no libc), grpc_health_probe (OLM's catalog pods exec it as their probes), and opm's serve cache of
 # catalog/ made by servecache (opm's cache package, JSON format: reproducible, unlike `opm serve --cache-only`).
-OPM_STATIC := $(LOCALBIN)/image/opm-$(OPM_VERSION)-linux-amd64
 GRPC_HEALTH_PROBE := $(LOCALBIN)/image/grpc_health_probe-linux-amd64
 SERVECACHE := $(LOCALBIN)/servecache-$(OPM_VERSION)
 SERVE_CACHE_DIR := $(LOCALBIN)/image/serve-cache
-$(OPM_STATIC): | $(LOCALBIN)
-	@# Linking statically needs gcc and glibc's static libraries (Debian's gcc and libc6-dev).
-	@if ! command -v gcc >/dev/null || [ ! -e "$$(gcc -print-file-name=libc.a)" ] || [ "$$(gcc -print-file-name=libc.a)" = libc.a ]; then \
-	  echo "Installing Debian's gcc and libc6-dev (needs root and apt)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev; fi
-	cd hack/tools/opm && CGO_ENABLED=1 go build -mod=mod -trimpath -tags $(TOOLS_BUILD_TAGS),osusergo,netgo \
-	  -ldflags '-s -w -linkmode external -extldflags -static' -o $@ github.com/operator-framework/operator-registry/cmd/opm
+# opm is built once, for the image, and the host uses the same binary (and servecache the same configuration).
+OPM_BUILD := cd hack/tools/opm && CGO_ENABLED=1 go build -mod=mod -trimpath -tags $(TOOLS_BUILD_TAGS),osusergo,netgo \
+  -ldflags '-s -w -linkmode external -extldflags -static'
+$(OPM_STATIC): | $(LOCALBIN) static-cgo-toolchain
+	$(OPM_BUILD) -o $@ github.com/operator-framework/operator-registry/cmd/opm
+$(SERVECACHE): | $(LOCALBIN) static-cgo-toolchain
+	$(OPM_BUILD) -o $@ ./servecache
 $(GRPC_HEALTH_PROBE): | $(LOCALBIN)
 	cd hack/tools/opm && CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -mod=mod -trimpath -ldflags '-s -w' \
 	  -o $@ github.com/grpc-ecosystem/grpc-health-probe
-$(SERVECACHE): | $(LOCALBIN)
-	cd hack/tools/opm && go build -mod=mod -trimpath -tags $(TOOLS_BUILD_TAGS) -o $@ ./servecache
+
+# Linking opm statically with its cgo sqlite needs gcc and glibc's static libraries (Debian's gcc and libc6-dev).
+.PHONY: static-cgo-toolchain
+static-cgo-toolchain:
+	@if ! command -v gcc >/dev/null || [ ! -e "$$(gcc -print-file-name=libc.a)" ] || [ "$$(gcc -print-file-name=libc.a)" = libc.a ]; then \
+	  echo "Installing Debian's gcc and libc6-dev (needs root and apt)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev; fi
 
 .PHONY: catalog-image-tools
 catalog-image-tools: $(OPM_STATIC) $(GRPC_HEALTH_PROBE) $(SERVECACHE) ## Build opm, grpc_health_probe and servecache for the catalog image.
@@ -281,12 +294,9 @@ $(GOLANGCI_LINT): | $(LOCALBIN)
 	cd hack/tools/golangci-lint && go build -mod=mod -trimpath -o $@ github.com/golangci/golangci-lint/v2/cmd/golangci-lint
 
 $(OPERATOR_SDK): | $(LOCALBIN)
-	cd hack/tools/operator-sdk && go build -mod=mod -trimpath -tags $(TOOLS_BUILD_TAGS) \
+	cd hack/tools/operator-sdk && CGO_ENABLED=0 go build -mod=mod -trimpath -tags $(TOOLS_BUILD_TAGS) \
 		-ldflags "-X github.com/operator-framework/operator-sdk/internal/version.Version=$(OPERATOR_SDK_VERSION) -X github.com/operator-framework/operator-sdk/internal/version.ImageVersion=$(OPERATOR_SDK_VERSION)" \
 		-o $@ github.com/operator-framework/operator-sdk/cmd/operator-sdk
-
-$(OPM): | $(LOCALBIN)
-	cd hack/tools/opm && go build -mod=mod -trimpath -tags $(TOOLS_BUILD_TAGS) -o $@ github.com/operator-framework/operator-registry/cmd/opm
 
 # operator-sdk's scorecard-test, static for its image (the one the bundle's tests/scorecard/config.yaml names).
 SCORECARD_TEST := $(LOCALBIN)/image/scorecard-test-$(OPERATOR_SDK_VERSION)-linux-amd64
@@ -300,21 +310,24 @@ OLM_BINARIES := $(LOCALBIN)/image/olm-$(OLM_VERSION)-linux-amd64
 OLM_COMMANDS := cmd/olm cmd/catalog cmd/package-server cmd/copy-content util/cpb
 $(OLM_BINARIES)/.built: hack/tools/olm/go.mod | $(LOCALBIN)
 	mkdir -p $(OLM_BINARIES)
-	cd hack/tools/olm && for c in $(OLM_COMMANDS); do CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -mod=mod -trimpath \
-	  -tags $(TOOLS_BUILD_TAGS) -ldflags='-s -w' -o $(OLM_BINARIES)/$$(basename $$c) \
-	  github.com/operator-framework/operator-lifecycle-manager/$$c; done
+	cd hack/tools/olm && CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -mod=mod -trimpath -tags $(TOOLS_BUILD_TAGS) \
+	  -ldflags='-s -w' -o $(OLM_BINARIES)/ $(addprefix github.com/operator-framework/operator-lifecycle-manager/,$(OLM_COMMANDS))
 	touch $@
 
 # OLM v0's release manifests (crds.yaml, olm.yaml), rendered from the chart in OLM's module as its release does,
-# with helm built from its module; they name the OLM and opm images the end-to-end suite builds and serves.
+# with helm built from its module; they name the OLM and opm images the end-to-end suite builds and serves. They are
+# committed, so CI does not build helm: verify-generated checks their SHA256SUMS against the inputs.
 HELM_VERSION ?= v3.22.0
 HELM := $(LOCALBIN)/helm-$(HELM_VERSION)
-OLM_RELEASE := $(LOCALBIN)/olm-release-$(OLM_VERSION)
+OLM_RELEASE := tests/e2e/testdata/olm-$(OLM_VERSION)
+OLM_RELEASE_ARGS = "$$(cd hack/tools/olm && go list -m -f '{{.Dir}}' github.com/operator-framework/operator-lifecycle-manager)" \
+  $(OLM_VERSION) quay.io/operator-framework/olm:$(OLM_VERSION) quay.io/operator-framework/opm:$(OPM_VERSION) $(OLM_RELEASE)
 $(HELM): hack/tools/helm/go.mod | $(LOCALBIN)
 	cd hack/tools/helm && go build -mod=mod -trimpath -o $@ helm.sh/helm/v3/cmd/helm
-$(OLM_RELEASE)/olm.yaml: $(HELM) hack/olm-release.sh hack/tools/olm/go.mod
-	hack/olm-release.sh $(HELM) "$$(cd hack/tools/olm && go list -m -f '{{.Dir}}' github.com/operator-framework/operator-lifecycle-manager)" \
-	  $(OLM_VERSION) quay.io/operator-framework/olm:$(OLM_VERSION) quay.io/operator-framework/opm:$(OPM_VERSION) $(OLM_RELEASE)
+
+.PHONY: olm-release
+olm-release: $(HELM) ## Render OLM's release manifests into tests/e2e/testdata/olm-OLM_VERSION (after changing OLM_VERSION or the images).
+	hack/olm-release.sh $(HELM) $(OLM_RELEASE_ARGS)
 
 # CoreDNS for the node's cluster DNS (OLM reaches catalogs by their Service's name), with the plugins a cluster
 # needs (hack/tools/coredns), static for its image.
@@ -338,7 +351,7 @@ $(PAUSE): hack/pause/main.go | $(LOCALBIN)
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -ldflags='-s -w' -o $@ ./hack/pause
 
 .PHONY: e2e-tools
-e2e-tools: envtest node-packages $(OLM_BINARIES)/.built $(OLM_RELEASE)/olm.yaml $(COREDNS) $(OPERATOR_SDK) $(SCORECARD_TEST) $(OPM) $(PAUSE) catalog-image-tools ## Build what the end-to-end stack needs: controller-manager, scheduler, kubelet, kube-proxy, CoreDNS, OLM, opm.
+e2e-tools: envtest node-packages $(OLM_BINARIES)/.built $(COREDNS) $(OPERATOR_SDK) $(SCORECARD_TEST) $(OPM) $(PAUSE) catalog-image-tools ## Build what the end-to-end stack needs: controller-manager, scheduler, kubelet, kube-proxy, CoreDNS, OLM, opm.
 	hack/envtest-assets.sh $(LOCALBIN)/k8s $(KUBERNETES_VERSION) $(ETCD_VERSION) kube-controller-manager kube-scheduler kubelet kube-proxy
 
 # The managers of the earlier releases, built (static, for their images) from the commits they were released from,
@@ -364,7 +377,7 @@ MANAGER_IMAGES := $(subst $(space),$(comma),$(IMG)=$(LOCALBIN)/image/manager-lin
 # allocations (/var/lib/cni), pod log links (/var/log/containers) and shim sockets (/run/containerd) go with it.
 # Needs root (unshare, ip, mount). in-e2e-namespaces runs $(1) (from tests/e2e) there, with what the stack needs.
 define in-e2e-namespaces
-OLM_RELEASE=$(OLM_RELEASE) \
+OLM_RELEASE=$(CURDIR)/$(OLM_RELEASE) \
 OLM_BINARIES=$(OLM_BINARIES) COREDNS=$(COREDNS) MANAGER_IMAGES=$(MANAGER_IMAGES) PAUSE=$(PAUSE) BUSYBOX=/bin/busybox \
 CATALOG_LAYOUT=$(IMAGES_DIR)/catalog CATALOG_IMG=$(CATALOG_IMG) \
 OPERATOR_SDK=$(OPERATOR_SDK) SCORECARD_TEST=$(SCORECARD_TEST) E2E_OUTPUT=$(LOCALBIN)/e2e-output \

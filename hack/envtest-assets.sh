@@ -47,11 +47,11 @@ if [ ${#kube_commands[@]} -gt 0 ]; then
   pkg=k8s.io/component-base/version
   ldflags="-s -w -X ${pkg}.gitVersion=v${kube_version} -X ${pkg}.gitMajor=1 -X ${pkg}.gitMinor=${minor}"
   ldflags+=" -X ${pkg}.gitTreeState=clean -X ${pkg}.buildDate=1970-01-01T00:00:00Z"
-  for cmd in "${kube_commands[@]}"; do
-    log "go build ./cmd/$cmd"
-    go build -mod=mod -trimpath -ldflags="$ldflags" -o "$out/$cmd.tmp" "./cmd/$cmd"
-    mv "$out/$cmd.tmp" "$out/$cmd"
-  done
+  # One go build for all of them: their links overlap with compiling, instead of each waiting for the last.
+  log "go build ${kube_commands[*]/#/./cmd/}"
+  mkdir -p "$work/out"
+  go build -mod=mod -trimpath -ldflags="$ldflags" -o "$work/out/" "${kube_commands[@]/#/./cmd/}"
+  for cmd in "${kube_commands[@]}"; do mv "$work/out/$cmd" "$out/$cmd"; done
   cd - >/dev/null
 fi
 

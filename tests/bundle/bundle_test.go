@@ -20,7 +20,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -54,6 +53,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/configmapsync/configmapsync-operator/internal/monitoring"
+	"github.com/configmapsync/configmapsync-operator/tests/harness"
 )
 
 const (
@@ -90,19 +90,9 @@ var allowedWarnings = []allowedWarning{}
 // ---------------------------------------------------------------------------------------------------------------
 // Helpers
 
-// repoRoot is the module root, found from this file's location so the tests work from any working directory.
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	_, file, _, ok := runtime.Caller(0)
-	require.True(t, ok, "runtime.Caller failed")
-	root := filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
-	require.FileExists(t, filepath.Join(root, "go.mod"), "repository root not found from %s", file)
-	return root
-}
-
 func bundleDir(t *testing.T) string {
 	t.Helper()
-	return filepath.Join(repoRoot(t), "bundle")
+	return filepath.Join(harness.RepoRoot, "bundle")
 }
 
 // loadBundle loads the bundle the way operator-sdk does: from the bundle root, so metadata/annotations.yaml is read.
@@ -546,7 +536,7 @@ var releasedVersions = []string{"0.1.0", "0.2.0"}
 func TestBundleDeploymentSelectorIsThePreviousReleases(t *testing.T) {
 	current := loadBundle(t).CSV.Spec.InstallStrategy.StrategySpec.DeploymentSpecs
 	for _, version := range releasedVersions {
-		previous, err := manifests.GetBundleFromDir(filepath.Join(repoRoot(t), "tests", "testdata", "bundle-"+version))
+		previous, err := manifests.GetBundleFromDir(filepath.Join(harness.RepoRoot, "tests", "testdata", "bundle-"+version))
 		require.NoError(t, err)
 		before := map[string]*metav1.LabelSelector{}
 		for _, d := range previous.CSV.Spec.InstallStrategy.StrategySpec.DeploymentSpecs {
@@ -783,7 +773,7 @@ func dockerfileLabels(t *testing.T, instructions []string) map[string]string {
 
 func TestBundleDockerfileLabelsMatchAnnotations(t *testing.T) {
 	ann := readAnnotations(t)
-	got := dockerfileLabels(t, dockerfileInstructions(t, filepath.Join(repoRoot(t), "bundle.Dockerfile")))
+	got := dockerfileLabels(t, dockerfileInstructions(t, filepath.Join(harness.RepoRoot, "bundle.Dockerfile")))
 	require.NotEmpty(t, got, "bundle.Dockerfile has no LABELs")
 	for k, v := range ann {
 		lv, ok := got[k]
@@ -798,7 +788,7 @@ func TestBundleDockerfileLabelsMatchAnnotations(t *testing.T) {
 }
 
 func TestBundleDockerfileCopiesTheBundle(t *testing.T) {
-	ins := dockerfileInstructions(t, filepath.Join(repoRoot(t), "bundle.Dockerfile"))
+	ins := dockerfileInstructions(t, filepath.Join(harness.RepoRoot, "bundle.Dockerfile"))
 	require.NotEmpty(t, ins)
 	assert.Equal(t, "FROM scratch", ins[0], "a bundle image holds only the bundle")
 	ann := readAnnotations(t)
@@ -864,7 +854,7 @@ func TestBundleIsSmall(t *testing.T) {
 // 5. The file-based catalog
 
 func TestCatalogHasTheUpgradeEdge(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(repoRoot(t), "catalog", packageName, "catalog.yaml"))
+	data, err := os.ReadFile(filepath.Join(harness.RepoRoot, "catalog", packageName, "catalog.yaml"))
 	require.NoError(t, err)
 
 	type entry struct {

@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -31,6 +30,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/configmapsync/configmapsync-operator/internal/operator"
+	"github.com/configmapsync/configmapsync-operator/tests/harness"
 	"github.com/configmapsync/configmapsync-operator/tests/node"
 )
 
@@ -51,10 +51,8 @@ type stack struct {
 	catalogImage string
 }
 
-var repoRoot = func() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
-}()
+// repoRoot is the repository's root folder.
+var repoRoot = harness.RepoRoot
 
 // startStack starts everything, in order, and registers its teardown. With prometheus, the cluster has the
 // Prometheus Operator's CRDs (as OpenShift has); without, it is vanilla Kubernetes with OLM.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"time"
 
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
@@ -21,10 +20,22 @@ import (
 	"github.com/configmapsync/configmapsync-operator/internal/operator"
 )
 
-// RepoRoot is the repository's root folder, so suites in any folder find config/ and tests/testdata.
+// RepoRoot is the repository's root folder, so suites in any folder find config/ and tests/testdata. It is the
+// nearest folder above the working directory (a test's package folder) holding go.mod: builds use -trimpath, so
+// source file names in the binary are not paths on disk.
 var RepoRoot = func() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
+	dir, err := os.Getwd()
+	if err != nil {
+		panic(err)
+	}
+	for start := dir; ; dir = filepath.Dir(dir) {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		if filepath.Dir(dir) == dir {
+			panic("no go.mod above " + start)
+		}
+	}
 }()
 
 // Path returns a path below the repository root.
