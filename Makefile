@@ -49,7 +49,7 @@ TOOLS_BUILD_TAGS := containers_image_openpgp,exclude_graphdriver_btrfs,exclude_g
 # build configuration means the Go build cache compiles each package once for the tests, bin/manager, the image and
 # tools of the same module, not once per configuration (a cold CI run is mostly compiling).
 export CGO_ENABLED ?= 0
-export GOFLAGS ?= -trimpath
+export GOFLAGS ?= -trimpath -buildvcs=false
 
 .DEFAULT_GOAL := help
 
