@@ -1,6 +1,9 @@
 # ConfigMapSync Operator. `make help` lists the targets; `make test` and `make demo` are the two that matter.
 
 VERSION ?= 0.3.0
+# The day VERSION is released: the CSV's createdAt (OperatorHub shows it), so the bundle does not depend on when
+# it is built.
+RELEASE_DATE ?= 2026-11-30
 IMAGE_TAG_BASE ?= quay.io/configmapsync/configmapsync-operator
 IMG ?= $(IMAGE_TAG_BASE):v$(VERSION)
 BUNDLE_IMG ?= $(IMAGE_TAG_BASE)-bundle:v$(VERSION)
@@ -9,7 +12,8 @@ CHANNELS ?= stable
 DEFAULT_CHANNEL ?= stable
 PACKAGE ?= configmapsync-operator
 CONTAINER_TOOL ?= docker
-BUNDLE_GEN_FLAGS ?= -q --overwrite --version $(VERSION) --channels=$(CHANNELS) --default-channel=$(DEFAULT_CHANNEL) --package $(PACKAGE)
+BUNDLE_GEN_FLAGS ?= -q --overwrite --version $(VERSION) --channels=$(CHANNELS) --default-channel=$(DEFAULT_CHANNEL) --package $(PACKAGE) \
+  --extra-service-accounts $(PACKAGE)-metrics-scraper
 
 # Pinned versions. Every tool is built from these into bin/ once and reused.
 KUBERNETES_VERSION ?= 1.37.2
@@ -39,7 +43,7 @@ OPM ?= $(OPM_STATIC)
 ENVTEST_ASSETS_DIR := $(LOCALBIN)/k8s/$(KUBERNETES_VERSION)-$(GOOS)-$(GOARCH)
 ifeq ($(origin KUBEBUILDER_ASSETS),undefined)
 KUBEBUILDER_ASSETS := $(ENVTEST_ASSETS_DIR)
-ENVTEST_DEP := $(ENVTEST_ASSETS_DIR)/kube-apiserver $(ENVTEST_ASSETS_DIR)/etcd
+ENVTEST_DEP := $(ENVTEST_ASSETS_DIR)/kube-apiserver $(ENVTEST_ASSETS_DIR)/etcd $(ENVTEST_ASSETS_DIR)/kubectl
 endif
 export KUBEBUILDER_ASSETS
 
@@ -115,17 +119,19 @@ $(RUNC):
 .PHONY: test
 test: manifests generate vet build envtest $(RUNC) catalog-image-tools ## Build, vet, and run unit and integration tests (real kube-apiserver + etcd), and run the images with runc.
 	OPM_STATIC=$(OPM_STATIC) GRPC_HEALTH_PROBE=$(GRPC_HEALTH_PROBE) SERVECACHE=$(SERVECACHE) go test ./... -count=1 -timeout 20m
+	@# The alerting rules, through Prometheus's query engine: a module of its own (tests/alertrules/go.mod).
+	cd tests/alertrules && go test ./... -count=1
 
 .PHONY: lint
 lint: $(GOLANGCI_LINT) ## Run golangci-lint.
 	$(GOLANGCI_LINT) run ./...
 
 .PHONY: envtest
-envtest: $(ENVTEST_DEP) ## Build kube-apiserver and etcd for envtest from source (once), unless KUBEBUILDER_ASSETS is set.
+envtest: $(ENVTEST_DEP) ## Build kube-apiserver, etcd and kubectl for envtest from source (once), unless KUBEBUILDER_ASSETS is set.
 	@echo "KUBEBUILDER_ASSETS=$(KUBEBUILDER_ASSETS)"
 
-$(ENVTEST_ASSETS_DIR)/kube-apiserver $(ENVTEST_ASSETS_DIR)/etcd &:
-	hack/envtest-assets.sh $(LOCALBIN)/k8s $(KUBERNETES_VERSION) $(ETCD_VERSION)
+$(ENVTEST_ASSETS_DIR)/kube-apiserver $(ENVTEST_ASSETS_DIR)/etcd $(ENVTEST_ASSETS_DIR)/kubectl &:
+	hack/envtest-assets.sh $(LOCALBIN)/k8s $(KUBERNETES_VERSION) $(ETCD_VERSION) kubectl
 
 ##@ Build and run
 
@@ -172,8 +178,8 @@ bundle: manifests $(KUSTOMIZE) $(OPERATOR_SDK) $(if $(filter true,$(USE_IMAGE_DI
 	sed -i -e 's|^    containerImage: .*|    containerImage: '"$$image"'|' \
 	  -e 's|^    features.operators.openshift.io/disconnected: .*|    features.operators.openshift.io/disconnected: "'"$$disconnected"'"|' $(CSV_FILE)
 	@# bundle/manifests is emptied first: the generator leaves the files of objects config/ no longer has.
-	@# The generator stamps the build time; keep the bundle reproducible so drift checks mean something.
-	sed -i '/^    createdAt: /d' $(CSV_FILE)
+	@# The generator stamps the build time; the release date keeps the bundle reproducible.
+	sed -i 's|^    createdAt: .*|    createdAt: "$(RELEASE_DATE)T00:00:00Z"|' $(CSV_FILE)
 	$(OPERATOR_SDK) bundle validate ./bundle --select-optional suite=operatorframework
 
 .PHONY: catalog
@@ -406,7 +412,6 @@ $(CRICTL_DIR)/crictl: hack/tools/crictl/go.mod | $(LOCALBIN)
 
 .PHONY: cluster
 cluster: e2e-binary $(CRICTL_DIR)/crictl ## Run a local cluster (a real node, OLM, this operator's catalog) until Ctrl-C; use it with make cluster-shell.
-	hack/envtest-assets.sh $(LOCALBIN)/k8s $(KUBERNETES_VERSION) $(ETCD_VERSION) kubectl
 	mkdir -p $(CLUSTER_DIR)
 	$(call in-e2e-namespaces,E2E_CLUSTER=$(CLUSTER_DIR) $(LOCALBIN)/e2e.test)
 

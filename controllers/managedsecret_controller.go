@@ -29,6 +29,7 @@ import (
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
 	"github.com/configmapsync/configmapsync-operator/internal/metawatch"
+	"github.com/configmapsync/configmapsync-operator/internal/metrics"
 	"github.com/configmapsync/configmapsync-operator/internal/secretgen"
 	"github.com/configmapsync/configmapsync-operator/internal/syncer"
 )
@@ -146,6 +147,7 @@ func (r *ManagedSecretReconciler) reconcileNormal(ctx context.Context, before, m
 		return ctrl.Result{RequeueAfter: staleRetryDelay}, nil
 	}
 	recordManagedSecretStatus(ms, out, err)
+	recordManagedSecretMetrics(ms, out, err)
 	r.emitManagedSecretEvents(before, ms, out)
 	logManagedSecretOutcome(ctx, ms, out)
 	if err != nil {
@@ -614,6 +616,7 @@ func (r *ManagedSecretReconciler) reconcileDelete(ctx context.Context, before, m
 	if len(errs) > 0 {
 		setManagedSecretCondition(ms, syncv1.DeletingCondition, metav1.ConditionFalse, syncv1.ReasonCleanupFailed,
 			fmt.Sprintf("Could not %s the Secret; retrying. The ManagedSecret stays until it is cleaned up: %v", verb, errors.Join(errs...)))
+		metrics.ManagedSecretFailures.WithLabelValues(syncv1.ReasonCleanupFailed).Inc()
 		r.emitManagedSecretCleanupEvent(before, ms)
 		return errors.Join(errs...)
 	}
@@ -621,6 +624,7 @@ func (r *ManagedSecretReconciler) reconcileDelete(ctx context.Context, before, m
 	if err := removeFinalizer(ctx, r.Client, ms); err != nil {
 		return err
 	}
+	metrics.SetNextRotation(client.ObjectKeyFromObject(ms), time.Time{})
 	logf.FromContext(ctx).Info("Cleaned up the generated Secret", "policy", ms.Spec.DeletionPolicy, "secrets", len(list.Items))
 	return nil
 }

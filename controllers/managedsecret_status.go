@@ -9,10 +9,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
+	"github.com/configmapsync/configmapsync-operator/internal/metrics"
 	"github.com/configmapsync/configmapsync-operator/internal/syncer"
 )
 
@@ -65,6 +67,29 @@ func recordManagedSecretStatus(ms *syncv1.ManagedSecret, out secretOutcome, err 
 	default:
 		setManagedSecretCondition(ms, syncv1.ReadyCondition, metav1.ConditionTrue, syncv1.ReasonSecretReady,
 			fmt.Sprintf("Secret %s holds the %d keys of the spec", st.SecretName, st.KeyCount))
+	}
+}
+
+// recordManagedSecretMetrics counts a written rotation, or a failure by the reason the Ready condition now gives,
+// and updates the ManagedSecret's next rotation. After a failure the old schedule stays, so an overdue rotation
+// shows in managedsecret_next_rotation_timestamp_seconds.
+func recordManagedSecretMetrics(ms *syncv1.ManagedSecret, out secretOutcome, err error) {
+	key := client.ObjectKeyFromObject(ms)
+	if ready := meta.FindStatusCondition(ms.Status.Conditions, syncv1.ReadyCondition); ready != nil && ready.Status == metav1.ConditionFalse {
+		metrics.ManagedSecretFailures.WithLabelValues(ready.Reason).Inc()
+	}
+	switch {
+	case out.conflict:
+		metrics.SetNextRotation(key, time.Time{})
+	case err == nil && out.plan != nil:
+		if out.plan.rotated && out.action != syncer.ActionNone {
+			metrics.Rotations.Inc()
+		}
+		var next time.Time
+		if out.plan.nextRotation != nil {
+			next = *out.plan.nextRotation
+		}
+		metrics.SetNextRotation(key, next)
 	}
 }
 

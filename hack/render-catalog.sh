@@ -30,6 +30,16 @@ entries:
 - name: ${package}.v${version}
   replaces: ${package}.v0.2.0
   skipRange: '>=0.1.0 <${version}'
+---
+schema: olm.deprecations
+package: ${package}
+entries:
+- reference:
+    schema: olm.bundle
+    name: ${package}.v0.1.0
+  message: >-
+    0.1.0 serves only the deprecated v1beta1 API (no conversion webhook, no leader election, no ManagedSecret).
+    Install or upgrade to the head of the stable channel; the upgrade converts existing ConfigMapSyncs to v1.
 YAML
   go run ./hack/image render -opm "$opm" -repo "$repo" -bundle tests/testdata/bundle-0.1.0 \
     -bundle tests/testdata/bundle-0.2.0 -bundle bundle

@@ -252,7 +252,7 @@ type DestinationStatus struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:storageversion
-// +kubebuilder:resource:shortName=cms;cmsync,categories=configmapsync
+// +kubebuilder:resource:shortName=cms;cmsync,categories=configmapsync-all
 // +kubebuilder:printcolumn:name="Source",type=string,JSONPath=`.spec.source.name`
 // +kubebuilder:printcolumn:name="Destinations",type=integer,JSONPath=`.status.desiredDestinations`
 // +kubebuilder:printcolumn:name="Strategy",type=string,JSONPath=`.spec.syncStrategy`

@@ -9,6 +9,10 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
+// Category is the kubectl category of both kinds (`kubectl get configmapsync-all`), set by the
+// +kubebuilder:resource markers. It is not any resource's name: kubectl expands categories before names.
+const Category = "configmapsync-all"
+
 var (
 	// GroupVersion is the group and version used to register these objects.
 	GroupVersion = schema.GroupVersion{Group: "sync.configmapsync.io", Version: "v1"}

@@ -67,7 +67,7 @@ type ConfigMapSyncStatus struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:deprecatedversion:warning="sync.configmapsync.io/v1beta1 ConfigMapSync is deprecated; use sync.configmapsync.io/v1"
-// +kubebuilder:resource:shortName=cms;cmsync,categories=configmapsync
+// +kubebuilder:resource:shortName=cms;cmsync,categories=configmapsync-all
 // +kubebuilder:printcolumn:name="Source",type=string,JSONPath=`.spec.sourceNamespace`
 // +kubebuilder:printcolumn:name="ConfigMap",type=string,JSONPath=`.spec.configMapName`
 // +kubebuilder:printcolumn:name="Destination",type=string,JSONPath=`.spec.destinationNamespace`

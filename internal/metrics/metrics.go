@@ -5,6 +5,7 @@ package metrics
 
 import (
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/types"
@@ -47,10 +48,59 @@ var (
 		Name: "configmapsync_last_successful_sync_timestamp_seconds",
 		Help: "Unix time of the last sync that left every destination of a ConfigMapSync up to date.",
 	})
+
+	// Rotations counts rotations of ManagedSecrets' generated keys that were written.
+	Rotations = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "managedsecret_rotations_total",
+		Help: "Rotations of ManagedSecrets' generated keys written to their Secrets (scheduled and requested).",
+	})
+
+	// ManagedSecretFailures counts reconciles of a ManagedSecret that could not bring its Secret up to date, by
+	// the reason its Ready condition gives.
+	ManagedSecretFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "managedsecret_failures_total",
+		Help: "ManagedSecret reconciles that left the Secret out of date, by reason (WriteFailed, PermanentFailure, InvalidSpec, Conflict, CleanupFailed).",
+	}, []string{"reason"})
+
+	// NextRotation is the earliest scheduled rotation; SetNextRotation keeps it.
+	NextRotation = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "managedsecret_next_rotation_timestamp_seconds",
+		Help: "Unix time of the earliest scheduled rotation among all ManagedSecrets (0 when none has a rotationInterval). Behind time(), a rotation is overdue.",
+	})
 )
 
 func init() {
-	ctrlmetrics.Registry.MustRegister(SyncDuration, SyncErrors, CopyWrites, copiesManaged, lastSuccess)
+	ctrlmetrics.Registry.MustRegister(SyncDuration, SyncErrors, CopyWrites, copiesManaged, lastSuccess,
+		Rotations, ManagedSecretFailures, NextRotation)
+}
+
+// rotations remembers each ManagedSecret's next rotation, so the gauge can show the earliest and forget deleted ones.
+var rotations = struct {
+	sync.Mutex
+	next map[types.NamespacedName]time.Time
+}{next: map[types.NamespacedName]time.Time{}}
+
+// SetNextRotation records when the ManagedSecret key rotates next; the zero time forgets it (no schedule, deleted,
+// or its Secret is someone else's). A failing ManagedSecret keeps its last schedule, so an overdue rotation shows.
+func SetNextRotation(key types.NamespacedName, next time.Time) {
+	rotations.Lock()
+	defer rotations.Unlock()
+	if next.IsZero() {
+		delete(rotations.next, key)
+	} else {
+		rotations.next[key] = next
+	}
+	var earliest time.Time
+	for _, t := range rotations.next {
+		if earliest.IsZero() || t.Before(earliest) {
+			earliest = t
+		}
+	}
+	if earliest.IsZero() {
+		NextRotation.Set(0)
+		return
+	}
+	NextRotation.Set(float64(earliest.UnixNano()) / 1e9)
 }
 
 // copies remembers each ConfigMapSync's copy count so the gauge is a sum that can drop a deleted sync's share.

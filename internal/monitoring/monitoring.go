@@ -1,5 +1,5 @@
-// Package monitoring installs the operator's ServiceMonitor and PrometheusRule (config/prometheus) where the
-// Prometheus Operator's CRDs exist. The OLM bundle cannot carry them: OLM refuses to install a bundle with kinds
+// Package monitoring installs the operator's ServiceMonitor, the token Secret it scrapes with, and the
+// PrometheusRule (config/prometheus) where the Prometheus Operator's CRDs exist. The OLM bundle cannot carry them: OLM refuses to install a bundle with kinds
 // the cluster does not know, so such a bundle cannot be installed on a cluster without the Prometheus Operator.
 package monitoring
 
@@ -41,6 +41,7 @@ const DefaultInterval = 5 * time.Minute
 
 // The objects in the operator's own namespace (config/rbac gets a Role and RoleBinding there from these markers):
 // +kubebuilder:rbac:groups=monitoring.coreos.com,resources=servicemonitors;prometheusrules,verbs=get;create;patch,namespace=system
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create;patch,namespace=system
 // +kubebuilder:rbac:groups="",resources=services,verbs=get,namespace=system
 
 // Installer applies the objects in Namespace (the operator's) with server-side apply, at start and every Interval,
@@ -58,7 +59,8 @@ type Installer struct {
 	Log        logr.Logger
 }
 
-// Objects returns the ServiceMonitor and PrometheusRule the operator installs, without a namespace.
+// Objects returns the objects the operator installs (ServiceMonitor, its token Secret, PrometheusRule), without a
+// namespace.
 func Objects() ([]*unstructured.Unstructured, error) {
 	var out []*unstructured.Unstructured
 	decoder := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(manifests), 4096)
@@ -116,7 +118,7 @@ func (i *Installer) Install(ctx context.Context) error {
 		return err
 	}
 	for _, obj := range objects {
-		if !served[obj.GetKind()] {
+		if !needed(obj, served) {
 			continue
 		}
 		obj.SetNamespace(i.Namespace)
@@ -127,6 +129,15 @@ func (i *Installer) Install(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// needed says whether obj is installed: the Prometheus Operator's kinds the cluster serves, and core objects (the
+// scrape token) when there is a ServiceMonitor to use them.
+func needed(obj *unstructured.Unstructured, served map[string]bool) bool {
+	if obj.GetAPIVersion() == GroupVersion {
+		return served[obj.GetKind()]
+	}
+	return served["ServiceMonitor"]
 }
 
 // servedKinds returns the kinds of the Prometheus Operator's API the cluster serves (none without its CRDs).

@@ -24,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/blang/semver/v4"
 	"github.com/operator-framework/api/pkg/manifests"
@@ -79,13 +80,15 @@ type allowedWarning struct {
 // problem. Any other warning fails TestBundlePassesTheOperatorFrameworkValidators; so does an entry here that no
 // longer matches anything (delete it).
 //
-// It is empty on purpose. The one warning we expected, AlphaDeprecatedAPIs flagging the clusterPermissions rule on
-// `events` in group events.k8s.io ("deprecated and removed in v1.25"), was a false positive: an RBAC rule names a
-// group, not the removed events.k8s.io/v1beta1 version, and the operator uses the current events.k8s.io/v1.
-// operator-framework/api v0.45.0 no longer raises it (RBAC rules are only flagged for resources removed from their
-// group altogether, see operator-framework/api issue #378), so it needs no entry. If a downgrade brings it back,
-// allow it here with that reason and contains: []string{"events.k8s.io", "deprecated and removed in v1.25"}.
-var allowedWarnings = []allowedWarning{}
+// operator-sdk v1.42's `bundle validate` (its older operator-framework/api) still flags the clusterPermissions
+// rule on `events` in group events.k8s.io as "deprecated and removed in v1.25": a false positive, an RBAC rule names
+// a group, not the removed events.k8s.io/v1beta1, and the operator uses events.k8s.io/v1. The operator-framework/api
+// v0.45.0 validators here no longer raise it (operator-framework/api issue #378).
+var allowedWarnings = []allowedWarning{{
+	contains: []string{"sync.configmapsync.io/v1beta1, Kind=ConfigMapSync", "should have an example annotation"},
+	reason: "v1beta1 is deprecated (served only for old clients and converted to v1): the console offers every " +
+		"alm-example as a form, and an example would invite users to create the deprecated version",
+}}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Helpers
@@ -402,7 +405,12 @@ func TestBundleOwnedCRDsMatchTheCRDFiles(t *testing.T) {
 			}
 			gvk := schema.GroupVersionKind{Group: crd.Spec.Group, Version: v.Name, Kind: crd.Spec.Names.Kind}
 			assert.True(t, seen[key{crd.Name, v.Name}], "CRD %s version %s is not in spec.customresourcedefinitions.owned", crd.Name, v.Name)
-			assert.True(t, hasExample[gvk], "CRD %s version %s has no alm-example", crd.Name, v.Name)
+			// The console offers each example as a tile: one per current version, none inviting to a deprecated one.
+			if v.Deprecated {
+				assert.False(t, hasExample[gvk], "CRD %s version %s is deprecated but has an alm-example", crd.Name, v.Name)
+			} else {
+				assert.True(t, hasExample[gvk], "CRD %s version %s has no alm-example", crd.Name, v.Name)
+			}
 		}
 	}
 }
@@ -414,6 +422,8 @@ func TestBundleExamplesAreValidAgainstTheirCRDSchema(t *testing.T) {
 	b := loadBundle(t)
 	for _, ex := range almExamples(t, b.CSV) {
 		t.Run(ex.GetKind()+"/"+ex.GroupVersionKind().Version, func(t *testing.T) {
+			// Every object created from the console's form carries the example's labels.
+			assert.NotContains(t, ex.GetLabels(), "app.kubernetes.io/managed-by", "%s: kustomize's label", exampleID(ex))
 			crd, version := findCRDVersion(b, ex.GroupVersionKind())
 			require.NotNil(t, version, "no CRD serves %s", ex.GroupVersionKind())
 			require.NotNil(t, version.Schema)
@@ -862,6 +872,12 @@ func TestCatalogHasTheUpgradeEdge(t *testing.T) {
 		Replaces  string   `json:"replaces"`
 		Skips     []string `json:"skips"`
 		SkipRange string   `json:"skipRange"`
+		// Reference and Message are olm.deprecations entries'.
+		Reference struct {
+			Schema string `json:"schema"`
+			Name   string `json:"name"`
+		} `json:"reference"`
+		Message string `json:"message"`
 	}
 	type doc struct {
 		Schema         string  `json:"schema"`
@@ -874,7 +890,7 @@ func TestCatalogHasTheUpgradeEdge(t *testing.T) {
 			Value json.RawMessage `json:"value"`
 		} `json:"properties"`
 	}
-	var packages, channels, bundles []doc
+	var packages, channels, bundles, deprecations []doc
 	for _, raw := range yamlDocuments(t, data) {
 		var d doc
 		require.NoError(t, yaml.Unmarshal(raw, &d))
@@ -885,6 +901,8 @@ func TestCatalogHasTheUpgradeEdge(t *testing.T) {
 			channels = append(channels, d)
 		case "olm.bundle":
 			bundles = append(bundles, d)
+		case "olm.deprecations":
+			deprecations = append(deprecations, d)
 		default:
 			t.Errorf("unexpected catalog document schema %q (name %q)", d.Schema, d.Name)
 		}
@@ -897,6 +915,16 @@ func TestCatalogHasTheUpgradeEdge(t *testing.T) {
 	}
 	head := loadBundle(t).CSV
 	releases = append(releases, head.Name)
+
+	// 0.1.0 serves only v1beta1: OLM shows it as deprecated (and warns a Subscription pinned to it).
+	require.Len(t, deprecations, 1, "one olm.deprecations")
+	assert.Equal(t, packageName, deprecations[0].Package)
+	if assert.Len(t, deprecations[0].Entries, 1) {
+		d := deprecations[0].Entries[0]
+		assert.Equal(t, "olm.bundle", d.Reference.Schema)
+		assert.Equal(t, packageName+".v0.1.0", d.Reference.Name)
+		assert.Contains(t, d.Message, "v1beta1")
+	}
 
 	require.Len(t, packages, 1, "one olm.package")
 	assert.Equal(t, packageName, packages[0].Name)
@@ -981,4 +1009,109 @@ func TestBundleClaimsDisconnectedOnlyWithImagesByDigest(t *testing.T) {
 	}
 	assert.Equal(t, strconv.FormatBool(pinned), csv.Annotations["features.operators.openshift.io/disconnected"],
 		"images %v", images)
+}
+
+// TestBundleMetadataIsWhatOperatorHubShows checks the CSV metadata OperatorHub displays and filters on: createdAt is
+// a release date (midnight UTC, as make bundle sets it from RELEASE_DATE, never the build time), the maturity agrees
+// with the channel it is published in, the architectures the operator image is built for are declared, and the
+// links lead to the documentation and the runbooks the alerts name.
+func TestBundleMetadataIsWhatOperatorHubShows(t *testing.T) {
+	csv := loadBundle(t).CSV
+	created, err := time.Parse(time.RFC3339, csv.Annotations["createdAt"])
+	require.NoError(t, err, "createdAt")
+	assert.Equal(t, created.Truncate(24*time.Hour), created, "createdAt is a date")
+	assert.False(t, created.After(time.Now()), "createdAt is in the future")
+
+	channel := readAnnotations(t)["operators.operatorframework.io.bundle.channel.default.v1"]
+	assert.Equal(t, "stable", channel)
+	assert.Equal(t, channel, csv.Spec.Maturity, "maturity and the channel agree")
+
+	// The operator image is an index of these (make image, IMAGE_ARCHS).
+	for _, label := range []string{"operatorframework.io/arch.amd64", "operatorframework.io/arch.arm64", "operatorframework.io/os.linux"} {
+		assert.Equal(t, "supported", csv.Labels[label], label)
+	}
+
+	links := map[string]string{}
+	for _, l := range csv.Spec.Links {
+		links[l.Name] = l.URL
+		assert.True(t, strings.HasPrefix(l.URL, "https://"), "link %s: %s", l.Name, l.URL)
+	}
+	assert.Contains(t, links, "Documentation")
+	if runbooks, ok := links["Alert runbooks"]; assert.True(t, ok, "a link to the runbooks") {
+		assert.True(t, strings.HasSuffix(runbooks, "/docs/runbooks"), runbooks)
+		assert.DirExists(t, filepath.Join(harness.RepoRoot, "docs", "runbooks"))
+	}
+}
+
+// TestEverySpecFieldHasAConsoleDescriptor walks the schema of each current (not deprecated) owned CRD version: every
+// field a user sets (each leaf, each array of scalars, each map, and a label selector as a whole) has a spec
+// descriptor, so the console's form shows it with the right widget; every descriptor names a field that exists; and
+// no descriptor is one the console deprecated (fieldGroup, arrayFieldGroup: it groups by the schema itself).
+func TestEverySpecFieldHasAConsoleDescriptor(t *testing.T) {
+	b := loadBundle(t)
+	for _, owned := range b.CSV.Spec.CustomResourceDefinitions.Owned {
+		var version *apiextensionsv1.CustomResourceDefinitionVersion
+		for _, crd := range b.V1CRDs {
+			for i, v := range crd.Spec.Versions {
+				if crd.Name == owned.Name && v.Name == owned.Version {
+					version = &crd.Spec.Versions[i]
+				}
+			}
+		}
+		require.NotNil(t, version, "owned %s %s", owned.Name, owned.Version)
+		if version.Deprecated {
+			continue
+		}
+		t.Run(owned.Kind+"/"+owned.Version, func(t *testing.T) {
+			fields := map[string]bool{}
+			specFields(version.Schema.OpenAPIV3Schema.Properties["spec"], "", fields)
+			require.NotEmpty(t, fields)
+			described := map[string]bool{}
+			for _, d := range owned.SpecDescriptors {
+				described[d.Path] = true
+				assert.True(t, fields[d.Path], "descriptor %s names no field a user sets", d.Path)
+				assert.NotEmpty(t, d.XDescriptors, "descriptor %s has no widget", d.Path)
+			}
+			for field := range fields {
+				assert.True(t, described[field], "spec.%s has no spec descriptor", field)
+			}
+			var widgets []string
+			for _, d := range owned.SpecDescriptors {
+				widgets = append(widgets, d.XDescriptors...)
+			}
+			for _, d := range owned.StatusDescriptors {
+				widgets = append(widgets, d.XDescriptors...)
+			}
+			for _, x := range widgets {
+				assert.NotContains(t, strings.ToLower(x), "fieldgroup", "deprecated descriptor %s", x)
+			}
+		})
+	}
+}
+
+// specFields adds to fields the descriptor path of every field a user sets below s: objects with properties are
+// walked (array items as [0], as descriptors name them); anything else, and a label selector, is one field.
+func specFields(s apiextensionsv1.JSONSchemaProps, path string, fields map[string]bool) {
+	join := func(name string) string {
+		if path == "" {
+			return name
+		}
+		return path + "." + name
+	}
+	switch {
+	case s.Type == "array" && s.Items != nil && s.Items.Schema != nil && len(s.Items.Schema.Properties) > 0:
+		specFields(*s.Items.Schema, path+"[0]", fields)
+	case len(s.Properties) > 0 && !isLabelSelector(s):
+		for name, p := range s.Properties {
+			specFields(p, join(name), fields)
+		}
+	default:
+		fields[path] = true
+	}
+}
+
+func isLabelSelector(s apiextensionsv1.JSONSchemaProps) bool {
+	_, labels := s.Properties["matchLabels"]
+	_, expressions := s.Properties["matchExpressions"]
+	return labels && expressions
 }

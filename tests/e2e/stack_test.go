@@ -164,11 +164,15 @@ func startStack(t *testing.T, prometheus bool) *stack {
 	assets := os.Getenv("KUBEBUILDER_ASSETS")
 	s.start(t, "kube-controller-manager", filepath.Join(assets, "kube-controller-manager"),
 		"--kubeconfig="+s.kubeconfig, "--root-ca-file="+rootCA, "--leader-elect=false", "--secure-port=0",
+		// The token controller signs the tokens of service-account-token Secrets (the operator's scrape token)
+		// with the key the API server verifies them with.
+		"--service-account-private-key-file="+filepath.Join(apiserver.CertDir, "sa-signer.key"),
 		// What pods on a node need (ServiceAccounts, kube-root-ca.crt for their projected tokens, EndpointSlices for
-		// kube-proxy, the node lifecycle that lifts the not-ready taint), and what OLM and the suite use (Deployments, Jobs, garbage collection, namespace deletion).
+		// kube-proxy, the node lifecycle that lifts the not-ready taint), and what OLM and the suite use
+		// (Deployments, Jobs, garbage collection, namespace deletion, service-account-token Secrets).
 		"--controllers=deployment-controller,replicaset-controller,garbage-collector-controller,namespace-controller,"+
 			"serviceaccount-controller,root-ca-certificate-publisher-controller,endpointslice-controller,job-controller,"+
-			"node-lifecycle-controller")
+			"node-lifecycle-controller,serviceaccount-token-controller")
 	s.start(t, "kube-scheduler", filepath.Join(assets, "kube-scheduler"),
 		"--kubeconfig="+s.kubeconfig, "--leader-elect=false", "--secure-port=0")
 	s.startNode(t)

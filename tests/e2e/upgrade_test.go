@@ -5,7 +5,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -19,7 +18,6 @@ import (
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
 	syncv1beta1 "github.com/configmapsync/configmapsync-operator/api/v1beta1"
-	"github.com/configmapsync/configmapsync-operator/internal/monitoring"
 )
 
 // releasedVersions are the earlier releases the catalog keeps (tests/testdata/bundle-<version>, their managers built
@@ -180,26 +178,4 @@ func (s *stack) reportInstallPlanSteps(t *testing.T, csv string) {
 		}
 		report(t, "upgrade: InstallPlan %s steps: %v", plan.GetName(), kinds)
 	}
-}
-
-// waitForMonitoring waits for the ServiceMonitor and PrometheusRule the operator installs at start where the
-// Prometheus Operator's CRDs exist, owned by its metrics Service.
-func (s *stack) waitForMonitoring(t *testing.T) {
-	t.Helper()
-	objects, err := monitoring.Objects()
-	require.NoError(t, err)
-	waitFor(t, time.Minute, "the operator's ServiceMonitor and PrometheusRule", func() (bool, string) {
-		for _, want := range objects {
-			got := &unstructured.Unstructured{}
-			got.SetGroupVersionKind(want.GroupVersionKind())
-			if err := s.k8s.Get(context.Background(), client.ObjectKey{Namespace: operatorNamespace, Name: want.GetName()}, got); err != nil {
-				return false, err.Error()
-			}
-			owners := got.GetOwnerReferences()
-			if !slices.ContainsFunc(owners, func(o metav1.OwnerReference) bool { return o.Kind == "Service" && o.Name == monitoring.MetricsService }) {
-				return false, fmt.Sprintf("%s owned by %v", want.GetKind(), owners)
-			}
-		}
-		return true, ""
-	})
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
@@ -21,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
+	"github.com/configmapsync/configmapsync-operator/internal/metrics"
 	"github.com/configmapsync/configmapsync-operator/internal/secretgen"
 	"github.com/configmapsync/configmapsync-operator/internal/syncer"
 )
@@ -112,6 +114,7 @@ func TestRotateNowRotatesTheGeneratedKeysAndKeepsTheLiterals(t *testing.T) {
 	msReady(t, ms)
 	old := generatedSecret(t, ms)
 	firstRotation := ms.Status.LastRotationTime.Time
+	rotationsBefore := testutil.ToFloat64(metrics.Rotations)
 
 	update(t, ms, func() { ms.Annotations = map[string]string{syncv1.RotateNowAnnotation: "2026-11-25T12:00:00Z"} })
 	eventually(t, ms, func(c *assert.CollectT, ms *syncv1.ManagedSecret) {
@@ -128,6 +131,7 @@ func TestRotateNowRotatesTheGeneratedKeysAndKeepsTheLiterals(t *testing.T) {
 	assert.NotContains(t, rotated.Data, "password.previous", "without keepPrevious nothing is kept")
 	assert.False(t, ms.Status.LastRotationTime.Time.Before(firstRotation))
 	assert.True(t, msHasEvent(t, ms, syncv1.EventReasonRotated))
+	assert.GreaterOrEqual(t, testutil.ToFloat64(metrics.Rotations), rotationsBefore+1, "managedsecret_rotations_total")
 
 	// The same request again is not a new one: nothing is rotated.
 	time.Sleep(time.Second)
@@ -147,6 +151,10 @@ func TestTheNextRotationIsOneIntervalAfterTheLast(t *testing.T) {
 	require.NotNil(t, ms.Status.LastRotationTime)
 	require.NotNil(t, ms.Status.NextRotationTime)
 	assert.Equal(t, ms.Status.LastRotationTime.Add(720*time.Hour).UTC(), ms.Status.NextRotationTime.UTC())
+	// The gauge is the earliest next rotation of all ManagedSecrets (other tests' ones too): set, and no later.
+	earliest := testutil.ToFloat64(metrics.NextRotation)
+	assert.Positive(t, earliest, "managedsecret_next_rotation_timestamp_seconds")
+	assert.LessOrEqual(t, earliest, float64(ms.Status.NextRotationTime.Unix()), "managedsecret_next_rotation_timestamp_seconds")
 	s := generatedSecret(t, ms)
 	assert.Equal(t, ms.Status.LastRotationTime.UTC().Format(time.RFC3339), s.Annotations[syncv1.LastRotationAnnotation],
 		"the Secret carries the record the status mirrors")
@@ -273,6 +281,7 @@ func TestAForeignSecretIsNeverModifiedAndTheSecretIsGeneratedOnceItIsGone(t *tes
 	create(t, theirs)
 	rv := theirs.ResourceVersion
 	ms := managedSecret(ns, "db", msKey("password", &syncv1.RandomStringGenerator{}))
+	conflictsBefore := testutil.ToFloat64(metrics.ManagedSecretFailures.WithLabelValues(syncv1.ReasonConflict))
 	create(t, ms)
 	eventually(t, ms, func(c *assert.CollectT, ms *syncv1.ManagedSecret) {
 		cond := meta.FindStatusCondition(ms.Status.Conditions, syncv1.ReadyCondition)
@@ -282,6 +291,8 @@ func TestAForeignSecretIsNeverModifiedAndTheSecretIsGeneratedOnceItIsGone(t *tes
 		}
 	})
 	assert.True(t, msHasEvent(t, ms, syncv1.ReasonConflict))
+	assert.Greater(t, testutil.ToFloat64(metrics.ManagedSecretFailures.WithLabelValues(syncv1.ReasonConflict)), conflictsBefore,
+		"managedsecret_failures_total{reason=Conflict}")
 	time.Sleep(time.Second)
 	got := &corev1.Secret{}
 	require.NoError(t, k8s.Get(context.Background(), clientKey(theirs), got))

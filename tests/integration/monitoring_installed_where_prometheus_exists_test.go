@@ -20,8 +20,8 @@ import (
 
 // TestMonitoringIsInstalledOnlyWhereThePrometheusOperatorIs checks the installer the manager runs on its leader:
 // on a cluster without the Prometheus Operator's CRDs it writes nothing and reports no error; once they exist, it
-// applies the ServiceMonitor and PrometheusRule in the operator's namespace, owned by the metrics Service (so they
-// go at uninstall), and puts back one that was deleted.
+// applies the ServiceMonitor, its token Secret and the PrometheusRule in the operator's namespace, owned by the
+// metrics Service (so they go at uninstall), and puts back one that was deleted.
 func TestMonitoringIsInstalledOnlyWhereThePrometheusOperatorIs(t *testing.T) {
 	ctx := context.Background()
 	disco, err := discovery.NewDiscoveryClientForConfig(env.Config)
@@ -31,10 +31,19 @@ func TestMonitoringIsInstalledOnlyWhereThePrometheusOperatorIs(t *testing.T) {
 		FieldOwner: "configmapsync-operator", Log: logr.Discard()}
 	objects, err := monitoring.Objects()
 	require.NoError(t, err)
-	require.Len(t, objects, 2, "a ServiceMonitor and a PrometheusRule")
+	kinds := map[string]bool{}
+	for _, obj := range objects {
+		kinds[obj.GetKind()] = true
+	}
+	require.Equal(t, map[string]bool{"ServiceMonitor": true, "Secret": true, "PrometheusRule": true}, kinds,
+		"a ServiceMonitor, the token Secret it scrapes with, and a PrometheusRule")
 
-	// No Prometheus Operator: nothing to do, no error (the CRDs cannot be removed again, so this comes first).
+	// No Prometheus Operator: nothing to do, no error (the CRDs cannot be removed again, so this comes first), and
+	// no token Secret nothing would use.
 	require.NoError(t, installer.Install(ctx))
+	secrets := &corev1.SecretList{}
+	require.NoError(t, k8s.List(ctx, secrets, client.InNamespace(ns)))
+	assert.Empty(t, secrets.Items, "Secrets written without the Prometheus Operator")
 
 	require.NoError(t, env.InstallCRDs(harness.Path("tests", "testdata", "prometheus-crds")))
 	// The CRDs, but no metrics Service yet (a `make run` outside the cluster): nothing either.
@@ -53,6 +62,8 @@ func TestMonitoringIsInstalledOnlyWhereThePrometheusOperatorIs(t *testing.T) {
 		got.SetGroupVersionKind(want.GroupVersionKind())
 		require.NoError(t, k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: want.GetName()}, got), want.GetKind())
 		assert.Equal(t, want.Object["spec"], got.Object["spec"], "%s: the spec of config/prometheus", want.GetKind())
+		assert.Equal(t, want.Object["type"], got.Object["type"], "%s: the type of config/prometheus", want.GetKind())
+		assert.Subset(t, got.GetAnnotations(), want.GetAnnotations(), want.GetKind())
 		if owners := got.GetOwnerReferences(); assert.Len(t, owners, 1, want.GetKind()) {
 			assert.Equal(t, service.UID, owners[0].UID, "%s is owned by the metrics Service", want.GetKind())
 		}
