@@ -41,10 +41,14 @@ func loadRules(t *testing.T) map[string]rule {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(repoRoot, "config", "prometheus", "prometheusrule.yaml"))
 	require.NoError(t, err)
+	// Strict: a misspelt key in a rule fails here rather than being ignored by the Prometheus Operator.
 	var doc struct {
-		Kind string `json:"kind"`
-		Spec struct {
+		APIVersion string         `json:"apiVersion"`
+		Kind       string         `json:"kind"`
+		Metadata   map[string]any `json:"metadata"`
+		Spec       struct {
 			Groups []struct {
+				Name  string `json:"name"`
 				Rules []rule `json:"rules"`
 			} `json:"groups"`
 		} `json:"spec"`
@@ -67,7 +71,7 @@ func loadRules(t *testing.T) map[string]rule {
 func TestEveryAlertIsDocumentedAndParses(t *testing.T) {
 	for name, r := range loadRules(t) {
 		t.Run(name, func(t *testing.T) {
-			_, err := parser.ParseExpr(r.Expr)
+			_, err := parser.NewParser(parser.Options{}).ParseExpr(r.Expr)
 			require.NoError(t, err, "expr")
 			_, err = model.ParseDuration(r.For)
 			require.NoError(t, err, "for")
@@ -176,9 +180,9 @@ func TestAlertsFireOnTheirFaultAndOnlyThen(t *testing.T) {
 		LookbackDelta: 5 * time.Minute})
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
-			var db storage.Queryable = promqltest.LoadedStorage(t, "load 1m\n"+sc.series)
+			var db storage.Queryable = promqltest.LoadedStorage(t, loadCommand(sc.series))
 			if sc.series == "" {
-				db = storage.NoopQueryable()
+				db = storage.QueryableFunc(func(int64, int64) (storage.Querier, error) { return storage.NoopQuerier(), nil })
 			}
 			for name, r := range rules {
 				want := slices.Contains(sc.firing, name)
@@ -193,6 +197,17 @@ func TestAlertsFireOnTheirFaultAndOnlyThen(t *testing.T) {
 			}
 		})
 	}
+}
+
+// loadCommand is a promqltest load of series at one sample a minute; a blank line would end the command.
+func loadCommand(series string) string {
+	var lines []string
+	for line := range strings.Lines(series) {
+		if strings.TrimSpace(line) != "" {
+			lines = append(lines, "  "+strings.TrimSpace(line))
+		}
+	}
+	return "load 1m\n" + strings.Join(lines, "\n")
 }
 
 // evaluationInterval is how often the rules are evaluated, as Prometheus's default global.evaluation_interval.
