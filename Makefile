@@ -145,7 +145,7 @@ run: manifests generate ## Run the operator against the cluster of the current k
 
 .PHONY: demo
 demo: build envtest ## Start a local control plane, run the operator on it, apply the samples and show the result.
-	go run ./hack/demo --manager $(LOCALBIN)/manager --crds config/crd/bases --samples config/samples
+	go run ./hack/demo --manager $(LOCALBIN)/manager --crds config/crd/bases --samples config/samples --log $(LOCALBIN)/demo-operator.log
 
 .PHONY: install
 install: manifests $(KUSTOMIZE) ## Install the CRDs into the cluster of the current kubeconfig.

@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -37,10 +38,11 @@ func main() {
 	webhooks := flag.String("webhooks", "config/webhook/manifests.yaml", "The webhook configurations to install.")
 	samples := flag.String("samples", "config/samples", "Folder with the sample objects to apply.")
 	once := flag.Bool("once", false, "Exit after the samples are synced instead of waiting for Ctrl-C.")
+	logFile := flag.String("log", "bin/demo-operator.log", "Where the operator's JSON log goes; warnings and errors are also shown inline.")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, *manager, *crds, *webhooks, *samples, *once)
+	err := run(ctx, *manager, *crds, *webhooks, *samples, *logFile, *once)
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
@@ -48,7 +50,7 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, manager, crds, webhooks, samples string, once bool) error {
+func run(ctx context.Context, manager, crds, webhooks, samples, logFile string, once bool) error {
 	step("Starting etcd and kube-apiserver (KUBEBUILDER_ASSETS=%s)", os.Getenv("KUBEBUILDER_ASSETS"))
 	// The scheme tells envtest which CRDs convert through the operator's /convert webhook; the webhook
 	// configurations point the API server at the operator's webhook server on loopback.
@@ -82,7 +84,12 @@ func run(ctx context.Context, manager, crds, webhooks, samples string, once bool
 		return err
 	}
 
-	step("Starting the operator: %s", manager)
+	log, err := os.Create(logFile)
+	if err != nil {
+		return fmt.Errorf("creating the operator's log file: %w", err)
+	}
+	defer func() { _ = log.Close() }()
+	step("Starting the operator: %s\n    its log: %s (warnings and errors are shown here too)", manager, logFile)
 	wh := env.WebhookInstallOptions
 	mgr := exec.Command(manager, "--leader-elect=false", "--metrics-bind-address=0", "--health-probe-bind-address=0",
 		fmt.Sprintf("--webhook-port=%d", wh.LocalServingPort), "--webhook-cert-dir="+wh.LocalServingCertDir)
@@ -94,7 +101,7 @@ func run(ctx context.Context, manager, crds, webhooks, samples string, once bool
 	if err := mgr.Start(); err != nil {
 		return fmt.Errorf("starting %s: %w", manager, err)
 	}
-	go prefixLines(logs, "    operator | ")
+	go teeWarnings(logs, log, "    operator | ")
 	defer func() {
 		step("Stopping the operator")
 		_ = mgr.Process.Signal(syscall.SIGTERM)
@@ -283,9 +290,31 @@ func indent(s string) string {
 	return "    " + strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n    ") + "\n"
 }
 
-func prefixLines(r io.Reader, prefix string) {
+// teeWarnings copies the operator's JSON log lines to log, and prints the message of those at warning level or
+// above with prefix, so the walkthrough stays readable and problems still show.
+func teeWarnings(r io.Reader, log io.Writer, prefix string) {
 	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for sc.Scan() {
-		fmt.Println(prefix + sc.Text())
+		line := sc.Bytes()
+		_, _ = log.Write(append(line, '\n'))
+		var entry struct {
+			Level string `json:"level"`
+			Msg   string `json:"msg"`
+			Error string `json:"error"`
+		}
+		if json.Unmarshal(line, &entry) != nil {
+			fmt.Println(prefix + string(line)) // Not a log entry (a panic, say): show it.
+			continue
+		}
+		switch entry.Level {
+		case "debug", "info", "":
+			continue
+		}
+		msg := prefix + strings.ToUpper(entry.Level) + " " + entry.Msg
+		if entry.Error != "" {
+			msg += ": " + entry.Error
+		}
+		fmt.Println(msg)
 	}
 }
