@@ -103,12 +103,12 @@ fuzz: ## Run each fuzz target for FUZZTIME (their seed corpora already run in `m
 	go test ./internal/syncer/ -run='^$$' -fuzz='^FuzzContentHash$$' -fuzztime=$(FUZZTIME)
 
 .PHONY: verify-generated
-verify-generated: manifests generate bundle catalog ## Fail when generated files (CRDs, RBAC, deepcopy, the embedded monitoring objects, bundle, catalog, OLM's release) drift.
+verify-generated: manifests generate bundle catalog build-installer ## Fail when generated files (CRDs, RBAC, deepcopy, the embedded monitoring objects, bundle, catalog, dist/install.yaml, OLM's release) drift.
 	hack/olm-release.sh --check $(OLM_RELEASE_ARGS)
-	@if [ -n "$$(git status --porcelain -- api config bundle bundle.Dockerfile catalog internal/monitoring)" ]; then \
-		echo "Generated files are out of date; run 'make manifests generate bundle catalog' and commit:"; \
-		git status --porcelain -- api config bundle bundle.Dockerfile catalog internal/monitoring; \
-		git --no-pager diff --stat -- api config bundle bundle.Dockerfile catalog; exit 1; fi
+	@if [ -n "$$(git status --porcelain -- api config bundle bundle.Dockerfile catalog dist internal/monitoring)" ]; then \
+		echo "Generated files are out of date; run 'make manifests generate bundle catalog build-installer' and commit:"; \
+		git status --porcelain -- api config bundle bundle.Dockerfile catalog dist internal/monitoring; \
+		git --no-pager diff --stat -- api config bundle bundle.Dockerfile catalog dist; exit 1; fi
 
 # Debian's runc: tests/images runs the operator and catalog images with it, as a kubelet's runtime would.
 RUNC := $(or $(shell command -v runc 2>/dev/null),/usr/sbin/runc)
@@ -147,18 +147,30 @@ run: manifests generate ## Run the operator against the cluster of the current k
 demo: build envtest ## Start a local control plane, run the operator on it, apply the samples and show the result.
 	go run ./hack/demo --manager $(LOCALBIN)/manager --crds config/crd/bases --samples config/samples --log $(LOCALBIN)/demo-operator.log
 
+# kubectl: yours on PATH, else the one `make envtest` builds from the pinned Kubernetes source.
+KUBECTL ?= $(or $(shell command -v kubectl 2>/dev/null),$(ENVTEST_ASSETS_DIR)/kubectl)
+
 .PHONY: install
 install: manifests $(KUSTOMIZE) ## Install the CRDs into the cluster of the current kubeconfig.
-	$(KUSTOMIZE) build config/crd | kubectl apply --server-side -f -
+	$(KUSTOMIZE) build config/crd | $(KUBECTL) apply --server-side -f -
 
 .PHONY: uninstall
 uninstall: manifests $(KUSTOMIZE) ## Remove the CRDs from the cluster of the current kubeconfig.
-	$(KUSTOMIZE) build config/crd | kubectl delete --ignore-not-found -f -
+	$(KUSTOMIZE) build config/crd | $(KUBECTL) delete --ignore-not-found -f -
+
+.PHONY: build-installer
+build-installer: manifests $(KUSTOMIZE) ## Write dist/install.yaml: the operator without OLM (CRDs, RBAC, Deployment, webhooks with a cert-manager certificate).
+	mkdir -p dist
+	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
+	$(KUSTOMIZE) build config/install > dist/install.yaml
 
 .PHONY: deploy
-deploy: manifests $(KUSTOMIZE) ## Deploy the operator with kustomize (without OLM) to the current kubeconfig.
-	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
-	$(KUSTOMIZE) build config/default | kubectl apply --server-side -f -
+deploy: build-installer ## Deploy the operator without OLM (needs cert-manager) to the cluster of the current kubeconfig.
+	$(KUBECTL) apply --server-side -f dist/install.yaml
+
+.PHONY: undeploy
+undeploy: ## Remove what make deploy applied (its CRDs, so every ConfigMapSync and ManagedSecret, go too).
+	$(KUBECTL) delete --ignore-not-found -f dist/install.yaml
 
 ##@ OLM
 
