@@ -66,9 +66,10 @@ help: ## Show this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: $(CONTROLLER_GEN) $(KUSTOMIZE) ## Generate CRDs, RBAC and webhook manifests from the markers in api/ and controllers/, and the monitoring objects the operator installs.
+manifests: $(CONTROLLER_GEN) $(KUSTOMIZE) ## Generate CRDs, RBAC and webhook manifests from the markers in api/ and controllers/, the monitoring objects the operator installs, and the API reference docs/api.md.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd webhook paths="./..." output:crd:artifacts:config=config/crd/bases
 	$(KUSTOMIZE) build config/monitoring > internal/monitoring/manifests.yaml
+	go run ./hack/apidocs --crds config/crd/bases --out docs/api.md
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate deepcopy code.
@@ -105,10 +106,10 @@ fuzz: ## Run each fuzz target for FUZZTIME (their seed corpora already run in `m
 .PHONY: verify-generated
 verify-generated: manifests generate bundle catalog build-installer ## Fail when generated files (CRDs, RBAC, deepcopy, the embedded monitoring objects, bundle, catalog, dist/install.yaml, OLM's release) drift.
 	hack/olm-release.sh --check $(OLM_RELEASE_ARGS)
-	@if [ -n "$$(git status --porcelain -- api config bundle bundle.Dockerfile catalog dist internal/monitoring)" ]; then \
+	@if [ -n "$$(git status --porcelain -- api config bundle bundle.Dockerfile catalog dist docs/api.md internal/monitoring)" ]; then \
 		echo "Generated files are out of date; run 'make manifests generate bundle catalog build-installer' and commit:"; \
-		git status --porcelain -- api config bundle bundle.Dockerfile catalog dist internal/monitoring; \
-		git --no-pager diff --stat -- api config bundle bundle.Dockerfile catalog dist; exit 1; fi
+		git status --porcelain -- api config bundle bundle.Dockerfile catalog dist docs/api.md internal/monitoring; \
+		git --no-pager diff --stat -- api config bundle bundle.Dockerfile catalog dist docs/api.md; exit 1; fi
 
 # Debian's runc: tests/images runs the operator and catalog images with it, as a kubelet's runtime would.
 RUNC := $(or $(shell command -v runc 2>/dev/null),/usr/sbin/runc)
