@@ -6,10 +6,8 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -24,11 +22,11 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
 
+	"github.com/configmapsync/configmapsync-operator/internal/manifests"
 	"github.com/configmapsync/configmapsync-operator/internal/operator"
 )
 
@@ -242,18 +240,11 @@ func readSamples(dir string) ([]*unstructured.Unstructured, error) {
 		if err != nil {
 			return nil, err
 		}
-		dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(raw), 4096)
-		for {
-			obj := &unstructured.Unstructured{}
-			if err := dec.Decode(&obj.Object); errors.Is(err, io.EOF) {
-				break
-			} else if err != nil {
-				return nil, fmt.Errorf("%s: %w", file, err)
-			}
-			if len(obj.Object) > 0 {
-				objs = append(objs, obj)
-			}
+		decoded, err := manifests.Decode(raw)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
 		}
+		objs = append(objs, decoded...)
 	}
 	order := map[string]int{"Namespace": 0, "ConfigMap": 1, "Secret": 1}
 	rank := func(o *unstructured.Unstructured) int {

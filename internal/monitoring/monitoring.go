@@ -4,12 +4,9 @@
 package monitoring
 
 import (
-	"bytes"
 	"context"
 	_ "embed"
-	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -17,9 +14,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/discovery"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	manifestsdecoder "github.com/configmapsync/configmapsync-operator/internal/manifests"
 )
 
 // manifests is `kustomize build config/monitoring`, written by `make manifests`.
@@ -62,20 +60,14 @@ type Installer struct {
 // Objects returns the objects the operator installs (ServiceMonitor, its token Secret, PrometheusRule), without a
 // namespace.
 func Objects() ([]*unstructured.Unstructured, error) {
-	var out []*unstructured.Unstructured
-	decoder := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(manifests), 4096)
-	for {
-		obj := &unstructured.Unstructured{}
-		if err := decoder.Decode(&obj.Object); errors.Is(err, io.EOF) {
-			return out, nil
-		} else if err != nil {
-			return nil, fmt.Errorf("decoding the embedded monitoring manifests: %w", err)
-		}
-		if len(obj.Object) > 0 {
-			obj.SetNamespace("")
-			out = append(out, obj)
-		}
+	out, err := manifestsdecoder.Decode(manifests)
+	if err != nil {
+		return nil, fmt.Errorf("decoding the embedded monitoring manifests: %w", err)
 	}
+	for _, obj := range out {
+		obj.SetNamespace("")
+	}
+	return out, nil
 }
 
 // NeedLeaderElection makes the installer run on the leader only.

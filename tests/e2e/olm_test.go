@@ -3,11 +3,8 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -20,9 +17,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/configmapsync/configmapsync-operator/internal/manifests"
 )
 
 const (
@@ -92,19 +90,11 @@ func (s *stack) applyFile(t *testing.T, path string) {
 // objects decodes a multi-document YAML stream.
 func objects(t *testing.T, raw []byte) []*unstructured.Unstructured {
 	t.Helper()
-	var out []*unstructured.Unstructured
-	decoder := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(raw), 4096)
-	for {
-		obj := &unstructured.Unstructured{}
-		if err := decoder.Decode(&obj.Object); errors.Is(err, io.EOF) {
-			return out
-		} else if err != nil {
-			t.Fatalf("decoding manifests: %v", err)
-		}
-		if len(obj.Object) > 0 {
-			out = append(out, obj)
-		}
+	out, err := manifests.Decode(raw)
+	if err != nil {
+		t.Fatalf("decoding manifests: %v", err)
 	}
+	return out
 }
 
 // waitForDeployment waits until every replica of a Deployment's current revision is available.

@@ -1,10 +1,7 @@
 package integration
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"io"
 	"os"
 	"testing"
 
@@ -13,8 +10,9 @@ import (
 	authorizationv1 "k8s.io/api/authorization/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/configmapsync/configmapsync-operator/internal/manifests"
 	"github.com/configmapsync/configmapsync-operator/tests/harness"
 )
 
@@ -25,17 +23,13 @@ func TestTheOperatorsRBACTouchesOnlyItsOwnCRD(t *testing.T) {
 	ctx := context.Background()
 	data, err := os.ReadFile(harness.Path("config", "rbac", "role.yaml"))
 	require.NoError(t, err)
+	objs, err := manifests.Decode(data)
+	require.NoError(t, err)
 	var role *rbacv1.ClusterRole
-	decoder := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-	for {
-		r := &rbacv1.ClusterRole{}
-		if err := decoder.Decode(r); errors.Is(err, io.EOF) {
-			break
-		} else {
-			require.NoError(t, err)
-		}
-		if r.Kind == "ClusterRole" {
-			role = r
+	for _, obj := range objs {
+		if obj.GetKind() == "ClusterRole" {
+			role = &rbacv1.ClusterRole{}
+			require.NoError(t, runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, role))
 		}
 	}
 	require.NotNil(t, role, "no ClusterRole in config/rbac/role.yaml")
