@@ -15,11 +15,15 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/histogram"
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
-	"github.com/prometheus/prometheus/promql/promqltest"
 	"github.com/prometheus/prometheus/storage"
 	"github.com/prometheus/prometheus/template"
+	"github.com/prometheus/prometheus/tsdb/chunkenc"
+	"github.com/prometheus/prometheus/tsdb/chunks"
+	"github.com/prometheus/prometheus/util/annotations"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"sigs.k8s.io/yaml"
@@ -180,10 +184,7 @@ func TestAlertsFireOnTheirFaultAndOnlyThen(t *testing.T) {
 		LookbackDelta: 5 * time.Minute})
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
-			var db storage.Queryable = promqltest.LoadedStorage(t, loadCommand(sc.series))
-			if sc.series == "" {
-				db = storage.QueryableFunc(func(int64, int64) (storage.Querier, error) { return storage.NoopQuerier(), nil })
-			}
+			db := load(t, sc.series)
 			for name, r := range rules {
 				want := slices.Contains(sc.firing, name)
 				assert.Equal(t, want, firingAt(t, engine, db, r, 60), "%s at minute 60", name)
@@ -199,16 +200,73 @@ func TestAlertsFireOnTheirFaultAndOnlyThen(t *testing.T) {
 	}
 }
 
-// loadCommand is a promqltest load of series at one sample a minute; a blank line would end the command.
-func loadCommand(series string) string {
-	var lines []string
+// load returns storage holding series, one per line in promqltest's notation (`name{labels} 0+1x60`), at one
+// sample a minute from time 0. Its own small in-memory storage, not promqltest's: that one is a TSDB, which would
+// compile Prometheus's remote-write cloud SDKs into the test.
+func load(t *testing.T, series string) storage.Queryable {
+	t.Helper()
+	p := parser.NewParser(parser.Options{})
+	var all []storage.Series
 	for line := range strings.Lines(series) {
-		if strings.TrimSpace(line) != "" {
-			lines = append(lines, "  "+strings.TrimSpace(line))
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		lset, values, err := p.ParseSeriesDesc(strings.TrimSpace(line))
+		require.NoError(t, err, line)
+		var samples []chunks.Sample
+		for i, v := range values {
+			if !v.Omitted {
+				samples = append(samples, floatSample{t: int64(i) * time.Minute.Milliseconds(), f: v.Value})
+			}
+		}
+		all = append(all, storage.NewListSeries(lset, samples))
+	}
+	return &storage.MockQueryable{MockQuerier: &storage.MockQuerier{
+		SelectMockFunction: func(_ bool, _ *storage.SelectHints, matchers ...*labels.Matcher) storage.SeriesSet {
+			var matched []storage.Series
+			for _, s := range all {
+				if matchesAll(s.Labels(), matchers) {
+					matched = append(matched, s)
+				}
+			}
+			slices.SortFunc(matched, func(a, b storage.Series) int { return labels.Compare(a.Labels(), b.Labels()) })
+			return &seriesSet{series: matched, i: -1}
+		}}}
+}
+
+func matchesAll(lset labels.Labels, matchers []*labels.Matcher) bool {
+	for _, m := range matchers {
+		if !m.Matches(lset.Get(m.Name)) {
+			return false
 		}
 	}
-	return "load 1m\n" + strings.Join(lines, "\n")
+	return true
 }
+
+// seriesSet iterates a slice of series.
+type seriesSet struct {
+	series []storage.Series
+	i      int
+}
+
+func (s *seriesSet) Next() bool                        { s.i++; return s.i < len(s.series) }
+func (s *seriesSet) At() storage.Series                { return s.series[s.i] }
+func (s *seriesSet) Err() error                        { return nil }
+func (s *seriesSet) Warnings() annotations.Annotations { return nil }
+
+// floatSample is one float sample at t (milliseconds).
+type floatSample struct {
+	t int64
+	f float64
+}
+
+func (s floatSample) T() int64                      { return s.t }
+func (s floatSample) ST() int64                     { return 0 }
+func (s floatSample) F() float64                    { return s.f }
+func (s floatSample) H() *histogram.Histogram       { return nil }
+func (s floatSample) FH() *histogram.FloatHistogram { return nil }
+func (s floatSample) Type() chunkenc.ValueType      { return chunkenc.ValFloat }
+func (s floatSample) Copy() chunks.Sample           { return s }
 
 // evaluationInterval is how often the rules are evaluated, as Prometheus's default global.evaluation_interval.
 const evaluationInterval = 30 * time.Second
