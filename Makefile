@@ -370,8 +370,16 @@ $(PAUSE): hack/pause/main.go | $(LOCALBIN)
 	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -ldflags='-s -w' -o $@ ./hack/pause
 
 .PHONY: e2e-tools
-e2e-tools: envtest node-packages $(OLM_BINARIES)/.built $(COREDNS) $(OPERATOR_SDK) $(SCORECARD_TEST) $(OPM) $(PAUSE) catalog-image-tools ## Build what the end-to-end stack needs: controller-manager, scheduler, kubelet, kube-proxy, CoreDNS, OLM, opm.
-	hack/envtest-assets.sh $(LOCALBIN)/k8s $(KUBERNETES_VERSION) $(ETCD_VERSION) kube-controller-manager kube-scheduler kubelet kube-proxy
+# The rest of a cluster, from the same Kubernetes source as envtest's binaries (built in the same go build when
+# those are missing too: the script skips what exists).
+E2E_K8S_COMMANDS := kube-controller-manager kube-scheduler kubelet kube-proxy
+E2E_K8S := $(addprefix $(ENVTEST_ASSETS_DIR)/,$(E2E_K8S_COMMANDS))
+$(E2E_K8S) &:
+	hack/envtest-assets.sh $(LOCALBIN)/k8s $(KUBERNETES_VERSION) $(ETCD_VERSION) kubectl $(E2E_K8S_COMMANDS)
+
+.PHONY: e2e-tools
+e2e-tools: envtest $(E2E_K8S) node-packages $(OLM_BINARIES)/.built $(COREDNS) $(OPERATOR_SDK) $(SCORECARD_TEST) $(OPM) $(PAUSE) catalog-image-tools ## Build what the end-to-end stack needs: controller-manager, scheduler, kubelet, kube-proxy, CoreDNS, OLM, opm.
+
 
 # The managers of the earlier releases, built (static, for their images) from the commits they were released from,
 # for the upgrade tests: OLM installs their bundles (tests/testdata/bundle-<version>) and their pods run these.
@@ -405,6 +413,19 @@ unshare -n -m --propagation private bash -c 'set -e; ip link set lo up; ip addr 
 	ip addr add 10.1.0.1/32 dev lo; for d in /var/lib/cni /var/log/containers /run/containerd; do \
 	mkdir -p $$d; mount -t tmpfs tmpfs $$d; done; cd tests/e2e && $(1)'
 endef
+
+# Every binary CI builds, for `make -j2 ci-tools` (.ci/run): builds of different modules overlap, so one compiles
+# while the other links or waits on one long package; builds of one module (which share most packages) are
+# ordered below, so two processes never compile the same package at once. vet compiles the operator's packages and
+# tests meanwhile.
+.PHONY: ci-tools
+ci-tools: $(E2E_K8S) $(OLM_BINARIES)/.built $(OPERATOR_SDK) $(SCORECARD_TEST) $(GOLANGCI_LINT) $(OPM_STATIC) \
+  $(SERVECACHE) $(GRPC_HEALTH_PROBE) $(COREDNS) $(CONTROLLER_GEN) $(KUSTOMIZE) $(PAUSE) $(RELEASED_MANAGERS) vet
+$(SCORECARD_TEST): | $(OPERATOR_SDK)
+$(SERVECACHE): | $(OPM_STATIC)
+$(GRPC_HEALTH_PROBE): | $(SERVECACHE)
+$(word 2,$(RELEASED_MANAGERS)): | $(word 1,$(RELEASED_MANAGERS))
+$(word 1,$(RELEASED_MANAGERS)): | vet
 
 .PHONY: e2e-binary
 e2e-binary: bundle catalog-image e2e-tools $(RELEASED_MANAGERS)
