@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
 )
@@ -16,6 +17,11 @@ import (
 // a category equal to a kind's singular name would make `kubectl get configmapsync NAME` look NAME up among
 // ManagedSecrets too, and fail.
 func TestKubectlFindsBothKindsByEveryName(t *testing.T) {
+	admin, err := env.AddUser(envtest.User{Name: "kubectl-admin", Groups: []string{"system:masters"}}, nil)
+	require.NoError(t, err)
+	kubectlCmd, err := admin.Kubectl()
+	require.NoError(t, err)
+	kubectl := func(args ...string) string { return runKubectl(t, kubectlCmd.Run, args...) }
 	ns := newNamespace(t, "kubectl")
 	create(t, configMap(ns, "settings", map[string]string{"k": "v"}))
 	create(t, v1Sync(ns, "only-a-sync", "settings", ns+"-nowhere"))
@@ -28,19 +34,19 @@ func TestKubectlFindsBothKindsByEveryName(t *testing.T) {
 	for want, resources := range names {
 		name := want[strings.LastIndex(want, "/")+1:]
 		for _, resource := range resources {
-			assert.Equal(t, want, kubectl(t, "get", resource, name, "-n", ns, "-o", "name"), "kubectl get %s %s", resource, name)
-			assert.Equal(t, want, kubectl(t, "get", resource, "-n", ns, "-o", "name"), "kubectl get %s lists one kind", resource)
+			assert.Equal(t, want, kubectl("get", resource, name, "-n", ns, "-o", "name"), "kubectl get %s %s", resource, name)
+			assert.Equal(t, want, kubectl("get", resource, "-n", ns, "-o", "name"), "kubectl get %s lists one kind", resource)
 		}
 	}
 	assert.ElementsMatch(t, []string{"configmapsync.sync.configmapsync.io/only-a-sync", "managedsecret.sync.configmapsync.io/only-a-secret"},
-		strings.Fields(kubectl(t, "get", syncv1.Category, "-n", ns, "-o", "name")), "the category lists both kinds")
+		strings.Fields(kubectl("get", syncv1.Category, "-n", ns, "-o", "name")), "the category lists both kinds")
 }
 
-// kubectl runs the envtest control plane's kubectl as its admin and returns its trimmed output; it fails the
-// test when kubectl fails.
-func kubectl(t *testing.T, args ...string) string {
+// runKubectl runs kubectl (KUBEBUILDER_ASSETS's, through run) and returns its trimmed output; it fails the test when kubectl
+// fails.
+func runKubectl(t *testing.T, run func(args ...string) (io.Reader, io.Reader, error), args ...string) string {
 	t.Helper()
-	stdout, stderr, err := env.ControlPlane.KubeCtl().Run(args...)
+	stdout, stderr, err := run(args...)
 	var errText []byte
 	if stderr != nil {
 		errText, _ = io.ReadAll(stderr)
