@@ -10,6 +10,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,8 +77,11 @@ func (s *stack) checkScrapeAuthorization(t *testing.T) {
 		status, body := scrape(t, url, c.token)
 		assert.Equal(t, c.status, status, "scraping with %s", c.who)
 		if c.status == http.StatusOK {
-			assert.Contains(t, body, "configmapsync_copy_writes_total", "scraped metrics")
-			assert.Contains(t, body, "managedsecret_rotations_total", "scraped metrics")
+			// Metrics every replica exports, leader or not (the Service may send the scrape to either).
+			for _, metric := range []string{"configmapsync_last_successful_sync_timestamp_seconds", "managedsecret_rotations_total",
+				"managedsecret_next_rotation_timestamp_seconds"} {
+				assert.True(t, strings.Contains(body, "\n"+metric+" "), "the scrape has %s", metric)
+			}
 		}
 	}
 }
@@ -91,14 +95,25 @@ func scrape(t *testing.T, url, token string) (int, string) {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	httpClient := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+	httpClient := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // as the ServiceMonitor: the manager's certificate is self-made
-	resp, err := httpClient.Do(req)
-	require.NoError(t, err)
-	defer func() { _ = resp.Body.Close() }()
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return resp.StatusCode, string(body)
+	// Right after an upgrade kube-proxy may still send some connections to a replica that is gone: try again until
+	// one is answered, as Prometheus does at its next scrape.
+	var status int
+	var body []byte
+	waitFor(t, time.Minute, "an answer from "+url, func() (bool, string) {
+		resp, err := httpClient.Do(req)
+		if err != nil {
+			return false, err.Error()
+		}
+		defer func() { _ = resp.Body.Close() }()
+		if body, err = io.ReadAll(resp.Body); err != nil {
+			return false, err.Error()
+		}
+		status = resp.StatusCode
+		return true, ""
+	})
+	return status, string(body)
 }
 
 // waitForMonitoringObjects waits for the objects the operator installs, each owned by the metrics Service.
