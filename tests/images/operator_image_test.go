@@ -130,29 +130,37 @@ func csvInstall(t *testing.T) operatorsv1alpha1.StrategyDetailsDeployment {
 }
 
 // installServiceAccount creates the operator's ServiceAccount in operatorNamespace with exactly the CSV's
-// permissions, as OLM does: cluster permissions as ClusterRoles, namespaced ones as Roles in operatorNamespace.
+// permissions, as OLM does: cluster permissions as ClusterRoles, namespaced ones as Roles in operatorNamespace, each
+// bound to the account its entry names (the operator's, or another such as the metrics scraper's, which OLM
+// creates too). The operator's account must have some.
 func installServiceAccount(t *testing.T, env *harness.Env, install operatorsv1alpha1.StrategyDetailsDeployment, account string) {
 	t.Helper()
-	subject := []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: operatorNamespace, Name: account}}
-	objects := make([]client.Object, 0, 2+2*len(install.ClusterPermissions)+2*len(install.Permissions))
-	objects = append(objects,
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: operatorNamespace}},
-		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: operatorNamespace, Name: account}})
+	objects := []client.Object{&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: operatorNamespace}}}
+	accounts := map[string]bool{}
+	bind := func(name, serviceAccount string, rules []rbacv1.PolicyRule, cluster bool) {
+		if !accounts[serviceAccount] {
+			accounts[serviceAccount] = true
+			objects = append(objects, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: operatorNamespace, Name: serviceAccount}})
+		}
+		subjects := []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: operatorNamespace, Name: serviceAccount}}
+		if cluster {
+			objects = append(objects, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: name}, Rules: rules},
+				&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name}, Subjects: subjects,
+					RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: name}})
+			return
+		}
+		meta := metav1.ObjectMeta{Namespace: operatorNamespace, Name: name}
+		objects = append(objects, &rbacv1.Role{ObjectMeta: meta, Rules: rules},
+			&rbacv1.RoleBinding{ObjectMeta: meta, Subjects: subjects,
+				RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name}})
+	}
 	for i, p := range install.ClusterPermissions {
-		require.Equal(t, account, p.ServiceAccountName)
-		name := fmt.Sprintf("%s-cluster-%d", account, i)
-		objects = append(objects,
-			&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: name}, Rules: p.Rules},
-			&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name}, Subjects: subject,
-				RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: name}})
+		bind(fmt.Sprintf("%s-cluster-%d", p.ServiceAccountName, i), p.ServiceAccountName, p.Rules, true)
 	}
 	for i, p := range install.Permissions {
-		require.Equal(t, account, p.ServiceAccountName)
-		meta := metav1.ObjectMeta{Namespace: operatorNamespace, Name: fmt.Sprintf("%s-%d", account, i)}
-		objects = append(objects, &rbacv1.Role{ObjectMeta: meta, Rules: p.Rules},
-			&rbacv1.RoleBinding{ObjectMeta: meta, Subjects: subject,
-				RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: meta.Name}})
+		bind(fmt.Sprintf("%s-%d", p.ServiceAccountName, i), p.ServiceAccountName, p.Rules, false)
 	}
+	require.True(t, accounts[account], "the CSV grants the Deployment's account %s nothing", account)
 	for _, obj := range objects {
 		harness.Create(t, env.Client, obj)
 	}
