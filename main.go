@@ -171,7 +171,7 @@ func run(opts options) error {
 		HealthProbeBindAddress:        opts.probeAddr,
 		PprofBindAddress:              opts.pprofAddr,
 		LeaderElection:                opts.leaderElect,
-		LeaderElectionID:              "configmapsync-operator.sync.configmapsync.io",
+		LeaderElectionID:              operator.LeaderElectionID,
 		LeaderElectionNamespace:       opts.leaderElectionNS,
 		LeaseDuration:                 &opts.leaseDuration,
 		RenewDeadline:                 &opts.renewDeadline,

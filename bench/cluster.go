@@ -29,8 +29,8 @@ import (
 	"github.com/configmapsync/configmapsync-operator/tests/harness"
 )
 
-// leaseName is the operator's leader-election Lease (main.go's LeaderElectionID).
-const leaseName = "configmapsync-operator.sync.configmapsync.io"
+// leaseName is the operator's leader-election Lease.
+const leaseName = operator.LeaderElectionID
 
 // leaseNamespace is where the bench tells the operator to keep its Lease (it runs outside a pod).
 const leaseNamespace = "default"

@@ -20,7 +20,6 @@ import (
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
 	"github.com/configmapsync/configmapsync-operator/internal/operator"
-	"github.com/configmapsync/configmapsync-operator/internal/syncer"
 )
 
 // workers is how many requests the bench (and every direct baseline) has in flight: the operator's default
@@ -148,7 +147,7 @@ type waiter struct {
 // startWatcher starts informers on the operator's copies (ConfigMaps with its managed-by label, data cut down to
 // valueKey) and on ConfigMapSyncs, and waits for them to sync.
 func startWatcher(ctx context.Context, c *cluster) (*watcher, error) {
-	managed := labels.SelectorFromSet(labels.Set{syncer.ManagedByLabel: syncer.ManagedByValue})
+	managed := labels.SelectorFromSet(labels.Set{syncv1.ManagedByLabel: syncv1.ManagedByValue})
 	keepValue := func(in any) (any, error) {
 		if cm, ok := in.(*corev1.ConfigMap); ok {
 			cm.Data = map[string]string{valueKey: cm.Data[valueKey]}

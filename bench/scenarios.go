@@ -12,7 +12,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
-	"github.com/configmapsync/configmapsync-operator/internal/syncer"
 )
 
 // bench holds what every scenario needs and collects the figures.
@@ -151,7 +150,7 @@ func (b *bench) latency(ctx context.Context) error {
 	// The direct object carries the managed-by label only so that the bench's watch (which follows copies) sees it;
 	// without the owner labels and annotation the operator leaves it alone.
 	direct := configMap("latency-1", "direct", "direct-0")
-	direct.Labels = map[string]string{syncer.ManagedByLabel: syncer.ManagedByValue}
+	direct.Labels = map[string]string{syncv1.ManagedByLabel: syncv1.ManagedByValue}
 	if err := b.c.client.Create(ctx, direct); err != nil {
 		return err
 	}

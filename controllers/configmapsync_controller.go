@@ -68,35 +68,19 @@ const maxCachedSource = 64 << 10
 // +kubebuilder:rbac:groups="",resources=configmaps;secrets,verbs=get;list;watch;create;update;patch;delete
 // Resolve namespace selectors and skip namespaces being deleted (metadata only).
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
-// Record Warning events on ConfigMapSyncs and ManagedSecrets, and on the CRD after the stored-version migration.
+// Record Warning events on ConfigMapSyncs.
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile brings the copies of one ConfigMapSync in line with its source, or cleans them up when it is deleted.
-func (r *ConfigMapSyncReconciler) Reconcile(ctx context.Context, req ctrl.Request) (_ ctrl.Result, reterr error) {
-	cms := &syncv1.ConfigMapSync{}
-	if err := r.Get(ctx, req.NamespacedName, cms); err != nil {
-		if apierrors.IsNotFound(err) {
-			metrics.SetCopies(req.NamespacedName, "", 0)
-			return ctrl.Result{}, r.deleteOrphans(ctx, req.NamespacedName)
-		}
-		return ctrl.Result{}, err
-	}
+func (r *ConfigMapSyncReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	return reconcileObject(ctx, r.Client, req, &syncv1.ConfigMapSync{}, r)
+}
 
-	// The finalizer goes on before any copy exists, so that no copy can outlive its ConfigMapSync.
-	if err := ensureFinalizer(ctx, r.Client, cms); err != nil {
-		return ctrl.Result{}, err
-	}
-
-	// One status patch per reconcile, whatever path it takes, and none when nothing changed.
-	before := cms.DeepCopy()
-	defer patchStatus(ctx, r.Client, before, cms,
-		func(o client.Object) any { return o.(*syncv1.ConfigMapSync).Status },
-		func() { cms.Status.ObservedGeneration = cms.Generation }, &reterr)
-
-	if !cms.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, r.reconcileDelete(ctx, before, cms)
-	}
-	return r.reconcileNormal(ctx, before, cms)
+// gone clears the metrics of a ConfigMapSync that no longer exists and deletes the copies seen only after its
+// cleanup (deleteOrphans).
+func (r *ConfigMapSyncReconciler) gone(ctx context.Context, key types.NamespacedName) error {
+	metrics.SetCopies(key, "", 0)
+	return r.deleteOrphans(ctx, key)
 }
 
 // reconcileNormal syncs the copies when the strategy says so, restarts the workloads that need it, and schedules
@@ -107,9 +91,9 @@ func (r *ConfigMapSyncReconciler) reconcileNormal(ctx context.Context, before, c
 		start := time.Now()
 		out, err := r.sync(ctx, cms)
 		recordStatus(cms, out, err, time.Now())
-		r.emitEvents(before, cms)
+		emitConditionEvents(r.Recorder, before, cms, "Sync")
 		logOutcome(ctx, out)
-		observe(cms, out, err, time.Since(start))
+		recordSyncMetrics(cms, out, err, time.Since(start))
 		if err != nil {
 			return ctrl.Result{}, err
 		}
@@ -122,7 +106,9 @@ func (r *ConfigMapSyncReconciler) reconcileNormal(ctx context.Context, before, c
 	}
 	var result ctrl.Result
 	if cms.Spec.SyncStrategy != syncv1.SyncStrategyManual {
-		result.RequeueAfter = syncFrequency(cms)
+		if result.RequeueAfter, err = cms.SyncPeriod(); err != nil {
+			return ctrl.Result{}, syncer.InvalidSpec("%v", err) // checked by sync already; never dropped
+		}
 	}
 	if wait > 0 && (result.RequeueAfter == 0 || wait < result.RequeueAfter) {
 		result.RequeueAfter = wait
@@ -170,7 +156,7 @@ const maxPendingRollouts = 100
 
 // pendingChanges rebuilds the changes of the namespaces in status.pendingRollouts from the operator's copies.
 func (r *ConfigMapSyncReconciler) pendingChanges(ctx context.Context, cms *syncv1.ConfigMapSync, already []copyChange) ([]copyChange, error) {
-	kind := string(sourceKind(cms))
+	kind := string(cms.SourceKind())
 	owned, err := r.ownedCopies(ctx, cms, kind)
 	if err != nil {
 		return nil, err
@@ -182,7 +168,7 @@ func (r *ConfigMapSyncReconciler) pendingChanges(ctx context.Context, cms *syncv
 			continue
 		}
 		out = append(out, copyChange{namespace: key.Namespace, kind: kind, name: key.Name,
-			token: syncer.RolloutToken(obj.GetUID(), obj.GetAnnotations()[syncer.ContentHashAnnotation])})
+			token: syncer.RolloutToken(obj.GetUID(), obj.GetAnnotations()[syncv1.ContentHashAnnotation])})
 	}
 	return out, nil
 }
@@ -226,9 +212,12 @@ type destinationResult struct {
 // sync reads the source and brings every destination in line with it. A missing source is not an error: copies
 // are kept (a missing source is no reason to delete data) and the source watch resumes the sync when it returns.
 func (r *ConfigMapSyncReconciler) sync(ctx context.Context, cms *syncv1.ConfigMapSync) (outcome, error) {
-	out := outcome{kind: string(sourceKind(cms))}
+	out := outcome{kind: string(cms.SourceKind())}
+	if err := checkTimings(cms); err != nil {
+		return out, err
+	}
 	src, content, err := r.readSource(ctx, copyKey{kind: out.kind, NamespacedName: types.NamespacedName{
-		Namespace: sourceNamespace(cms), Name: cms.Spec.Source.Name}})
+		Namespace: cms.SourceNamespace(), Name: cms.Spec.Source.Name}})
 	if apierrors.IsNotFound(err) {
 		out.sourceMissing = true
 		return out, nil
@@ -237,7 +226,7 @@ func (r *ConfigMapSyncReconciler) sync(ctx context.Context, cms *syncv1.ConfigMa
 		return out, err
 	}
 
-	targets, err := r.resolveTargets(ctx, cms, src.GetName())
+	targets, err := r.resolveTargets(ctx, cms)
 	if err != nil {
 		return out, err
 	}
@@ -247,26 +236,12 @@ func (r *ConfigMapSyncReconciler) sync(ctx context.Context, cms *syncv1.ConfigMa
 		return out, err
 	}
 
-	owner := syncer.OwnerOf(cms)
-	name := copyName(cms, src.GetName())
+	name := cms.CopyName()
+	out.destinations = r.writeCopies(ctx, cms, src, content, targets.Namespaces, owned)
 	keep := make(map[types.NamespacedName]bool, len(targets.Namespaces))
-	out.destinations = make([]destinationResult, len(targets.Namespaces))
-	r.fanOutLimited(writesInFlight(r.FanOut, content.Size()), len(targets.Namespaces), func(i int) {
-		ns := targets.Namespaces[i]
-		key := types.NamespacedName{Namespace: ns, Name: name}
-		desired := syncer.Desired(src, content, ns, name, owner)
-		existing := owned[key]
-		action, err := r.syncCopy(ctx, existing, desired, owner)
-		out.destinations[i] = destinationResult{namespace: ns, action: action, err: err}
-		if err == nil && contentChanged(existing, action, content.Hash()) {
-			out.destinations[i].change = &copyChange{namespace: ns, kind: out.kind, name: name,
-				token: syncer.RolloutToken(desired.GetUID(), content.Hash())}
-		}
-	})
 	for _, ns := range targets.Namespaces {
 		keep[types.NamespacedName{Namespace: ns, Name: name}] = true
 	}
-
 	// Prune what is no longer wanted: namespaces that stopped matching or were unlisted, and the old name after a
 	// rename. Found by label in the cache, not remembered, so a restart loses nothing.
 	var stale []client.Object
@@ -277,7 +252,34 @@ func (r *ConfigMapSyncReconciler) sync(ctx context.Context, cms *syncv1.ConfigMa
 	}
 	pruneErrs := make([]error, len(stale))
 	r.fanOut(len(stale), func(i int) { pruneErrs[i] = r.deleteCopy(ctx, stale[i]) })
+	return out, out.tally(pruneErrs)
+}
 
+// writeCopies brings the copy in every target namespace in line with the source, a few at a time (fewer for a
+// large source), and returns what happened in each. owned holds the operator's cached copies.
+func (r *ConfigMapSyncReconciler) writeCopies(ctx context.Context, cms *syncv1.ConfigMapSync, src client.Object, content syncer.Content,
+	namespaces []string, owned map[types.NamespacedName]client.Object) []destinationResult {
+	owner := syncer.OwnerOf(cms)
+	name := cms.CopyName()
+	kind := string(cms.SourceKind())
+	results := make([]destinationResult, len(namespaces))
+	fanOut(writesInFlight(r.FanOut, content.Size()), len(namespaces), func(i int) {
+		ns := namespaces[i]
+		desired := syncer.Desired(src, content, ns, name, owner)
+		existing := owned[types.NamespacedName{Namespace: ns, Name: name}]
+		action, err := r.syncCopy(ctx, existing, desired, owner)
+		results[i] = destinationResult{namespace: ns, action: action, err: err}
+		if err == nil && contentChanged(existing, action, content.Hash()) {
+			results[i].change = &copyChange{namespace: ns, kind: kind, name: name,
+				token: syncer.RolloutToken(desired.GetUID(), content.Hash())}
+		}
+	})
+	return results
+}
+
+// tally counts the copies and writes of a sync from its destinations and prunes, collects the changed copies,
+// and returns the sync's errors, classified.
+func (out *outcome) tally(pruneErrs []error) error {
 	var errs []error
 	for _, d := range out.destinations {
 		if d.err == nil && d.action != syncer.ActionConflict {
@@ -297,7 +299,7 @@ func (r *ConfigMapSyncReconciler) sync(ctx context.Context, cms *syncv1.ConfigMa
 		}
 		errs = append(errs, err)
 	}
-	return out, classifyAll(errs)
+	return classifyAll(errs)
 }
 
 // readSource returns a source and its content: kept from an earlier sync when the source watch shows it
@@ -327,11 +329,11 @@ func contentChanged(existing client.Object, action syncer.Action, hash string) b
 	if existing == nil || (action != syncer.ActionUpdate && action != syncer.ActionReplace) {
 		return false
 	}
-	return existing.GetAnnotations()[syncer.ContentHashAnnotation] != hash
+	return existing.GetAnnotations()[syncv1.ContentHashAnnotation] != hash
 }
 
 // fanOut runs fn for 0..n-1 with at most r.FanOut calls at a time.
-func (r *ConfigMapSyncReconciler) fanOut(n int, fn func(i int)) { r.fanOutLimited(r.FanOut, n, fn) }
+func (r *ConfigMapSyncReconciler) fanOut(n int, fn func(i int)) { fanOut(r.FanOut, n, fn) }
 
 // maxBytesInFlight bounds the bytes of copies one sync writes at once. Each write holds its copy's encoded request
 // and decoded response: 16 writes of a 1 MiB CA bundle at once cost the operator some 64 MiB of transient memory
@@ -342,23 +344,6 @@ const maxBytesInFlight = 8 << 20
 // maxBytesInFlight allows, but always one.
 func writesInFlight(limit, size int) int {
 	return max(1, min(limit, maxBytesInFlight/max(size, 1)))
-}
-
-// fanOutLimited runs fn for 0..n-1 with at most limit calls at a time.
-func (r *ConfigMapSyncReconciler) fanOutLimited(limit, n int, fn func(i int)) {
-	limit = max(limit, 1)
-	sem := make(chan struct{}, limit)
-	done := make(chan struct{}, n)
-	for i := range n {
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; done <- struct{}{} }()
-			fn(i)
-		}()
-	}
-	for range n {
-		<-done
-	}
 }
 
 // classify makes err terminal when a retry cannot fix it.
@@ -388,8 +373,8 @@ func isPermanent(err error) bool {
 		apierrors.IsRequestEntityTooLargeError(err)
 }
 
-// observe updates the metrics for one sync.
-func observe(cms *syncv1.ConfigMapSync, out outcome, err error, took time.Duration) {
+// recordSyncMetrics updates the metrics for one sync.
+func recordSyncMetrics(cms *syncv1.ConfigMapSync, out outcome, err error, took time.Duration) {
 	result := metrics.ResultSuccess
 	switch {
 	case err != nil:
@@ -424,18 +409,13 @@ func errorReason(err error) string {
 	return "Other"
 }
 
-// emitEvents records a Warning event when Ready turns False for a new reason or Stalled turns True: transitions a
-// user can act on. A retry that fails the same way again adds none.
-func (r *ConfigMapSyncReconciler) emitEvents(before, cms *syncv1.ConfigMapSync) {
-	// Stalled says more than Ready when both turn bad at once: one event, not two.
-	if now := meta.FindStatusCondition(cms.Status.Conditions, syncv1.StalledCondition); now != nil &&
-		now.Status == metav1.ConditionTrue && !meta.IsStatusConditionTrue(before.Status.Conditions, syncv1.StalledCondition) {
-		r.Recorder.Eventf(cms, nil, corev1.EventTypeWarning, now.Reason, "Sync", "%s", now.Message)
-		return
+// checkTimings checks the durations of the spec, which the schema bounds only by pattern: an object that slipped
+// past the webhook stalls with the field and the rule named instead of syncing on a made-up schedule.
+func checkTimings(cms *syncv1.ConfigMapSync) error {
+	_, err := cms.SyncPeriod()
+	_, debounceErr := cms.EffectiveRollout().DebouncePeriod()
+	if err = errors.Join(err, debounceErr); err != nil {
+		return syncer.InvalidSpec("%v", err)
 	}
-	was := meta.FindStatusCondition(before.Status.Conditions, syncv1.ReadyCondition)
-	if now := meta.FindStatusCondition(cms.Status.Conditions, syncv1.ReadyCondition); now != nil &&
-		now.Status == metav1.ConditionFalse && (was == nil || was.Status != now.Status || was.Reason != now.Reason) {
-		r.Recorder.Eventf(cms, nil, corev1.EventTypeWarning, now.Reason, "Sync", "%s", now.Message)
-	}
+	return nil
 }

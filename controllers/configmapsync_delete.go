@@ -2,11 +2,7 @@ package controllers
 
 import (
 	"context"
-	"errors"
-	"fmt"
 
-	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -24,32 +20,17 @@ func (r *ConfigMapSyncReconciler) reconcileDelete(ctx context.Context, before, c
 	if !controllerutil.ContainsFinalizer(cms, syncv1.Finalizer) {
 		return nil
 	}
-	find, cleanup, verb := r.copiesToDelete, r.deleteCopy, "delete"
+	find, work := r.copiesToDelete, cleanup{verb: "delete", noun: "copies", clean: r.deleteCopy, limit: r.FanOut}
 	if cms.Spec.DeletionPolicy == syncv1.DeletionPolicyOrphan {
-		find, cleanup, verb = r.liveCopies, r.releaseCopy, "release"
+		find, work.verb, work.clean = r.liveCopies, "release", r.releaseCopy
 	}
-	copies, err := find(ctx, cms)
-	if err != nil {
+	var err error
+	if work.objects, err = find(ctx, cms); err != nil {
 		return err
 	}
-	errs := make([]error, len(copies))
-	r.fanOut(len(copies), func(i int) { errs[i] = cleanup(ctx, copies[i]) })
-
-	failed := 0
-	for _, err := range errs {
-		if err != nil {
-			failed++
-			metrics.SyncErrors.WithLabelValues("CleanupFailed").Inc()
-		}
-	}
-	if failed > 0 {
-		meta.SetStatusCondition(&cms.Status.Conditions, metav1.Condition{
-			Type: syncv1.DeletingCondition, Status: metav1.ConditionFalse, ObservedGeneration: cms.Generation,
-			Reason:  syncv1.ReasonCleanupFailed,
-			Message: fmt.Sprintf("Could not %s %d of %d copies; retrying. The ConfigMapSync stays until they are cleaned up.", verb, failed, len(copies)),
-		})
-		r.emitCleanupEvent(before, cms)
-		return errors.Join(errs...)
+	if failed, err := work.run(ctx, r.Recorder, before, cms); err != nil {
+		metrics.SyncErrors.WithLabelValues(syncv1.ReasonCleanupFailed).Add(float64(failed))
+		return err
 	}
 
 	r.finalized.add(client.ObjectKeyFromObject(cms), cms.UID)
@@ -57,15 +38,6 @@ func (r *ConfigMapSyncReconciler) reconcileDelete(ctx context.Context, before, c
 		return err
 	}
 	metrics.SetCopies(client.ObjectKeyFromObject(cms), "", 0)
-	logf.FromContext(ctx).Info("Cleaned up copies", "policy", cms.Spec.DeletionPolicy, "copies", len(copies))
+	logf.FromContext(ctx).Info("Cleaned up copies", "policy", cms.Spec.DeletionPolicy, "copies", len(work.objects))
 	return nil
-}
-
-// emitCleanupEvent records a Warning event the first time cleanup fails (not on every retry).
-func (r *ConfigMapSyncReconciler) emitCleanupEvent(before, cms *syncv1.ConfigMapSync) {
-	c := meta.FindStatusCondition(cms.Status.Conditions, syncv1.DeletingCondition)
-	was := meta.FindStatusCondition(before.Status.Conditions, syncv1.DeletingCondition)
-	if was == nil || was.Reason != c.Reason {
-		r.Recorder.Eventf(cms, nil, "Warning", c.Reason, "Cleanup", "%s", c.Message)
-	}
 }

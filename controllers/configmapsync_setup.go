@@ -6,7 +6,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -36,16 +35,6 @@ const (
 	destinationNamespaceIndex = "destinationNamespaces"
 	anyNamespace              = "*"
 )
-
-// Options tunes the controller.
-type Options struct {
-	// MaxConcurrentReconciles is how many ConfigMapSyncs are synced at once.
-	MaxConcurrentReconciles int
-	// RetryBaseDelay and RetryMaxDelay bound the per-object exponential backoff after a failed sync.
-	RetryBaseDelay, RetryMaxDelay time.Duration
-	// SkipNameValidation lets a test process build the controller more than once.
-	SkipNameValidation bool
-}
 
 // SetupWithManager registers the controller and its watches: ConfigMapSyncs; the operator's own copies (a
 // tampered or deleted copy is restored at once); the metadata of every ConfigMap and Secret (a changed source is
@@ -109,11 +98,11 @@ func metadataOf(kind string) *metav1.PartialObjectMetadata {
 
 func watchedObjects(obj client.Object) []string {
 	cms := obj.(*syncv1.ConfigMapSync)
-	kind := string(sourceKind(cms))
-	keys := []string{objectKey(kind, sourceNamespace(cms), cms.Spec.Source.Name)}
+	kind := string(cms.SourceKind())
+	keys := []string{objectKey(kind, cms.SourceNamespace(), cms.Spec.Source.Name)}
 	for _, d := range cms.Status.Destinations {
 		if d.State == syncv1.DestinationConflict {
-			keys = append(keys, objectKey(kind, d.Namespace, copyName(cms, cms.Spec.Source.Name)))
+			keys = append(keys, objectKey(kind, d.Namespace, cms.CopyName()))
 		}
 	}
 	return keys
@@ -129,7 +118,7 @@ func destinationNamespaces(obj client.Object) []string {
 }
 
 // copyOwnerUID is the ownerUIDIndex of a cached copy.
-func copyOwnerUID(obj client.Object) []string { return []string{obj.GetLabels()[syncer.OwnerUIDLabel]} }
+func copyOwnerUID(obj client.Object) []string { return []string{obj.GetLabels()[syncv1.OwnerUIDLabel]} }
 
 func objectKey(kind, namespace, name string) string { return kind + "/" + namespace + "/" + name }
 

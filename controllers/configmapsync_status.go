@@ -1,7 +1,6 @@
 package controllers
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -9,7 +8,6 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
 	"github.com/configmapsync/configmapsync-operator/internal/syncer"
@@ -18,47 +16,30 @@ import (
 // maxDestinationStatuses bounds status.destinations so a sync into thousands of namespaces keeps a small status.
 const maxDestinationStatuses = 50
 
-// maxMessage bounds a message written into status.
-const maxMessage = 1024
-
 // recordStatus writes the outcome of a sync into the status: counts, the per-destination list, the Ready and
 // Stalled conditions, and the v1beta1 summary fields syncStatus and lastSyncTime.
 func recordStatus(cms *syncv1.ConfigMapSync, out outcome, err error, now time.Time) {
 	st := &cms.Status
-	terminal := errors.Is(err, reconcile.TerminalError(nil))
-	if request := cms.Annotations[syncv1.SyncNowAnnotation]; request != "" && (err == nil || terminal) {
+	stalled := recordStalled(cms, err)
+	if request := cms.Annotations[syncv1.SyncNowAnnotation]; request != "" && (err == nil || stalled != "") {
 		st.LastHandledSyncRequest = request
-	}
-	if terminal {
-		setCondition(cms, syncv1.StalledCondition, metav1.ConditionTrue, syncv1.ReasonPermanentFailure,
-			"The sync failed for a reason retrying will not fix; fix the cause and edit the ConfigMapSync to retry: "+err.Error())
-	} else {
-		meta.RemoveStatusCondition(&st.Conditions, syncv1.StalledCondition)
 	}
 
 	if out.sourceMissing {
 		setCondition(cms, syncv1.ReadyCondition, metav1.ConditionFalse, syncv1.ReasonSourceNotFound,
 			fmt.Sprintf("%s %s/%s does not exist; existing copies are kept and synced when it returns",
-				sourceKind(cms), sourceNamespace(cms), cms.Spec.Source.Name))
+				cms.SourceKind(), cms.SourceNamespace(), cms.Spec.Source.Name))
 		st.SyncStatus = syncv1.SyncStatusSourceNotFound
 		return
 	}
 
-	dests, synced, conflicts, failed := destinationStatuses(out)
-	// A sync that failed before reaching any destination (reading the source, listing namespaces) leaves the
-	// per-destination status of the last sync as it was.
-	if err == nil || len(out.destinations) > 0 {
-		st.Destinations = dests
-		st.DesiredDestinations = int32(len(out.destinations))
-		st.SyncedDestinations = int32(synced)
-		st.FailedDestinations = int32(conflicts + failed)
-	}
+	synced, conflicts, failed := recordDestinations(st, out, err)
 
 	wasReady := meta.IsStatusConditionTrue(st.Conditions, syncv1.ReadyCondition)
 	total := len(out.destinations)
 	switch {
-	case terminal:
-		setCondition(cms, syncv1.ReadyCondition, metav1.ConditionFalse, syncv1.ReasonPermanentFailure,
+	case stalled != "":
+		setCondition(cms, syncv1.ReadyCondition, metav1.ConditionFalse, stalled,
 			fmt.Sprintf("%d of %d destinations are synced; see the Stalled condition", synced, total))
 		st.SyncStatus = syncv1.SyncStatusFailed
 	case err != nil && total == 0:
@@ -92,6 +73,20 @@ func recordStatus(cms *syncv1.ConfigMapSync, out outcome, err error, now time.Ti
 	}
 }
 
+// recordDestinations writes the per-destination list and counts into the status, and returns the counts. A sync
+// that failed before reaching any destination (reading the source, listing namespaces) leaves those of the last
+// sync as they were.
+func recordDestinations(st *syncv1.ConfigMapSyncStatus, out outcome, err error) (synced, conflicts, failed int) {
+	dests, synced, conflicts, failed := destinationStatuses(out)
+	if err == nil || len(out.destinations) > 0 {
+		st.Destinations = dests
+		st.DesiredDestinations = int32(len(out.destinations))
+		st.SyncedDestinations = int32(synced)
+		st.FailedDestinations = int32(conflicts + failed)
+	}
+	return synced, conflicts, failed
+}
+
 // destinationStatuses lists the destinations that need attention first, then the synced ones, up to
 // maxDestinationStatuses, and counts each state.
 func destinationStatuses(out outcome) (list []syncv1.DestinationStatus, synced, conflicts, failed int) {
@@ -99,7 +94,7 @@ func destinationStatuses(out outcome) (list []syncv1.DestinationStatus, synced, 
 		s := syncv1.DestinationStatus{Namespace: d.namespace, State: syncv1.DestinationSynced}
 		switch {
 		case d.err != nil:
-			s.State, s.Message = syncv1.DestinationFailed, truncate(d.err.Error())
+			s.State, s.Message = syncv1.DestinationFailed, truncate(d.err.Error(), maxMessage)
 			failed++
 		case d.action == syncer.ActionConflict:
 			s.State, s.Message = syncv1.DestinationConflict, "an object of this name exists and is not managed by this ConfigMapSync"
@@ -126,17 +121,4 @@ func destinationStatuses(out outcome) (list []syncv1.DestinationStatus, synced, 
 		list = list[:maxDestinationStatuses]
 	}
 	return list, synced, conflicts, failed
-}
-
-func setCondition(cms *syncv1.ConfigMapSync, t string, status metav1.ConditionStatus, reason, message string) {
-	meta.SetStatusCondition(&cms.Status.Conditions, metav1.Condition{
-		Type: t, Status: status, Reason: reason, Message: truncate(message), ObservedGeneration: cms.Generation,
-	})
-}
-
-func truncate(s string) string {
-	if len(s) <= maxMessage {
-		return s
-	}
-	return s[:maxMessage-3] + "..."
 }

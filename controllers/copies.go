@@ -89,7 +89,7 @@ func (w clientWriter) Update(ctx context.Context, obj client.Object) error {
 func (r *ConfigMapSyncReconciler) wrote(obj client.Object, action syncer.Action, err error) error {
 	if err != nil {
 		r.written.forget(obj)
-		return fmt.Errorf("%s %s: %w", action, describe(obj), err)
+		return described(action, obj, err)
 	}
 	switch action {
 	case syncer.ActionCreate, syncer.ActionUpdate, syncer.ActionReplace:
@@ -103,22 +103,12 @@ func (r *ConfigMapSyncReconciler) wrote(obj client.Object, action syncer.Action,
 
 // deleteCopy deletes one of the operator's copies; a copy already gone is fine.
 func (r *ConfigMapSyncReconciler) deleteCopy(ctx context.Context, obj client.Object) error {
-	uid := obj.GetUID()
-	err := r.Delete(ctx, obj, client.Preconditions{UID: &uid})
-	if apierrors.IsNotFound(err) {
-		r.written.forget(obj)
-		return nil
-	}
-	return r.wrote(obj, "Delete", err)
+	return r.wrote(obj, "Delete", deleteOwned(ctx, r.Client, obj))
 }
 
 // releaseCopy strips the operator's ownership from a copy and leaves its data (deletionPolicy Orphan).
 func (r *ConfigMapSyncReconciler) releaseCopy(ctx context.Context, obj client.Object) error {
-	err := r.Patch(ctx, syncer.Released(obj), client.MergeFrom(obj))
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	return r.wrote(obj, "Release", err)
+	return r.wrote(obj, "Release", release(ctx, r.Client, obj))
 }
 
 // ownedCopies returns the operator's cached copies of kind owned by cms, by namespace and name.
@@ -138,10 +128,10 @@ func (r *ConfigMapSyncReconciler) ownedCopies(ctx context.Context, cms *syncv1.C
 // (the same owner label without ours).
 func (r *ConfigMapSyncReconciler) liveCopies(ctx context.Context, cms *syncv1.ConfigMapSync) ([]client.Object, error) {
 	list := &metav1.PartialObjectMetadataList{}
-	list.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind(string(sourceKind(cms)) + "List"))
+	list.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind(string(cms.SourceKind()) + "List"))
 	owner := syncer.OwnerOf(cms)
 	if err := r.APIReader.List(ctx, list, client.MatchingLabels{
-		syncer.OwnerUIDLabel: string(owner.UID), syncer.ManagedByLabel: syncer.ManagedByValue,
+		syncv1.OwnerUIDLabel: string(owner.UID), syncv1.ManagedByLabel: syncv1.ManagedByValue,
 	}); err != nil {
 		return nil, fmt.Errorf("listing copies: %w", err)
 	}
@@ -159,16 +149,16 @@ func (r *ConfigMapSyncReconciler) liveCopies(ctx context.Context, cms *syncv1.Co
 // a copy written a moment ago may not have reached it. A copy the cache only sees after its ConfigMapSync is gone
 // is deleted then (deleteOrphans).
 func (r *ConfigMapSyncReconciler) copiesToDelete(ctx context.Context, cms *syncv1.ConfigMapSync) ([]client.Object, error) {
-	kind := string(sourceKind(cms))
+	kind := string(cms.SourceKind())
 	owned, err := r.ownedCopies(ctx, cms, kind)
 	if err != nil {
 		return nil, err
 	}
-	targets, err := r.resolveTargets(ctx, cms, cms.Spec.Source.Name)
+	targets, err := r.resolveTargets(ctx, cms)
 	if err != nil {
 		return nil, err
 	}
-	name := copyName(cms, cms.Spec.Source.Name)
+	name := cms.CopyName()
 	var unseen []types.NamespacedName
 	for _, ns := range targets.Namespaces {
 		if key := (types.NamespacedName{Namespace: ns, Name: name}); owned[key] == nil {
@@ -231,7 +221,7 @@ func byKey(list client.ObjectList) map[types.NamespacedName]client.Object {
 
 // resolveTargets returns the namespaces that should hold a copy, from the listed ones and the selector, using the
 // namespace metadata cache.
-func (r *ConfigMapSyncReconciler) resolveTargets(ctx context.Context, cms *syncv1.ConfigMapSync, sourceName string) (syncer.Targets, error) {
+func (r *ConfigMapSyncReconciler) resolveTargets(ctx context.Context, cms *syncv1.ConfigMapSync) (syncer.Targets, error) {
 	var selector labels.Selector
 	if s := cms.Spec.Destination.NamespaceSelector; s != nil {
 		var err error
@@ -249,8 +239,8 @@ func (r *ConfigMapSyncReconciler) resolveTargets(ctx context.Context, cms *syncv
 		namespaces[ns.Name] = syncer.Namespace{Name: ns.Name, Labels: ns.Labels, Terminating: ns.DeletionTimestamp != nil}
 	}
 	exclude := ""
-	if copyName(cms, sourceName) == sourceName {
-		exclude = sourceNamespace(cms) // Never write over the source itself.
+	if cms.CopyName() == cms.Spec.Source.Name {
+		exclude = cms.SourceNamespace() // Never write over the source itself.
 	}
 	return syncer.ResolveTargets(cms.Spec.Destination.Namespaces, selector, namespaces, exclude), nil
 }

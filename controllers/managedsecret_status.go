@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -11,7 +10,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
 	"github.com/configmapsync/configmapsync-operator/internal/metrics"
@@ -22,50 +20,37 @@ import (
 // and, once the Secret is up to date, the rotation record it holds. Nothing here is derived from a value.
 func recordManagedSecretStatus(ms *syncv1.ManagedSecret, out secretOutcome, err error) {
 	st := &ms.Status
-	st.SecretName = secretNameOf(ms)
-	terminal := errors.Is(err, reconcile.TerminalError(nil))
-	var invalid *invalidSpecError
-	badSpec := errors.As(err, &invalid)
-
-	switch {
-	case badSpec:
-		setManagedSecretCondition(ms, syncv1.StalledCondition, metav1.ConditionTrue, syncv1.ReasonInvalidSpec,
-			"The spec cannot be acted on; fix it to continue: "+invalid.msg)
-	case terminal:
-		setManagedSecretCondition(ms, syncv1.StalledCondition, metav1.ConditionTrue, syncv1.ReasonPermanentFailure,
-			"The API server refused a write for a reason retrying will not fix; fix the cause and edit the ManagedSecret to retry: "+err.Error())
-	default:
-		meta.RemoveStatusCondition(&st.Conditions, syncv1.StalledCondition)
-	}
+	st.SecretName = ms.SecretName()
+	stalled := recordStalled(ms, err)
 
 	if p := out.plan; p != nil && err == nil {
-		rec := p.record
-		st.KeyCount = int32(p.keys)
-		st.LastRotationTime = &metav1.Time{Time: rec.lastRotation}
-		st.NextRotationTime = timeOrNil(p.nextRotation)
-		st.PreviousExpiryTime = timeOrNil(p.previousExpiry)
-		st.RotationCount = rec.count
-		st.LastHandledRotationRequest = rec.request
+		rec := p.Record
+		st.KeyCount = int32(p.Keys)
+		st.LastRotationTime = &metav1.Time{Time: rec.LastRotation}
+		st.NextRotationTime = timeOrNil(p.NextRotation)
+		st.PreviousExpiryTime = timeOrNil(p.PreviousExpiry)
+		st.RotationCount = rec.Count
+		st.LastHandledRotationRequest = rec.Request
 	}
 
 	switch {
-	case badSpec:
-		setManagedSecretCondition(ms, syncv1.ReadyCondition, metav1.ConditionFalse, syncv1.ReasonInvalidSpec,
+	case stalled == syncv1.ReasonInvalidSpec:
+		setCondition(ms, syncv1.ReadyCondition, metav1.ConditionFalse, stalled,
 			"The spec cannot be acted on; see the Stalled condition")
-	case terminal:
-		setManagedSecretCondition(ms, syncv1.ReadyCondition, metav1.ConditionFalse, syncv1.ReasonPermanentFailure,
+	case stalled != "":
+		setCondition(ms, syncv1.ReadyCondition, metav1.ConditionFalse, stalled,
 			fmt.Sprintf("Secret %s could not be written; see the Stalled condition", st.SecretName))
 	case err != nil:
-		setManagedSecretCondition(ms, syncv1.ReadyCondition, metav1.ConditionFalse, syncv1.ReasonWriteFailed,
+		setCondition(ms, syncv1.ReadyCondition, metav1.ConditionFalse, syncv1.ReasonWriteFailed,
 			fmt.Sprintf("Secret %s could not be brought up to date; retrying with backoff: %v", st.SecretName, err))
 	case out.conflict:
 		// What the status said about the Secret no longer describes a Secret the operator manages.
 		st.KeyCount, st.NextRotationTime, st.PreviousExpiryTime = 0, nil, nil
-		setManagedSecretCondition(ms, syncv1.ReadyCondition, metav1.ConditionFalse, syncv1.ReasonConflict,
+		setCondition(ms, syncv1.ReadyCondition, metav1.ConditionFalse, syncv1.ReasonConflict,
 			fmt.Sprintf("Secret %s exists and is not managed by this ManagedSecret; it is left unchanged, and the Secret is generated once it is gone",
 				st.SecretName))
 	default:
-		setManagedSecretCondition(ms, syncv1.ReadyCondition, metav1.ConditionTrue, syncv1.ReasonSecretReady,
+		setCondition(ms, syncv1.ReadyCondition, metav1.ConditionTrue, syncv1.ReasonSecretReady,
 			fmt.Sprintf("Secret %s holds the %d keys of the spec", st.SecretName, st.KeyCount))
 	}
 }
@@ -82,12 +67,12 @@ func recordManagedSecretMetrics(ms *syncv1.ManagedSecret, out secretOutcome, err
 	case out.conflict:
 		metrics.SetNextRotation(key, time.Time{})
 	case err == nil && out.plan != nil:
-		if out.plan.rotated && out.action != syncer.ActionNone {
+		if out.plan.Rotated && out.action != syncer.ActionNone {
 			metrics.Rotations.Inc()
 		}
 		var next time.Time
-		if out.plan.nextRotation != nil {
-			next = *out.plan.nextRotation
+		if out.plan.NextRotation != nil {
+			next = *out.plan.NextRotation
 		}
 		metrics.SetNextRotation(key, next)
 	}
@@ -100,48 +85,17 @@ func timeOrNil(t *time.Time) *metav1.Time {
 	return &metav1.Time{Time: *t}
 }
 
-func setManagedSecretCondition(ms *syncv1.ManagedSecret, t string, status metav1.ConditionStatus, reason, message string) {
-	meta.SetStatusCondition(&ms.Status.Conditions, metav1.Condition{
-		Type: t, Status: status, Reason: reason, Message: truncate(message), ObservedGeneration: ms.Generation,
-	})
-}
-
-// emitManagedSecretEvents records a Warning event when Ready turns False for a new reason or Stalled turns True
-// (a retry failing the same way adds none), and a Normal event for every rotation written.
+// emitManagedSecretEvents records the Warning events of condition transitions, and a Normal event for every
+// rotation written.
 func (r *ManagedSecretReconciler) emitManagedSecretEvents(before, ms *syncv1.ManagedSecret, out secretOutcome) {
-	was := meta.FindStatusCondition(before.Status.Conditions, syncv1.ReadyCondition)
-	if now := meta.FindStatusCondition(ms.Status.Conditions, syncv1.ReadyCondition); now != nil &&
-		now.Status == metav1.ConditionFalse && (was == nil || was.Status != now.Status || was.Reason != now.Reason) {
-		r.Recorder.Eventf(ms, nil, corev1.EventTypeWarning, now.Reason, "Generate", "%s", now.Message)
-	}
-	if now := meta.FindStatusCondition(ms.Status.Conditions, syncv1.StalledCondition); now != nil &&
-		now.Status == metav1.ConditionTrue && !meta.IsStatusConditionTrue(before.Status.Conditions, syncv1.StalledCondition) {
-		r.Recorder.Eventf(ms, nil, corev1.EventTypeWarning, now.Reason, "Generate", "%s", now.Message)
-	}
-	if p := out.plan; p != nil && p.rotated && out.action != syncer.ActionNone {
+	emitConditionEvents(r.Recorder, before, ms, "Generate")
+	if p := out.plan; p != nil && p.Rotated && out.action != syncer.ActionNone {
 		how := "as scheduled"
-		if p.requested {
-			how = fmt.Sprintf("on request %q", shortened(p.record.request, 64))
+		if p.Requested {
+			how = fmt.Sprintf("on request %q", truncate(p.Record.Request, 64))
 		}
 		r.Recorder.Eventf(ms, nil, corev1.EventTypeNormal, syncv1.EventReasonRotated, "Rotate",
-			"Rotated the generated keys of Secret %s %s (rotation %d)", ms.Status.SecretName, how, p.record.count)
-	}
-}
-
-// shortened cuts s to at most n bytes (an annotation value can be long; an event note cannot).
-func shortened(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n-3] + "..."
-}
-
-// emitManagedSecretCleanupEvent records a Warning event the first time cleanup fails (not on every retry).
-func (r *ManagedSecretReconciler) emitManagedSecretCleanupEvent(before, ms *syncv1.ManagedSecret) {
-	c := meta.FindStatusCondition(ms.Status.Conditions, syncv1.DeletingCondition)
-	was := meta.FindStatusCondition(before.Status.Conditions, syncv1.DeletingCondition)
-	if c != nil && (was == nil || was.Reason != c.Reason) {
-		r.Recorder.Eventf(ms, nil, corev1.EventTypeWarning, c.Reason, "Cleanup", "%s", c.Message)
+			"Rotated the generated keys of Secret %s %s (rotation %d)", ms.Status.SecretName, how, p.Record.Count)
 	}
 }
 
@@ -153,5 +107,5 @@ func logManagedSecretOutcome(ctx context.Context, ms *syncv1.ManagedSecret, out 
 		return
 	}
 	logf.FromContext(ctx).Info("Wrote the generated Secret", "action", out.action, "secret", ms.Status.SecretName,
-		"rotated", p.rotated, "rotation", p.record.count, "generatedKeys", p.generated)
+		"rotated", p.Rotated, "rotation", p.Record.Count, "generatedKeys", p.Generated)
 }

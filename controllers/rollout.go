@@ -18,9 +18,6 @@ import (
 // Watch workload metadata for the rollout opt-in, read pod templates, and patch them to restart consumers.
 // +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets;daemonsets,verbs=get;list;watch;patch
 
-// workloadKinds are the kinds whose pods are restarted by changing their pod template.
-var workloadKinds = []string{"Deployment", "StatefulSet", "DaemonSet"}
-
 // copyChange is a copy whose content changed in one namespace.
 type copyChange struct {
 	namespace, kind, name string
@@ -35,8 +32,11 @@ func (r *ConfigMapSyncReconciler) rollOut(ctx context.Context, cms *syncv1.Confi
 	if err != nil {
 		return 0, err
 	}
-	policy := rolloutPolicy(cms)
-	debounce, _ := time.ParseDuration(policy.Debounce)
+	policy := cms.EffectiveRollout()
+	debounce, err := policy.DebouncePeriod()
+	if err != nil {
+		return 0, syncer.InvalidSpec("%v", err)
+	}
 	annotation := syncer.RolloutAnnotation(change.kind, change.name)
 	var wait time.Duration
 	for _, key := range candidates {
@@ -51,7 +51,7 @@ func (r *ConfigMapSyncReconciler) rollOut(ctx context.Context, cms *syncv1.Confi
 		if !usage.NeedsRestart(policy.VolumeMounts == syncv1.VolumeMountsRestart) || template.Annotations[annotation] == change.token {
 			continue
 		}
-		if last, err := time.Parse(time.RFC3339, obj.GetAnnotations()[syncer.LastRolloutAnnotation]); err == nil {
+		if last, err := time.Parse(time.RFC3339, obj.GetAnnotations()[syncv1.LastRolloutAnnotation]); err == nil {
 			if left := last.Add(debounce).Sub(now); left > 0 {
 				wait = max(wait, left)
 				continue
@@ -77,16 +77,16 @@ func (k workloadKey) String() string { return k.kind + " " + k.ObjectKey.String(
 // ConfigMapSync enables rollouts (minus those opting out), else only those opting in. Workload metadata comes from
 // the metadata cache, so a namespace without candidates costs no API call.
 func (r *ConfigMapSyncReconciler) rolloutCandidates(ctx context.Context, cms *syncv1.ConfigMapSync, namespace string) ([]workloadKey, error) {
-	enabled := rolloutPolicy(cms).Enabled
+	enabled := cms.EffectiveRollout().Enabled
 	var out []workloadKey
-	for _, kind := range workloadKinds {
+	for _, kind := range syncer.WorkloadKinds {
 		list := &metav1.PartialObjectMetadataList{}
 		list.SetGroupVersionKind(appsv1.SchemeGroupVersion.WithKind(kind + "List"))
 		if err := r.Metadata.List(ctx, list, client.InNamespace(namespace)); err != nil {
 			return nil, fmt.Errorf("listing %ss: %w", kind, err)
 		}
 		for _, w := range list.Items {
-			optIn := w.Annotations[syncer.RolloutOptInAnnotation]
+			optIn := w.Annotations[syncv1.RolloutOptInAnnotation]
 			if optIn == "true" || (enabled && optIn != "false") {
 				out = append(out, workloadKey{kind: kind, ObjectKey: client.ObjectKeyFromObject(&w)})
 			}
@@ -128,25 +128,10 @@ func (r *ConfigMapSyncReconciler) restart(ctx context.Context, obj client.Object
 	if annotations == nil {
 		annotations = map[string]string{}
 	}
-	annotations[syncer.LastRolloutAnnotation] = now.UTC().Format(time.RFC3339)
+	annotations[syncv1.LastRolloutAnnotation] = now.UTC().Format(time.RFC3339)
 	obj.SetAnnotations(annotations)
 	if err := r.Patch(ctx, obj, client.MergeFrom(base)); err != nil {
 		return fmt.Errorf("restarting %s/%s: %w", obj.GetNamespace(), obj.GetName(), err)
 	}
 	return nil
-}
-
-// rolloutPolicy returns the ConfigMapSync's rollout policy with defaults filled in.
-func rolloutPolicy(cms *syncv1.ConfigMapSync) syncv1.RolloutPolicy {
-	p := syncv1.RolloutPolicy{VolumeMounts: syncv1.VolumeMountsIgnore, Debounce: "30s"}
-	if cms.Spec.Rollout != nil {
-		p.Enabled = cms.Spec.Rollout.Enabled
-		if cms.Spec.Rollout.VolumeMounts != "" {
-			p.VolumeMounts = cms.Spec.Rollout.VolumeMounts
-		}
-		if _, err := time.ParseDuration(cms.Spec.Rollout.Debounce); err == nil {
-			p.Debounce = cms.Spec.Rollout.Debounce
-		}
-	}
-	return p
 }

@@ -4,11 +4,11 @@ import (
 	"sync"
 	"time"
 
+	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
+
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/resourceversion"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-
-	"github.com/configmapsync/configmapsync-operator/internal/syncer"
 )
 
 // writtenCopies remembers, for the copies this process wrote, the resourceVersion and content hash of its last
@@ -42,7 +42,7 @@ func (w *writtenCopies) record(obj client.Object) {
 	if w.m == nil {
 		w.m = map[copyKey]writtenCopy{}
 	}
-	w.m[keyOf(obj)] = writtenCopy{resourceVersion: obj.GetResourceVersion(), hash: obj.GetAnnotations()[syncer.ContentHashAnnotation]}
+	w.m[keyOf(obj)] = writtenCopy{resourceVersion: obj.GetResourceVersion(), hash: obj.GetAnnotations()[syncv1.ContentHashAnnotation]}
 }
 
 // forget drops what is remembered of a copy (deleted, or its write failed).
@@ -73,7 +73,7 @@ func (w *writtenCopies) holds(desired, cached client.Object) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	written, ok := w.m[keyOf(desired)]
-	if !ok || written.hash != desired.GetAnnotations()[syncer.ContentHashAnnotation] {
+	if !ok || written.hash != desired.GetAnnotations()[syncv1.ContentHashAnnotation] {
 		return false
 	}
 	return cached == nil || newer(written.resourceVersion, cached.GetResourceVersion())

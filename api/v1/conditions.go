@@ -1,13 +1,17 @@
 package v1
 
-// Condition types of a ConfigMapSync.
+import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+// Condition types of a ConfigMapSync and of a ManagedSecret.
 const (
 	// ReadyCondition is True when every destination holds an up-to-date copy of the source.
 	ReadyCondition = "Ready"
 	// StalledCondition is True when the operator hit a failure that retrying cannot fix (missing permissions,
 	// an object the API server rejects); it waits for a change to the ConfigMapSync before trying again.
 	StalledCondition = "Stalled"
-	// DeletingCondition is True while the finalizer cleans up copies; False with a reason when cleanup fails.
+	// DeletingCondition is True, with reason CleanupFailed, while the object is being deleted and cleanup of what
+	// it wrote has failed: the finalizer stays and the operator retries with backoff. A cleanup that succeeds at
+	// once removes the object without it.
 	DeletingCondition = "Deleting"
 )
 
@@ -19,7 +23,9 @@ const Finalizer = "sync.configmapsync.io/cleanup"
 // under the Manual strategy, and records the value in status.lastHandledSyncRequest.
 const SyncNowAnnotation = "sync.configmapsync.io/sync-now"
 
-// Reasons of the conditions of a ConfigMapSync. They are part of the API: alerts and scripts match on them.
+// Reasons of the conditions of a ConfigMapSync (and, where the ManagedSecret's list says so, of a ManagedSecret).
+// They are part of the API: alerts and scripts match on them, and the README's table lists exactly these (a test
+// checks both that, and that every one of them is set somewhere).
 const (
 	// ReasonSynced means every copy matches the source.
 	ReasonSynced = "Synced"
@@ -29,19 +35,15 @@ const (
 	ReasonConflict = "Conflict"
 	// ReasonSyncFailed means writing some copies failed; the operator retries with backoff.
 	ReasonSyncFailed = "SyncFailed"
-	// ReasonPartiallySynced means some destinations are synced, others failed or conflict.
-	ReasonPartiallySynced = "PartiallySynced"
 	// ReasonPermanentFailure means the sync failed for a reason retrying will not change: the API server refused a
 	// write, or the source is of a kind never copied (ServiceAccount token Secrets).
 	ReasonPermanentFailure = "PermanentFailure"
-	// ReasonWaitingForSyncRequest means the Manual strategy waits for a sync-now request; the copies are as last synced.
-	ReasonWaitingForSyncRequest = "WaitingForSyncRequest"
-	// ReasonCleaningUp means the ConfigMapSync is being deleted and its copies are being cleaned up.
-	ReasonCleaningUp = "CleaningUp"
+	// ReasonInvalidSpec means the spec cannot be acted on (a value the schema and the webhook let through, say
+	// from an object stored by an older release); the message names the field, and the operator waits for the
+	// object to change.
+	ReasonInvalidSpec = "InvalidSpec"
 	// ReasonCleanupFailed means deleting or releasing some copies failed; the finalizer stays and the operator retries.
 	ReasonCleanupFailed = "CleanupFailed"
-	// ReasonNoFailure means the Stalled condition is False.
-	ReasonNoFailure = "NoFailure"
 )
 
 // Values of ConfigMapSyncStatus.SyncStatus, the one-word summary v1beta1 clients read.
@@ -52,3 +54,30 @@ const (
 	SyncStatusConflict        = "Conflict"
 	SyncStatusFailed          = "Failed"
 )
+
+// GetConditions returns the conditions of a ConfigMapSync. With SetConditions and SetObservedGeneration it is what
+// the operator's one reconcile core needs of every kind.
+func (c *ConfigMapSync) GetConditions() []metav1.Condition { return c.Status.Conditions }
+
+// SetConditions replaces the conditions of a ConfigMapSync.
+func (c *ConfigMapSync) SetConditions(conditions []metav1.Condition) {
+	c.Status.Conditions = conditions
+}
+
+// SetObservedGeneration records the generation the status of a ConfigMapSync describes.
+func (c *ConfigMapSync) SetObservedGeneration(generation int64) {
+	c.Status.ObservedGeneration = generation
+}
+
+// GetConditions returns the conditions of a ManagedSecret.
+func (m *ManagedSecret) GetConditions() []metav1.Condition { return m.Status.Conditions }
+
+// SetConditions replaces the conditions of a ManagedSecret.
+func (m *ManagedSecret) SetConditions(conditions []metav1.Condition) {
+	m.Status.Conditions = conditions
+}
+
+// SetObservedGeneration records the generation the status of a ManagedSecret describes.
+func (m *ManagedSecret) SetObservedGeneration(generation int64) {
+	m.Status.ObservedGeneration = generation
+}

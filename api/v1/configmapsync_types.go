@@ -38,17 +38,6 @@ const (
 	DeletionPolicyOrphan DeletionPolicy = "Orphan"
 )
 
-// Limits enforced by the schema and the validating webhook.
-const (
-	// MaxDestinationNamespaces bounds spec.destination.namespaces.
-	MaxDestinationNamespaces = 100
-	// MinSyncFrequency and MaxSyncFrequency bound spec.syncFrequency.
-	MinSyncFrequency = "10s"
-	MaxSyncFrequency = "24h"
-	// DefaultSyncFrequency is spec.syncFrequency when it is not set.
-	DefaultSyncFrequency = "5m"
-)
-
 // SourceReference names the object to copy.
 // +kubebuilder:validation:XValidation:rule="self.kind == oldSelf.kind",message="source.kind is immutable: create a new ConfigMapSync to copy another kind"
 type SourceReference struct {

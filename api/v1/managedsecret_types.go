@@ -29,33 +29,18 @@ const (
 )
 
 // Reasons of the conditions of a ManagedSecret, beside the shared ReasonConflict, ReasonPermanentFailure,
-// ReasonCleaningUp and ReasonCleanupFailed.
+// ReasonInvalidSpec and ReasonCleanupFailed.
 const (
 	// ReasonSecretReady means the Secret holds every key of the spec.
 	ReasonSecretReady = "SecretReady"
 	// ReasonWriteFailed means writing the Secret failed; the operator retries with backoff.
 	ReasonWriteFailed = "WriteFailed"
-	// ReasonInvalidSpec means the spec cannot be acted on (a duration or generator setting the schema let
-	// through); the operator waits for the ManagedSecret to change.
-	ReasonInvalidSpec = "InvalidSpec"
 )
 
 // Event reasons of a ManagedSecret, beside the condition reasons of Warning events.
 const (
 	// EventReasonRotated is the reason of the Normal event recorded on every rotation.
 	EventReasonRotated = "Rotated"
-)
-
-// Bounds of a ManagedSecret's spec.
-const (
-	// MaxManagedSecretKeys bounds spec.keys.
-	MaxManagedSecretKeys = 64
-	// MinRotationInterval and MaxRotationInterval bound spec.rotationInterval.
-	MinRotationInterval = "1m"
-	MaxRotationInterval = "8760h"
-	// MinKeepPrevious and MaxKeepPrevious bound spec.keepPrevious.
-	MinKeepPrevious = "1s"
-	MaxKeepPrevious = "8760h"
 )
 
 // RandomAlphabet is the set of characters a random string is drawn from.
@@ -221,7 +206,7 @@ type ManagedSecretStatus struct {
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
 	// conditions: Ready says whether the Secret holds every key of the spec; Stalled is True when the operator
-	// hit a failure retrying cannot fix; Deleting reports a failed cleanup.
+	// hit a failure retrying cannot fix; Deleting is True while a failed cleanup is retried.
 	// +listType=map
 	// +listMapKey=type
 	// +optional

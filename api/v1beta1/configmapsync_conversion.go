@@ -78,8 +78,8 @@ func restoreHub(src *ConfigMapSync) (hubData, error) {
 	var saved hubData
 	raw, ok := src.Annotations[ConversionDataAnnotation]
 	if !ok {
-		saved.Spec.Source.Kind = syncv1.SourceKindConfigMap
-		saved.Spec.DeletionPolicy = syncv1.DeletionPolicyDelete
+		saved.Spec.Source.Kind = syncv1.DefaultSourceKind
+		saved.Spec.DeletionPolicy = syncv1.DefaultDeletionPolicy
 		return saved, nil
 	}
 	if err := json.Unmarshal([]byte(raw), &saved); err != nil {

@@ -26,6 +26,8 @@ import (
 // +kubebuilder:rbac:groups=apiextensions.k8s.io,resources=customresourcedefinitions,verbs=get,resourceNames=configmapsyncs.sync.configmapsync.io
 // +kubebuilder:rbac:groups=apiextensions.k8s.io,resources=customresourcedefinitions/status,verbs=update;patch,resourceNames=configmapsyncs.sync.configmapsync.io
 // +kubebuilder:rbac:groups=sync.configmapsync.io,resources=configmapsyncs,verbs=update
+// Record an event on the CRD when the migration is done.
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // StoredVersions migrates the objects of one CRD to its storage version. It runs once, on the leader, when the
 // manager starts, and retries with backoff until it succeeds or the manager stops.

@@ -38,12 +38,16 @@ const Name = "configmapsync-operator"
 // ConfigMapSyncCRD is the name of the ConfigMapSync CustomResourceDefinition.
 const ConfigMapSyncCRD = "configmapsyncs.sync.configmapsync.io"
 
+// LeaderElectionID names the Lease the replicas elect their leader with. Tests, the bench and the alert rules find
+// the leader by it.
+const LeaderElectionID = "configmapsync-operator.sync.configmapsync.io"
+
 // Options selects the optional parts of the operator and tunes it.
 type Options struct {
 	// Webhooks serves the conversion, defaulting and validating webhooks. Off only for running the operator
 	// from a laptop against a cluster whose CRDs do not call webhooks.
 	Webhooks bool
-	// Controller tunes concurrency and retries of the ConfigMapSync controller.
+	// Controller tunes concurrency and retries of each controller, ConfigMapSync and ManagedSecret alike.
 	Controller controllers.Options
 	// MaxParallelWrites bounds the copies one sync writes at once.
 	MaxParallelWrites int
@@ -83,7 +87,7 @@ func NewScheme() *runtime.Scheme {
 // The copies of ConfigMapSyncs are cached without their data (syncer.DropData keeps the hash of what each holds),
 // so the cache costs the same for a copy of a 1 MiB CA bundle as for one of a single setting.
 func CacheOptions() cache.Options {
-	owned := labels.SelectorFromSet(labels.Set{syncer.ManagedByLabel: syncer.ManagedByValue})
+	owned := labels.SelectorFromSet(labels.Set{syncv1.ManagedByLabel: syncv1.ManagedByValue})
 	return cache.Options{
 		DefaultTransform: cache.TransformStripManagedFields(),
 		ByObject: map[client.Object]cache.ByObject{
@@ -196,7 +200,7 @@ func newMetadataCache(mgr ctrl.Manager) (cache.Cache, error) {
 		return nil, fmt.Errorf("creating the metadata cache: %w", err)
 	}
 	// Workloads are watched for their rollout opt-in annotation only; their informers start with the cache.
-	for _, kind := range []string{"Deployment", "StatefulSet", "DaemonSet"} {
+	for _, kind := range syncer.WorkloadKinds {
 		w := &metav1.PartialObjectMetadata{}
 		w.SetGroupVersionKind(appsv1.SchemeGroupVersion.WithKind(kind))
 		if _, err := c.GetInformer(context.Background(), w, cache.BlockUntilSynced(false)); err != nil {
@@ -226,8 +230,8 @@ var keepIdentityOnly toolscache.TransformFunc = func(in any) (any, error) {
 		return in, nil
 	}
 	obj.SetLabels(nil)
-	if optIn, ok := obj.GetAnnotations()[syncer.RolloutOptInAnnotation]; ok {
-		obj.SetAnnotations(map[string]string{syncer.RolloutOptInAnnotation: optIn})
+	if optIn, ok := obj.GetAnnotations()[syncv1.RolloutOptInAnnotation]; ok {
+		obj.SetAnnotations(map[string]string{syncv1.RolloutOptInAnnotation: optIn})
 	} else {
 		obj.SetAnnotations(nil)
 	}

@@ -1,6 +1,6 @@
 // Package secretgen generates secret values from crypto/rand: random strings over a fixed alphabet, random bytes
-// in an encoding, and version 4 UUIDs. Generators are looked up by name in a Registry, so that more kinds can be
-// added without touching their callers.
+// in an encoding, and version 4 UUIDs. Generators are looked up by the name the API gives them (Get), so that a new
+// kind is one more entry in builtIn and its callers stay as they are.
 //
 // Nothing here logs, and no error carries a generated value.
 package secretgen
@@ -119,37 +119,21 @@ type Generator interface {
 	Conforms(p Params, value []byte) bool
 }
 
-// Registry maps generator names to generators.
-type Registry struct {
-	generators map[string]Generator
+// builtIn maps the generator names of the API to their generators.
+var builtIn = map[string]Generator{
+	GeneratorRandom: randomString{},
+	GeneratorBytes:  randomBytes{},
+	GeneratorUUID:   uuidV4{},
 }
-
-// NewRegistry returns a registry with the built-in generators: random, bytes and uuid.
-func NewRegistry() *Registry {
-	r := &Registry{generators: map[string]Generator{}}
-	r.Register(GeneratorRandom, randomString{})
-	r.Register(GeneratorBytes, randomBytes{})
-	r.Register(GeneratorUUID, uuidV4{})
-	return r
-}
-
-// Default is the registry of the built-in generators.
-var Default = NewRegistry()
-
-// Register adds or replaces the generator called name.
-func (r *Registry) Register(name string, g Generator) { r.generators[name] = g }
 
 // Get returns the generator called name.
-func (r *Registry) Get(name string) (Generator, error) {
-	g, ok := r.generators[name]
+func Get(name string) (Generator, error) {
+	g, ok := builtIn[name]
 	if !ok {
-		return nil, fmt.Errorf("unknown generator %q", name)
+		return nil, fmt.Errorf("unknown generator %q (known: %s)", name, strings.Join(slices.Sorted(maps.Keys(builtIn)), ", "))
 	}
 	return g, nil
 }
-
-// Names returns the registered generator names, sorted.
-func (r *Registry) Names() []string { return slices.Sorted(maps.Keys(r.generators)) }
 
 // --- random strings --------------------------------------------------------------------------------------------
 

@@ -3,6 +3,8 @@ package syncer
 import (
 	"maps"
 
+	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
+
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -29,8 +31,8 @@ func DropData(obj client.Object) client.Object {
 	}
 	annotations := maps.Clone(obj.GetAnnotations())
 	observed := HashOf(obj)
-	if observed == annotations[ContentHashAnnotation] {
-		observed = annotations[ContentHashAnnotation] // One string for both, not two, in every up-to-date copy.
+	if observed == annotations[syncv1.ContentHashAnnotation] {
+		observed = annotations[syncv1.ContentHashAnnotation] // One string for both, not two, in every up-to-date copy.
 	}
 	annotations[ObservedHashAnnotation] = observed
 	obj.SetAnnotations(annotations)
@@ -57,8 +59,8 @@ func hasData(obj client.Object) bool {
 // IsSyncCopy reports whether obj was written by the operator as a ConfigMapSync's copy: only those carry the
 // content hash (a ManagedSecret's Secret carries the operator's labels too).
 func IsSyncCopy(obj client.Object) bool {
-	_, hashed := obj.GetAnnotations()[ContentHashAnnotation]
-	return hashed && obj.GetLabels()[ManagedByLabel] == ManagedByValue
+	_, hashed := obj.GetAnnotations()[syncv1.ContentHashAnnotation]
+	return hashed && obj.GetLabels()[syncv1.ManagedByLabel] == syncv1.ManagedByValue
 }
 
 // observedHash is the hash of the content obj holds: from DropData's annotation on a data-less view, else

@@ -3,6 +3,8 @@ package syncer
 import (
 	"testing"
 
+	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
@@ -79,7 +81,7 @@ func TestDropData_LeavesOtherObjectsWhole(t *testing.T) {
 		"foreign object": cm(map[string]string{"k": "v"}, nil),
 	} {
 		if name == "managed secret" {
-			obj.SetLabels(map[string]string{ManagedByLabel: ManagedByValue, OwnerUIDLabel: "uid-2"})
+			obj.SetLabels(map[string]string{syncv1.ManagedByLabel: syncv1.ManagedByValue, syncv1.OwnerUIDLabel: "uid-2"})
 		}
 		before := obj.DeepCopyObject()
 		require.Same(t, obj, DropData(obj), name)

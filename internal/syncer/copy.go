@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"maps"
 
+	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
+
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -33,12 +35,12 @@ func Desired(src client.Object, content Content, namespace, name string, owner O
 	obj.SetNamespace(namespace)
 	obj.SetName(name)
 	labels := copiedMetadata(src.GetLabels())
-	labels[ManagedByLabel] = ManagedByValue
-	labels[OwnerUIDLabel] = string(owner.UID)
+	labels[syncv1.ManagedByLabel] = syncv1.ManagedByValue
+	labels[syncv1.OwnerUIDLabel] = string(owner.UID)
 	obj.SetLabels(labels)
 	annotations := copiedMetadata(src.GetAnnotations())
-	annotations[OwnerAnnotation] = fmt.Sprintf("%s/%s", owner.Namespace, owner.Name)
-	annotations[ContentHashAnnotation] = content.Hash()
+	annotations[syncv1.OwnerAnnotation] = fmt.Sprintf("%s/%s", owner.Namespace, owner.Name)
+	annotations[syncv1.ContentHashAnnotation] = content.Hash()
 	obj.SetAnnotations(annotations)
 	return obj
 }
@@ -65,7 +67,7 @@ func Plan(existing, desired client.Object, owner Owner) Action {
 // restored. Labels and annotations only need to be present: what other controllers add to a copy is left alone
 // rather than fought over.
 func upToDate(existing, desired client.Object) bool {
-	if observedHash(existing) != desired.GetAnnotations()[ContentHashAnnotation] {
+	if observedHash(existing) != desired.GetAnnotations()[syncv1.ContentHashAnnotation] {
 		return false
 	}
 	return containsAll(existing.GetLabels(), desired.GetLabels()) &&
@@ -91,17 +93,20 @@ func secretType(obj client.Object) corev1.SecretType {
 	return ""
 }
 
-// Released returns a copy of obj without the operator's ownership labels and annotations: what the Orphan
-// deletion policy leaves behind, an ordinary object that no ConfigMapSync will touch again.
+// Released returns a copy of obj without the operator's ownership labels and annotations, its rotation record
+// included: what the Orphan deletion policy leaves behind, an ordinary object that the operator will not touch
+// again. It serves the copies of a ConfigMapSync and the Secret of a ManagedSecret alike.
 func Released(obj client.Object) client.Object {
 	out := obj.DeepCopyObject().(client.Object)
 	labels := maps.Clone(out.GetLabels())
-	delete(labels, ManagedByLabel)
-	delete(labels, OwnerUIDLabel)
+	delete(labels, syncv1.ManagedByLabel)
+	delete(labels, syncv1.OwnerUIDLabel)
 	out.SetLabels(labels)
 	annotations := maps.Clone(out.GetAnnotations())
-	delete(annotations, OwnerAnnotation)
-	delete(annotations, ContentHashAnnotation)
+	for _, key := range []string{syncv1.OwnerAnnotation, syncv1.ContentHashAnnotation, syncv1.GeneratorsAnnotation,
+		syncv1.LastRotationAnnotation, syncv1.RotationCountAnnotation, syncv1.RotationRequestAnnotation} {
+		delete(annotations, key)
+	}
 	out.SetAnnotations(annotations)
 	return out
 }

@@ -6,20 +6,8 @@ package syncer
 import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-)
 
-const (
-	// ManagedByLabel marks every copy the operator writes; the operator's cache only holds objects with it.
-	ManagedByLabel = "app.kubernetes.io/managed-by"
-	// ManagedByValue is the value of ManagedByLabel on the operator's copies.
-	ManagedByValue = "configmapsync-operator"
-	// OwnerUIDLabel names the UID of the ConfigMapSync that owns a copy. A UID, not a name, because names can
-	// exceed the 63 characters a label value may hold and a re-created CR must not inherit a stale copy.
-	OwnerUIDLabel = "sync.configmapsync.io/owner-uid"
-	// OwnerAnnotation holds "namespace/name" of the owning ConfigMapSync, so events on a copy map back to it.
-	OwnerAnnotation = "sync.configmapsync.io/owner"
-	// ContentHashAnnotation holds the hash of the content a copy was written with.
-	ContentHashAnnotation = "sync.configmapsync.io/content-hash"
+	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
 )
 
 // Owner identifies the custom resource a copy belongs to.
@@ -37,16 +25,16 @@ func OwnerOf(obj client.Object) Owner {
 // someone else and are never modified.
 func IsOwnedBy(obj client.Object, owner Owner) bool {
 	labels := obj.GetLabels()
-	return labels[ManagedByLabel] == ManagedByValue && labels[OwnerUIDLabel] == string(owner.UID)
+	return labels[syncv1.ManagedByLabel] == syncv1.ManagedByValue && labels[syncv1.OwnerUIDLabel] == string(owner.UID)
 }
 
 // OwnerKey returns the owning ConfigMapSync of a copy from its annotation, and false for objects that are not
 // copies written by the operator.
 func OwnerKey(obj client.Object) (types.NamespacedName, bool) {
-	if obj.GetLabels()[ManagedByLabel] != ManagedByValue {
+	if obj.GetLabels()[syncv1.ManagedByLabel] != syncv1.ManagedByValue {
 		return types.NamespacedName{}, false
 	}
-	ns, name, ok := splitKey(obj.GetAnnotations()[OwnerAnnotation])
+	ns, name, ok := splitKey(obj.GetAnnotations()[syncv1.OwnerAnnotation])
 	return types.NamespacedName{Namespace: ns, Name: name}, ok
 }
 

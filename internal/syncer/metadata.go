@@ -2,6 +2,8 @@ package syncer
 
 import (
 	"strings"
+
+	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
 )
 
 // Tracking metadata of GitOps and packaging tools, never copied: a copy carrying it would be claimed (and pruned
@@ -35,7 +37,7 @@ func copiedMetadata(in map[string]string) map[string]string {
 }
 
 func dropped(key string) bool {
-	if droppedKeys[key] || key == ManagedByLabel {
+	if droppedKeys[key] || key == syncv1.ManagedByLabel {
 		return true
 	}
 	for _, p := range droppedPrefixes {

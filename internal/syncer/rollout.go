@@ -9,15 +9,11 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 )
 
-const (
-	// RolloutOptInAnnotation on a Deployment, StatefulSet or DaemonSet opts it in ("true") or out ("false") of
-	// restarts when a copy it uses changes.
-	RolloutOptInAnnotation = "sync.configmapsync.io/rollout"
-	// LastRolloutAnnotation on a workload holds when the operator last restarted it (RFC 3339), for debouncing.
-	LastRolloutAnnotation = "sync.configmapsync.io/last-rollout"
-	// rolloutAnnotationPrefix prefixes the pod-template annotation, one per copy used, whose change restarts pods.
-	rolloutAnnotationPrefix = "rollout.sync.configmapsync.io/"
-)
+// WorkloadKinds are the apps/v1 kinds whose pods are restarted by changing their pod template.
+var WorkloadKinds = []string{"Deployment", "StatefulSet", "DaemonSet"}
+
+// rolloutAnnotationPrefix prefixes the pod-template annotation, one per copy used, whose change restarts pods.
+const rolloutAnnotationPrefix = "rollout.sync.configmapsync.io/"
 
 // Usage says how a pod uses a copy.
 type Usage struct {

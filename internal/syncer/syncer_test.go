@@ -4,6 +4,8 @@ import (
 	"maps"
 	"testing"
 
+	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
@@ -193,10 +195,10 @@ func TestDesired_ConfigMapCarriesContentAndOwnership(t *testing.T) {
 	assert.Equal(t, "copy-name", got.Name)
 	assert.Equal(t, map[string]string{"k": "v"}, got.Data)
 	assert.Equal(t, map[string][]byte{"b": {0, 1}}, got.BinaryData)
-	assert.Equal(t, ManagedByValue, got.Labels[ManagedByLabel])
-	assert.Equal(t, "uid-1", got.Labels[OwnerUIDLabel])
-	assert.Equal(t, "team-a/settings", got.Annotations[OwnerAnnotation])
-	assert.Equal(t, content.Hash(), got.Annotations[ContentHashAnnotation])
+	assert.Equal(t, syncv1.ManagedByValue, got.Labels[syncv1.ManagedByLabel])
+	assert.Equal(t, "uid-1", got.Labels[syncv1.OwnerUIDLabel])
+	assert.Equal(t, "team-a/settings", got.Annotations[syncv1.OwnerAnnotation])
+	assert.Equal(t, content.Hash(), got.Annotations[syncv1.ContentHashAnnotation])
 	assert.Empty(t, got.ResourceVersion)
 	assert.Empty(t, got.UID)
 	assert.True(t, IsOwnedBy(got, testOwner))
@@ -215,7 +217,7 @@ func TestDesired_HashMatchesCopyContent(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			content := mustContent(t, src)
 			obj := Desired(src, content, "team-b", "n", testOwner)
-			assert.Equal(t, obj.GetAnnotations()[ContentHashAnnotation], mustContent(t, obj).Hash())
+			assert.Equal(t, obj.GetAnnotations()[syncv1.ContentHashAnnotation], mustContent(t, obj).Hash())
 		})
 	}
 }
@@ -232,7 +234,7 @@ func TestDesired_SecretCarriesDataAndType(t *testing.T) {
 	assert.Equal(t, corev1.SecretTypeTLS, got.Type)
 	assert.Equal(t, map[string][]byte{"tls.crt": []byte("c"), "tls.key": []byte("k")}, got.Data)
 	assert.Empty(t, got.StringData)
-	assert.Equal(t, "uid-1", got.Labels[OwnerUIDLabel])
+	assert.Equal(t, "uid-1", got.Labels[syncv1.OwnerUIDLabel])
 }
 
 func TestDesired_SecretWithoutTypeBecomesOpaque(t *testing.T) {
@@ -283,18 +285,18 @@ func TestDesired_FiltersTrackingMetadata(t *testing.T) {
 	assert.Equal(t, map[string]string{
 		"team":                   "payments",
 		"app.kubernetes.io/name": "api",
-		ManagedByLabel:           ManagedByValue,
-		OwnerUIDLabel:            "uid-1",
+		syncv1.ManagedByLabel:    syncv1.ManagedByValue,
+		syncv1.OwnerUIDLabel:     "uid-1",
 	}, obj.GetLabels())
 	assert.Equal(t, map[string]string{
-		"description":         "kept",
-		OwnerAnnotation:       "team-a/settings",
-		ContentHashAnnotation: content.Hash(),
+		"description":                "kept",
+		syncv1.OwnerAnnotation:       "team-a/settings",
+		syncv1.ContentHashAnnotation: content.Hash(),
 	}, obj.GetAnnotations())
 
 	// The source's maps are untouched.
 	assert.Equal(t, "Helm", src.Labels["app.kubernetes.io/managed-by"])
-	assert.Equal(t, "stale", src.Annotations[ContentHashAnnotation])
+	assert.Equal(t, "stale", src.Annotations[syncv1.ContentHashAnnotation])
 }
 
 func TestDesired_SourceWithoutMetadata(t *testing.T) {
@@ -328,12 +330,12 @@ func TestPlan(t *testing.T) {
 	}{
 		{"no object", nil, ActionCreate},
 		{"unlabelled object of the same name", cm(map[string]string{"k": "v"}, nil), ActionConflict},
-		{"managed-by without owner uid", existingCopy(func(c *corev1.ConfigMap) { delete(c.Labels, OwnerUIDLabel) }), ActionConflict},
-		{"owner uid without managed-by", existingCopy(func(c *corev1.ConfigMap) { delete(c.Labels, ManagedByLabel) }), ActionConflict},
-		{"another tool's managed-by", existingCopy(func(c *corev1.ConfigMap) { c.Labels[ManagedByLabel] = "Helm" }), ActionConflict},
-		{"another ConfigMapSync's copy", existingCopy(func(c *corev1.ConfigMap) { c.Labels[OwnerUIDLabel] = "uid-2" }), ActionConflict},
+		{"managed-by without owner uid", existingCopy(func(c *corev1.ConfigMap) { delete(c.Labels, syncv1.OwnerUIDLabel) }), ActionConflict},
+		{"owner uid without managed-by", existingCopy(func(c *corev1.ConfigMap) { delete(c.Labels, syncv1.ManagedByLabel) }), ActionConflict},
+		{"another tool's managed-by", existingCopy(func(c *corev1.ConfigMap) { c.Labels[syncv1.ManagedByLabel] = "Helm" }), ActionConflict},
+		{"another ConfigMapSync's copy", existingCopy(func(c *corev1.ConfigMap) { c.Labels[syncv1.OwnerUIDLabel] = "uid-2" }), ActionConflict},
 		{"another owner's copy with different data", existingCopy(func(c *corev1.ConfigMap) {
-			c.Labels[OwnerUIDLabel] = "uid-2"
+			c.Labels[syncv1.OwnerUIDLabel] = "uid-2"
 			c.Data["k"] = "other"
 		}), ActionConflict},
 		{"same content", existingCopy(nil), ActionNone},
@@ -349,11 +351,11 @@ func TestPlan(t *testing.T) {
 			c.BinaryData = map[string][]byte{"k": []byte("v")}
 		}), ActionUpdate},
 		{"data edited by hand, hash annotation unchanged", existingCopy(func(c *corev1.ConfigMap) { c.Data["k"] = "hacked" }), ActionUpdate},
-		{"hash annotation edited, data unchanged", existingCopy(func(c *corev1.ConfigMap) { c.Annotations[ContentHashAnnotation] = "x" }), ActionUpdate},
+		{"hash annotation edited, data unchanged", existingCopy(func(c *corev1.ConfigMap) { c.Annotations[syncv1.ContentHashAnnotation] = "x" }), ActionUpdate},
 		{"copied label missing", existingCopy(func(c *corev1.ConfigMap) { delete(c.Labels, "team") }), ActionUpdate},
 		{"copied label changed", existingCopy(func(c *corev1.ConfigMap) { c.Labels["team"] = "other" }), ActionUpdate},
 		{"copied annotation missing", existingCopy(func(c *corev1.ConfigMap) { delete(c.Annotations, "note") }), ActionUpdate},
-		{"owner annotation missing", existingCopy(func(c *corev1.ConfigMap) { delete(c.Annotations, OwnerAnnotation) }), ActionUpdate},
+		{"owner annotation missing", existingCopy(func(c *corev1.ConfigMap) { delete(c.Annotations, syncv1.OwnerAnnotation) }), ActionUpdate},
 		{"immutable, same content", existingCopy(func(c *corev1.ConfigMap) { c.Immutable = ptr(true) }), ActionNone},
 		{"immutable, different content", existingCopy(func(c *corev1.ConfigMap) {
 			c.Immutable = ptr(true)
@@ -462,7 +464,7 @@ func TestReleased_Secret(t *testing.T) {
 	assert.Empty(t, got.Annotations)
 	assert.Equal(t, corev1.SecretTypeTLS, got.Type)
 	assert.Equal(t, map[string][]byte{"tls.crt": []byte("c")}, got.Data)
-	assert.Equal(t, ManagedByValue, copyObj.GetLabels()[ManagedByLabel], "input untouched")
+	assert.Equal(t, syncv1.ManagedByValue, copyObj.GetLabels()[syncv1.ManagedByLabel], "input untouched")
 }
 
 func TestReleased_ObjectWithoutMetadata(t *testing.T) {
@@ -534,7 +536,7 @@ func mustSelector(t *testing.T, s string) labels.Selector {
 // --- OwnerKey / IsOwnedBy -------------------------------------------------------------------------------------
 
 func TestOwnerKey(t *testing.T) {
-	managed := map[string]string{ManagedByLabel: ManagedByValue}
+	managed := map[string]string{syncv1.ManagedByLabel: syncv1.ManagedByValue}
 	tests := []struct {
 		name        string
 		labels      map[string]string
@@ -544,8 +546,8 @@ func TestOwnerKey(t *testing.T) {
 	}{
 		{"valid", managed, ptr("team-a/settings"), types.NamespacedName{Namespace: "team-a", Name: "settings"}, true},
 		{"valid without owner-uid label", managed, ptr("ns/n"), types.NamespacedName{Namespace: "ns", Name: "n"}, true},
-		{"no managed-by label", map[string]string{OwnerUIDLabel: "uid-1"}, ptr("team-a/settings"), types.NamespacedName{}, false},
-		{"managed by someone else", map[string]string{ManagedByLabel: "Helm"}, ptr("team-a/settings"), types.NamespacedName{}, false},
+		{"no managed-by label", map[string]string{syncv1.OwnerUIDLabel: "uid-1"}, ptr("team-a/settings"), types.NamespacedName{}, false},
+		{"managed by someone else", map[string]string{syncv1.ManagedByLabel: "Helm"}, ptr("team-a/settings"), types.NamespacedName{}, false},
 		{"no labels", nil, ptr("team-a/settings"), types.NamespacedName{}, false},
 		{"no annotation", managed, nil, types.NamespacedName{}, false},
 		{"empty annotation", managed, ptr(""), types.NamespacedName{}, false},
@@ -559,7 +561,7 @@ func TestOwnerKey(t *testing.T) {
 			obj := cm(nil, nil)
 			obj.Labels = tt.labels
 			if tt.annotation != nil {
-				obj.Annotations = map[string]string{OwnerAnnotation: *tt.annotation}
+				obj.Annotations = map[string]string{syncv1.OwnerAnnotation: *tt.annotation}
 			}
 			got, ok := OwnerKey(obj)
 			assert.Equal(t, tt.wantOwnedOK, ok)
@@ -576,13 +578,13 @@ func TestIsOwnedBy(t *testing.T) {
 		labels map[string]string
 		want   bool
 	}{
-		{"both labels", map[string]string{ManagedByLabel: ManagedByValue, OwnerUIDLabel: "uid-1"}, true},
-		{"both labels plus others", map[string]string{ManagedByLabel: ManagedByValue, OwnerUIDLabel: "uid-1", "x": "y"}, true},
-		{"other owner", map[string]string{ManagedByLabel: ManagedByValue, OwnerUIDLabel: "uid-2"}, false},
-		{"owner uid missing", map[string]string{ManagedByLabel: ManagedByValue}, false},
-		{"owner uid empty", map[string]string{ManagedByLabel: ManagedByValue, OwnerUIDLabel: ""}, false},
-		{"managed-by missing", map[string]string{OwnerUIDLabel: "uid-1"}, false},
-		{"managed-by other value", map[string]string{ManagedByLabel: "Helm", OwnerUIDLabel: "uid-1"}, false},
+		{"both labels", map[string]string{syncv1.ManagedByLabel: syncv1.ManagedByValue, syncv1.OwnerUIDLabel: "uid-1"}, true},
+		{"both labels plus others", map[string]string{syncv1.ManagedByLabel: syncv1.ManagedByValue, syncv1.OwnerUIDLabel: "uid-1", "x": "y"}, true},
+		{"other owner", map[string]string{syncv1.ManagedByLabel: syncv1.ManagedByValue, syncv1.OwnerUIDLabel: "uid-2"}, false},
+		{"owner uid missing", map[string]string{syncv1.ManagedByLabel: syncv1.ManagedByValue}, false},
+		{"owner uid empty", map[string]string{syncv1.ManagedByLabel: syncv1.ManagedByValue, syncv1.OwnerUIDLabel: ""}, false},
+		{"managed-by missing", map[string]string{syncv1.OwnerUIDLabel: "uid-1"}, false},
+		{"managed-by other value", map[string]string{syncv1.ManagedByLabel: "Helm", syncv1.OwnerUIDLabel: "uid-1"}, false},
 		{"no labels", nil, false},
 	}
 	for _, tt := range tests {

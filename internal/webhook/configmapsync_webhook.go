@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -56,11 +55,11 @@ func addFinalizerOnCreate(ctx context.Context, cms *syncv1.ConfigMapSync) {
 	}
 }
 
-// Default sets the defaults of a ConfigMapSync in place.
+// Default sets the defaults of a ConfigMapSync in place, from the constants of api/v1.
 func Default(cms *syncv1.ConfigMapSync) {
 	spec := &cms.Spec
 	if spec.Source.Kind == "" {
-		spec.Source.Kind = syncv1.SourceKindConfigMap
+		spec.Source.Kind = syncv1.DefaultSourceKind
 	}
 	if spec.Source.Namespace == "" {
 		spec.Source.Namespace = cms.Namespace
@@ -69,10 +68,10 @@ func Default(cms *syncv1.ConfigMapSync) {
 		spec.SyncFrequency = syncv1.DefaultSyncFrequency
 	}
 	if spec.SyncStrategy == "" {
-		spec.SyncStrategy = syncv1.SyncStrategyAutomatic
+		spec.SyncStrategy = syncv1.DefaultSyncStrategy
 	}
 	if spec.DeletionPolicy == "" {
-		spec.DeletionPolicy = syncv1.DeletionPolicyDelete
+		spec.DeletionPolicy = syncv1.DefaultDeletionPolicy
 	}
 }
 
@@ -136,7 +135,7 @@ func Validate(cms *syncv1.ConfigMapSync, old *syncv1.ConfigMapSync) field.ErrorL
 	errs = append(errs, namespaceName(src.Child("namespace"), spec.Source.Namespace, true)...)
 	errs = append(errs, objectName(src.Child("name"), spec.Source.Name, true)...)
 
-	errs = append(errs, validateDestination(spec, specPath.Child("destination"))...)
+	errs = append(errs, validateDestination(cms, specPath.Child("destination"))...)
 
 	errs = append(errs, validateFrequency(specPath.Child("syncFrequency"), spec.SyncFrequency)...)
 	if r := spec.Rollout; r != nil {
@@ -169,18 +168,14 @@ func validateMetadata(cms, old *syncv1.ConfigMapSync) field.ErrorList {
 		"is set by the conversion webhook only")}
 }
 
-func validateDestination(spec *syncv1.ConfigMapSyncSpec, path *field.Path) field.ErrorList {
-	dst := &spec.Destination
+func validateDestination(cms *syncv1.ConfigMapSync, path *field.Path) field.ErrorList {
+	dst := &cms.Spec.Destination
 	var errs field.ErrorList
 	if len(dst.Namespaces) == 0 && dst.NamespaceSelector == nil {
 		errs = append(errs, field.Required(path, "at least one of namespaces or namespaceSelector is required"))
 	}
 	if len(dst.Namespaces) > syncv1.MaxDestinationNamespaces {
 		errs = append(errs, field.TooMany(path.Child("namespaces"), len(dst.Namespaces), syncv1.MaxDestinationNamespaces))
-	}
-	copyName := dst.Name
-	if copyName == "" {
-		copyName = spec.Source.Name
 	}
 	seen := make(map[string]bool, len(dst.Namespaces))
 	for i, ns := range dst.Namespaces {
@@ -190,7 +185,7 @@ func validateDestination(spec *syncv1.ConfigMapSyncSpec, path *field.Path) field
 			errs = append(errs, field.Duplicate(p, ns))
 		}
 		seen[ns] = true
-		if ns == spec.Source.Namespace && copyName == spec.Source.Name {
+		if ns == cms.SourceNamespace() && cms.CopyName() == cms.Spec.Source.Name {
 			errs = append(errs, field.Invalid(p, ns,
 				"the source namespace cannot also be a destination: the copy would replace the source (set destination.name to copy under another name)"))
 		}
@@ -211,17 +206,14 @@ func validateDestination(spec *syncv1.ConfigMapSyncSpec, path *field.Path) field
 
 // validateFrequency checks that a duration parses and lies between MinSyncFrequency and MaxSyncFrequency.
 func validateFrequency(path *field.Path, value string) field.ErrorList {
-	lo, _ := time.ParseDuration(syncv1.MinSyncFrequency)
-	hi, _ := time.ParseDuration(syncv1.MaxSyncFrequency)
-	rule := fmt.Sprintf("must be a duration between %s and %s, such as 30s, 5m or 1h", syncv1.MinSyncFrequency, syncv1.MaxSyncFrequency)
-	d, err := time.ParseDuration(value)
-	if err != nil || d < lo || d > hi {
-		return field.ErrorList{field.Invalid(path, value, rule)}
+	if _, err := syncv1.DurationBetween(value, syncv1.MinSyncFrequency, syncv1.MaxSyncFrequency); err != nil {
+		return field.ErrorList{field.Invalid(path, value,
+			fmt.Sprintf("must be a duration between %s and %s, such as 30s, 5m or 1h", syncv1.MinSyncFrequency, syncv1.MaxSyncFrequency))}
 	}
 	return nil
 }
 
-// validateRollout checks the rollout policy: a known volume-mount policy and a debounce of at most an hour.
+// validateRollout checks the rollout policy: a known volume-mount policy and a debounce within its bounds.
 func validateRollout(path *field.Path, r *syncv1.RolloutPolicy) field.ErrorList {
 	var errs field.ErrorList
 	switch r.VolumeMounts {
@@ -231,8 +223,9 @@ func validateRollout(path *field.Path, r *syncv1.RolloutPolicy) field.ErrorList 
 			[]syncv1.VolumeMountPolicy{syncv1.VolumeMountsIgnore, syncv1.VolumeMountsRestart}))
 	}
 	if r.Debounce != "" {
-		if d, err := time.ParseDuration(r.Debounce); err != nil || d < 0 || d > time.Hour {
-			errs = append(errs, field.Invalid(path.Child("debounce"), r.Debounce, "must be a duration between 0s and 1h, such as 30s"))
+		if _, err := syncv1.DurationBetween(r.Debounce, syncv1.MinRolloutDebounce, syncv1.MaxRolloutDebounce); err != nil {
+			errs = append(errs, field.Invalid(path.Child("debounce"), r.Debounce,
+				fmt.Sprintf("must be a duration between %s and %s, such as 30s", syncv1.MinRolloutDebounce, syncv1.MaxRolloutDebounce)))
 		}
 	}
 	return errs

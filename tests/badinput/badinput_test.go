@@ -20,7 +20,6 @@ import (
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
 	syncv1beta1 "github.com/configmapsync/configmapsync-operator/api/v1beta1"
-	"github.com/configmapsync/configmapsync-operator/internal/syncer"
 	"github.com/configmapsync/configmapsync-operator/internal/webhook"
 )
 
@@ -222,7 +221,7 @@ func destinationCases() []badInput {
 				src := configMap(s.src, sourceName, nil)
 				get(t, src)
 				assert.Equal(t, map[string]string{"k": "v"}, src.Data)
-				assert.NotContains(t, src.Labels, syncer.ManagedByLabel)
+				assert.NotContains(t, src.Labels, syncv1.ManagedByLabel)
 			}},
 		{name: "v1beta1 copy onto its own source", sends: "v1beta1 destinationNamespace = sourceNamespace",
 			send:         sendV1beta1(func(s *scene, c *syncv1beta1.ConfigMapSync) { c.Spec.DestinationNamespace = s.src }),
@@ -317,8 +316,8 @@ func ownershipCases() []badInput {
 		{name: "forged ownership metadata on the source", sends: "a source carrying the operator's labels and annotations with forged values",
 			send: func(t *testing.T, s *scene) error {
 				forged := configMap(s.src, "forged", map[string]string{"k": "v"})
-				forged.Labels = map[string]string{syncer.ManagedByLabel: syncer.ManagedByValue, syncer.OwnerUIDLabel: "forged-uid"}
-				forged.Annotations = map[string]string{syncer.OwnerAnnotation: "evil/evil", syncer.ContentHashAnnotation: "forged"}
+				forged.Labels = map[string]string{syncv1.ManagedByLabel: syncv1.ManagedByValue, syncv1.OwnerUIDLabel: "forged-uid"}
+				forged.Annotations = map[string]string{syncv1.OwnerAnnotation: "evil/evil", syncv1.ContentHashAnnotation: "forged"}
 				create(t, forged)
 				cms := s.v1Sync()
 				cms.Spec.Source.Name = "forged"
@@ -329,9 +328,9 @@ func ownershipCases() []badInput {
 				ready(t, cms)
 				cp := configMap(s.dstA, "forged", nil)
 				get(t, cp)
-				assert.Equal(t, string(cms.UID), cp.Labels[syncer.OwnerUIDLabel])
-				assert.Equal(t, s.src+"/"+cmsName, cp.Annotations[syncer.OwnerAnnotation])
-				assert.Len(t, cp.Annotations[syncer.ContentHashAnnotation], sha256.Size*2, "the real hash, not the forged one")
+				assert.Equal(t, string(cms.UID), cp.Labels[syncv1.OwnerUIDLabel])
+				assert.Equal(t, s.src+"/"+cmsName, cp.Annotations[syncv1.OwnerAnnotation])
+				assert.Len(t, cp.Annotations[syncv1.ContentHashAnnotation], sha256.Size*2, "the real hash, not the forged one")
 			}},
 		{name: "two syncs write one destination", sends: "a second ConfigMapSync whose copy has the name of the first one's copy",
 			send: func(t *testing.T, s *scene) error {

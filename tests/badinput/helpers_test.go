@@ -15,7 +15,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
-	"github.com/configmapsync/configmapsync-operator/internal/syncer"
 	"github.com/configmapsync/configmapsync-operator/tests/harness"
 )
 
@@ -127,7 +126,7 @@ func nothingWritten(t *testing.T, s *scene) {
 	assert.True(t, apierrors.IsNotFound(err), "the rejected ConfigMapSync must not exist, got %v", err)
 	for _, ns := range s.namespaces() {
 		for _, list := range []client.ObjectList{&corev1.ConfigMapList{}, &corev1.SecretList{}} {
-			require.NoError(t, k8s.List(context.Background(), list, client.InNamespace(ns), client.HasLabels{syncer.ManagedByLabel}))
+			require.NoError(t, k8s.List(context.Background(), list, client.InNamespace(ns), client.HasLabels{syncv1.ManagedByLabel}))
 			assert.Zero(t, meta.LenList(list), "no copy may appear in %s", ns)
 		}
 	}

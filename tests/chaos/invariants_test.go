@@ -22,7 +22,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
-	"github.com/configmapsync/configmapsync-operator/internal/syncer"
 )
 
 // snapshot is a protected object as it was after setup: its identity, resourceVersion and a digest of its
@@ -98,7 +97,7 @@ func readState(ctx context.Context) (state, error) {
 	var s state
 	syncs := &syncv1.ConfigMapSyncList{}
 	namespaces := &corev1.NamespaceList{}
-	managed := client.MatchingLabels{syncer.ManagedByLabel: syncer.ManagedByValue}
+	managed := client.MatchingLabels{syncv1.ManagedByLabel: syncv1.ManagedByValue}
 	cms, secrets := &corev1.ConfigMapList{}, &corev1.SecretList{}
 	for _, list := range []struct {
 		obj  client.ObjectList
@@ -148,9 +147,9 @@ func (c *checker) checkState(ctx context.Context) []string {
 		failures = append(failures, c.checkSync(ctx, cms, s)...)
 	}
 	for _, obj := range s.copies {
-		if !live[obj.GetLabels()[syncer.OwnerUIDLabel]] {
+		if !live[obj.GetLabels()[syncv1.OwnerUIDLabel]] {
 			failures = append(failures, fmt.Sprintf("orphan copy %s %s: owner-uid %q is no live ConfigMapSync",
-				kindOf(obj), client.ObjectKeyFromObject(obj), obj.GetLabels()[syncer.OwnerUIDLabel]))
+				kindOf(obj), client.ObjectKeyFromObject(obj), obj.GetLabels()[syncv1.OwnerUIDLabel]))
 		}
 	}
 	for _, name := range c.deleted {
@@ -191,7 +190,7 @@ func (c *checker) checkSync(ctx context.Context, cms *syncv1.ConfigMapSync, s st
 	}
 	for _, obj := range s.copies {
 		key := client.ObjectKeyFromObject(obj).String()
-		if obj.GetLabels()[syncer.OwnerUIDLabel] == string(cms.UID) && (kindOf(obj) != kind || !wanted[key]) {
+		if obj.GetLabels()[syncv1.OwnerUIDLabel] == string(cms.UID) && (kindOf(obj) != kind || !wanted[key]) {
 			failures = append(failures, fmt.Sprintf("ConfigMapSync %s: stale copy %s %s was not pruned", name, kindOf(obj), key))
 		}
 	}
@@ -222,9 +221,9 @@ func checkCopy(name, key string, cms *syncv1.ConfigMapSync, src, cp client.Objec
 	switch {
 	case cp == nil:
 		return []string{fmt.Sprintf("ConfigMapSync %s: copy %s %s is missing", name, kindOf(src), key)}
-	case cp.GetLabels()[syncer.OwnerUIDLabel] != string(cms.UID):
+	case cp.GetLabels()[syncv1.OwnerUIDLabel] != string(cms.UID):
 		return []string{fmt.Sprintf("ConfigMapSync %s: copy %s is owned by %q", name,
-			client.ObjectKeyFromObject(cp), cp.GetLabels()[syncer.OwnerUIDLabel])}
+			client.ObjectKeyFromObject(cp), cp.GetLabels()[syncv1.OwnerUIDLabel])}
 	case !sameContent(src, cp):
 		return []string{fmt.Sprintf("ConfigMapSync %s: copy %s differs from its source (content %s, source %s)", name,
 			client.ObjectKeyFromObject(cp), contentDigest(cp), contentDigest(src))}
@@ -320,7 +319,7 @@ func (c *checker) checkWrites(writes []mutation) []string {
 		case c.isProtected(m.resource, m.key()):
 			failures = append(failures, fmt.Sprintf("replica %d: %s %s succeeded on %s %s, which it does not own",
 				m.replica, m.method, m.path, m.resource, m.key()))
-		case (m.method == http.MethodPost || m.method == http.MethodPut) && m.labels[syncer.ManagedByLabel] != syncer.ManagedByValue:
+		case (m.method == http.MethodPost || m.method == http.MethodPut) && m.labels[syncv1.ManagedByLabel] != syncv1.ManagedByValue:
 			failures = append(failures, fmt.Sprintf("replica %d: %s %s %s wrote an object without the managed-by label",
 				m.replica, m.method, m.resource, m.key()))
 		}

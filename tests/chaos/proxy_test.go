@@ -19,6 +19,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/configmapsync/configmapsync-operator/internal/operator"
+
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -89,8 +91,8 @@ type proxy struct {
 	addrs   []string
 }
 
-// leaseID is the operator's leader-election Lease (main.go's LeaderElectionID), in namespace default.
-const leaseID = "configmapsync-operator.sync.configmapsync.io"
+// leaseID is the operator's leader-election Lease, in namespace default.
+const leaseID = operator.LeaderElectionID
 
 // newProxy starts one listener per replica on 127.0.0.1, forwarding to the API server of cfg.
 func newProxy(cfg *rest.Config, seed uint64, replicas int, rate float64) (*proxy, error) {

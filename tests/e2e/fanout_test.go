@@ -21,7 +21,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
-	"github.com/configmapsync/configmapsync-operator/internal/syncer"
 )
 
 const (
@@ -101,7 +100,7 @@ func (s *stack) copyHashes(t *testing.T, name string) map[string]string {
 	}
 	out := map[string]string{}
 	for _, item := range list.Items {
-		if hash, ok := item.Annotations[syncer.ContentHashAnnotation]; ok {
+		if hash, ok := item.Annotations[syncv1.ContentHashAnnotation]; ok {
 			out[item.Namespace] = hash
 		}
 	}

@@ -29,7 +29,6 @@ import (
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
 	syncv1beta1 "github.com/configmapsync/configmapsync-operator/api/v1beta1"
-	"github.com/configmapsync/configmapsync-operator/internal/syncer"
 )
 
 const currentVersion = "0.3.0"
@@ -457,7 +456,7 @@ func (s *stack) uninstall(t *testing.T, r *pods) {
 	s.waitForCopies(t, "ConfigMap", "removed", []string{"bye-1"}, nil)
 	kept := &corev1.ConfigMap{}
 	require.NoError(t, s.k8s.Get(ctx, client.ObjectKey{Namespace: "bye-1", Name: "kept"}, kept), "Orphan keeps the copy")
-	assert.NotContains(t, kept.Labels, syncer.OwnerUIDLabel, "the orphaned copy is released")
+	assert.NotContains(t, kept.Labels, syncv1.OwnerUIDLabel, "the orphaned copy is released")
 
 	// Then the Subscription and the CSV.
 	sub := olmObject("Subscription")

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/configmapsync/configmapsync-operator/internal/operator"
+
 	appsv1 "k8s.io/api/apps/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -35,7 +37,7 @@ const (
 	// bundleRepository is where catalog/ says the bundle images are.
 	bundleRepository = "quay.io/configmapsync/configmapsync-operator-bundle"
 	// leaseName is the leader-election Lease of the operator.
-	leaseName = "configmapsync-operator.sync.configmapsync.io"
+	leaseName = operator.LeaderElectionID
 )
 
 // csvName returns the name of the CSV of a release.

@@ -50,11 +50,11 @@ func TestCreatingAConfigMapSyncCopiesTheSourceAndRecordsStatus(t *testing.T) {
 	eventually(t, f.copyOf("app-settings"), func(c *assert.CollectT, cp *corev1.ConfigMap) {
 		assert.Equal(c, src.Data, cp.Data)
 		assert.Equal(c, src.BinaryData, cp.BinaryData)
-		assert.Equal(c, syncer.ManagedByValue, cp.Labels[syncer.ManagedByLabel])
-		assert.Equal(c, string(f.cms.UID), cp.Labels[syncer.OwnerUIDLabel])
+		assert.Equal(c, syncv1.ManagedByValue, cp.Labels[syncv1.ManagedByLabel])
+		assert.Equal(c, string(f.cms.UID), cp.Labels[syncv1.OwnerUIDLabel])
 		content, err := syncer.ContentOf(src)
 		assert.NoError(c, err)
-		assert.Equal(c, content.Hash(), cp.Annotations[syncer.ContentHashAnnotation])
+		assert.Equal(c, content.Hash(), cp.Annotations[syncv1.ContentHashAnnotation])
 	})
 	eventually(t, f.cms, func(c *assert.CollectT, cms *syncv1beta1.ConfigMapSync) {
 		assert.Equal(c, syncv1.SyncStatusSynced, cms.Status.SyncStatus)
@@ -118,7 +118,7 @@ func TestAnObjectTheOperatorDoesNotOwnIsNeverOverwritten(t *testing.T) {
 	require.NoError(t, k8s.Get(context.Background(), clientKey(got), got))
 	assert.Equal(t, map[string]string{"owner": "someone-else"}, got.Data)
 	assert.Equal(t, theirs.ResourceVersion, got.ResourceVersion, "the conflicting object must not be written at all")
-	assert.NotContains(t, got.Labels, syncer.ManagedByLabel)
+	assert.NotContains(t, got.Labels, syncv1.ManagedByLabel)
 }
 
 func TestAMissingSourceIsReportedAndSyncedWhenItAppears(t *testing.T) {

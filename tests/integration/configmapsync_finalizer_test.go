@@ -12,7 +12,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
-	"github.com/configmapsync/configmapsync-operator/internal/syncer"
 )
 
 func TestDeletingAConfigMapSyncDeletesEveryCopy(t *testing.T) {
@@ -40,9 +39,9 @@ func TestTheOrphanPolicyKeepsTheCopiesAndReleasesThem(t *testing.T) {
 	kept := configMap(dst, "settings", nil)
 	require.NoError(t, k8s.Get(context.Background(), clientKey(kept), kept))
 	assert.Equal(t, "v", kept.Data["k"])
-	assert.NotContains(t, kept.Labels, syncer.ManagedByLabel)
-	assert.NotContains(t, kept.Labels, syncer.OwnerUIDLabel)
-	assert.NotContains(t, kept.Annotations, syncer.OwnerAnnotation)
+	assert.NotContains(t, kept.Labels, syncv1.ManagedByLabel)
+	assert.NotContains(t, kept.Labels, syncv1.OwnerUIDLabel)
+	assert.NotContains(t, kept.Annotations, syncv1.OwnerAnnotation)
 }
 
 func TestFailedDeletesKeepTheFinalizerAndAreRetriedUntilNoCopyIsLeft(t *testing.T) {
@@ -81,7 +80,7 @@ func TestCleanupSurvivesAnOperatorRestart(t *testing.T) {
 	env.Calls.FailDeletes(dst, 1000)
 	require.NoError(t, k8s.Delete(context.Background(), cms))
 	eventually(t, cms, func(c *assert.CollectT, cms *syncv1.ConfigMapSync) {
-		assert.True(c, meta.IsStatusConditionFalse(cms.Status.Conditions, syncv1.DeletingCondition))
+		assert.True(c, meta.IsStatusConditionTrue(cms.Status.Conditions, syncv1.DeletingCondition))
 	})
 	stopOperator()
 	env.Calls.FailDeletes(dst, 0)

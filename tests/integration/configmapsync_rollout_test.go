@@ -85,7 +85,7 @@ func TestWorkloadsThatCannotSeeAChangeLiveAreRestartedOnceAfterTheDebounce(t *te
 	cp := configMap(dst, "settings", nil)
 	require.Eventually(t, func() bool {
 		_ = k8s.Get(context.Background(), clientKey(cp), cp)
-		return cp.Data["k"] == "4" && restartedFor(t, env) == syncer.RolloutToken(cp.UID, cp.Annotations[syncer.ContentHashAnnotation])
+		return cp.Data["k"] == "4" && restartedFor(t, env) == syncer.RolloutToken(cp.UID, cp.Annotations[syncv1.ContentHashAnnotation])
 	}, waitFor, tick)
 	eventually(t, cms, func(c *assert.CollectT, cms *syncv1.ConfigMapSync) { assert.Empty(c, cms.Status.PendingRollouts) })
 
@@ -105,7 +105,7 @@ func TestAWorkloadCanOptInOnItsOwn(t *testing.T) {
 	source := configMap(src, "settings", map[string]string{"k": "1"})
 	create(t, source)
 	optedIn, silent := deployment(dst, "opted-in", "settings", "env"), deployment(dst, "silent", "settings", "env")
-	optedIn.Annotations = map[string]string{syncer.RolloutOptInAnnotation: "true"}
+	optedIn.Annotations = map[string]string{syncv1.RolloutOptInAnnotation: "true"}
 	create(t, optedIn)
 	create(t, silent)
 	cms := v1Sync(src, "no-rollout-spec", "settings", dst)

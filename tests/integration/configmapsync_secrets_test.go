@@ -11,7 +11,6 @@ import (
 	"k8s.io/utils/ptr"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
-	"github.com/configmapsync/configmapsync-operator/internal/syncer"
 )
 
 func TestASecretIsCopiedWithItsType(t *testing.T) {
@@ -30,7 +29,7 @@ func TestASecretIsCopiedWithItsType(t *testing.T) {
 		assert.Equal(c, secret.Type, cp.Type)
 		assert.Equal(c, secret.Data, cp.Data)
 		assert.Equal(c, "db", cp.Labels["tier"])
-		assert.Equal(c, syncer.ManagedByValue, cp.Labels[syncer.ManagedByLabel])
+		assert.Equal(c, syncv1.ManagedByValue, cp.Labels[syncv1.ManagedByLabel])
 	})
 	ready(t, cms)
 }
@@ -76,7 +75,7 @@ func TestTrackingMetadataOfOtherToolsIsNotCopied(t *testing.T) {
 	eventually(t, configMap(dst, "tracked", nil), func(c *assert.CollectT, cp *corev1.ConfigMap) {
 		assert.Equal(c, "payments", cp.Labels["team"])
 		assert.Equal(c, "payments@example.com", cp.Annotations["owner-contact"])
-		assert.Equal(c, syncer.ManagedByValue, cp.Labels["app.kubernetes.io/managed-by"])
+		assert.Equal(c, syncv1.ManagedByValue, cp.Labels["app.kubernetes.io/managed-by"])
 		for _, k := range []string{"app.kubernetes.io/instance"} {
 			assert.NotContains(c, cp.Labels, k)
 		}

@@ -13,7 +13,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
-	"github.com/configmapsync/configmapsync-operator/internal/syncer"
 	"github.com/configmapsync/configmapsync-operator/tests/harness"
 )
 
@@ -89,7 +88,7 @@ func v1Sync(namespace, name, source string, destinations ...string) *syncv1.Conf
 // copies lists the operator's copies owned by cms, of the given kind.
 func copies(t *testing.T, cms *syncv1.ConfigMapSync, list client.ObjectList) client.ObjectList {
 	t.Helper()
-	require.NoError(t, k8s.List(context.Background(), list, client.MatchingLabels{syncer.OwnerUIDLabel: string(cms.UID)}))
+	require.NoError(t, k8s.List(context.Background(), list, client.MatchingLabels{syncv1.OwnerUIDLabel: string(cms.UID)}))
 	return list
 }
 

@@ -24,7 +24,6 @@ import (
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
 	"github.com/configmapsync/configmapsync-operator/internal/metrics"
 	"github.com/configmapsync/configmapsync-operator/internal/secretgen"
-	"github.com/configmapsync/configmapsync-operator/internal/syncer"
 )
 
 func TestAManagedSecretGeneratesEveryKindOfKey(t *testing.T) {
@@ -76,9 +75,9 @@ func TestAManagedSecretGeneratesEveryKindOfKey(t *testing.T) {
 	assert.Len(t, s.Data["raw"], 16)
 	assert.True(t, secretgen.IsUUIDv4(string(s.Data["id"])), "%q is not a v4 UUID", s.Data["id"])
 
-	assert.Equal(t, syncer.ManagedByValue, s.Labels[syncer.ManagedByLabel])
-	assert.Equal(t, string(ms.UID), s.Labels[syncer.OwnerUIDLabel])
-	assert.Equal(t, ns+"/db", s.Annotations[syncer.OwnerAnnotation])
+	assert.Equal(t, syncv1.ManagedByValue, s.Labels[syncv1.ManagedByLabel])
+	assert.Equal(t, string(ms.UID), s.Labels[syncv1.OwnerUIDLabel])
+	assert.Equal(t, ns+"/db", s.Annotations[syncv1.OwnerAnnotation])
 
 	assert.Equal(t, "db", ms.Status.SecretName)
 	assert.Equal(t, int32(len(ms.Spec.Keys)), ms.Status.KeyCount)
@@ -304,7 +303,7 @@ func TestAForeignSecretIsNeverModifiedAndTheSecretIsGeneratedOnceItIsGone(t *tes
 	msReady(t, ms)
 	s := generatedSecret(t, ms)
 	assert.Len(t, s.Data["password"], 32)
-	assert.Equal(t, string(ms.UID), s.Labels[syncer.OwnerUIDLabel])
+	assert.Equal(t, string(ms.UID), s.Labels[syncv1.OwnerUIDLabel])
 }
 
 func TestTwoManagedSecretsCannotShareASecret(t *testing.T) {
@@ -375,9 +374,9 @@ func TestTheOrphanPolicyReleasesTheGeneratedSecret(t *testing.T) {
 	kept := &corev1.Secret{}
 	require.NoError(t, k8s.Get(context.Background(), clientKey(s), kept))
 	assert.Equal(t, s.Data["password"], kept.Data["password"])
-	assert.NotContains(t, kept.Labels, syncer.ManagedByLabel)
-	assert.NotContains(t, kept.Labels, syncer.OwnerUIDLabel)
-	assert.NotContains(t, kept.Annotations, syncer.OwnerAnnotation)
+	assert.NotContains(t, kept.Labels, syncv1.ManagedByLabel)
+	assert.NotContains(t, kept.Labels, syncv1.OwnerUIDLabel)
+	assert.NotContains(t, kept.Annotations, syncv1.OwnerAnnotation)
 	assert.NotContains(t, kept.Annotations, syncv1.GeneratorsAnnotation)
 }
 

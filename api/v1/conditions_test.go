@@ -1,0 +1,93 @@
+package v1
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// reasonConstants returns the names and values of the condition reasons this package declares (Reason*).
+func reasonConstants(t *testing.T) map[string]string {
+	t.Helper()
+	files, err := filepath.Glob("*.go")
+	require.NoError(t, err)
+	out := map[string]string{}
+	for _, path := range files {
+		if strings.HasSuffix(path, "_test.go") {
+			continue
+		}
+		file, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
+		require.NoError(t, err)
+		ast.Inspect(file, func(n ast.Node) bool {
+			spec, ok := n.(*ast.ValueSpec)
+			if !ok {
+				return true
+			}
+			for i, name := range spec.Names {
+				if strings.HasPrefix(name.Name, "Reason") && i < len(spec.Values) {
+					if lit, ok := spec.Values[i].(*ast.BasicLit); ok {
+						out[name.Name] = strings.Trim(lit.Value, `"`)
+					}
+				}
+			}
+			return true
+		})
+	}
+	require.NotEmpty(t, out)
+	return out
+}
+
+func TestEveryReasonIsSetByTheOperator(t *testing.T) {
+	var code strings.Builder
+	for _, dir := range []string{"controllers", "internal"} {
+		err := filepath.WalkDir(filepath.Join("..", "..", dir), func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+				return err
+			}
+			raw, err := os.ReadFile(path)
+			code.Write(raw)
+			return err
+		})
+		require.NoError(t, err)
+	}
+	for name := range reasonConstants(t) {
+		assert.Contains(t, code.String(), "syncv1."+name, "%s is declared but never set: delete it, or set it", name)
+	}
+}
+
+func TestTheREADMEConditionTableListsExactlyTheReasons(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	require.NoError(t, err)
+	readme := string(raw)
+	start, end := strings.Index(readme, "<!-- conditions-table -->"), strings.Index(readme, "<!-- /conditions-table -->")
+	require.True(t, start >= 0 && end > start, "the README has no conditions table between its markers")
+
+	var listed []string
+	cell := regexp.MustCompile("^(Ready|Stalled|Deleting) `([A-Za-z]+)`")
+	for _, row := range strings.Split(readme[start:end], "\n") {
+		cols := strings.Split(row, "|")
+		if len(cols) < 3 {
+			continue
+		}
+		if m := cell.FindStringSubmatch(strings.TrimSpace(cols[2])); m != nil {
+			listed = append(listed, m[2])
+		}
+	}
+	var declared []string
+	for _, value := range reasonConstants(t) {
+		declared = append(declared, value)
+	}
+	slices.Sort(listed)
+	slices.Sort(declared)
+	assert.Equal(t, declared, listed, "the README's conditions table and the Reason constants of api/v1 differ")
+}

@@ -1,0 +1,25 @@
+package v1
+
+// Labels and annotations the operator puts on the objects it writes, and those users put on theirs. They are part
+// of the API: users select copies by them (kubectl get configmaps -l app.kubernetes.io/managed-by=configmapsync-operator)
+// and opt workloads in or out of restarts with them.
+const (
+	// ManagedByLabel marks every copy and generated Secret the operator writes; the operator's cache holds only
+	// objects with it, and it never modifies an object without it.
+	ManagedByLabel = "app.kubernetes.io/managed-by"
+	// ManagedByValue is the value of ManagedByLabel on the operator's objects.
+	ManagedByValue = "configmapsync-operator"
+	// OwnerUIDLabel names the UID of the ConfigMapSync or ManagedSecret that owns an object. A UID, not a name,
+	// because names can exceed the 63 characters a label value may hold and a re-created owner must not inherit
+	// a stale copy.
+	OwnerUIDLabel = "sync.configmapsync.io/owner-uid"
+	// OwnerAnnotation holds "namespace/name" of the owner, so events on a copy map back to it.
+	OwnerAnnotation = "sync.configmapsync.io/owner"
+	// ContentHashAnnotation holds the hash of the content a copy was written with.
+	ContentHashAnnotation = "sync.configmapsync.io/content-hash"
+	// RolloutOptInAnnotation on a Deployment, StatefulSet or DaemonSet opts it in ("true") or out ("false") of
+	// restarts when a copy it uses changes.
+	RolloutOptInAnnotation = "sync.configmapsync.io/rollout"
+	// LastRolloutAnnotation on a workload holds when the operator last restarted it (RFC 3339), for debouncing.
+	LastRolloutAnnotation = "sync.configmapsync.io/last-rollout"
+)
