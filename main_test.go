@@ -1,9 +1,14 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestSoftMemoryLimit(t *testing.T) {
@@ -19,5 +24,57 @@ func TestSoftMemoryLimit(t *testing.T) {
 	} {
 		_, ok := softMemoryLimit(tc.container, tc.goMemLimit)
 		assert.False(t, ok, "%+v", tc)
+	}
+}
+
+// layoutPaths returns the paths the README's Layout table names in its first column.
+func layoutPaths(t *testing.T) []string {
+	t.Helper()
+	raw, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	readme := string(raw)
+	start := strings.Index(readme, "\n## Layout\n")
+	require.GreaterOrEqual(t, start, 0, "the README has no Layout section")
+	section := readme[start+1:]
+	section = section[:strings.Index(section[3:], "\n## ")+3]
+	var paths []string
+	for _, row := range strings.Split(section, "\n") {
+		cols := strings.Split(row, "|")
+		if len(cols) < 3 {
+			continue
+		}
+		for _, m := range regexp.MustCompile("`([^`]+)`").FindAllStringSubmatch(cols[1], -1) {
+			paths = append(paths, m[1])
+		}
+	}
+	require.NotEmpty(t, paths)
+	return paths
+}
+
+func TestTheREADMELayoutMatchesTheTree(t *testing.T) {
+	listed := layoutPaths(t)
+	for _, p := range listed {
+		_, err := os.Stat(p)
+		assert.NoError(t, err, "the README's Layout names %s, which does not exist", p)
+	}
+	// Every package folder under internal/ and every suite under tests/ has its row.
+	for _, parent := range []string{"internal", "tests"} {
+		entries, err := os.ReadDir(parent)
+		require.NoError(t, err)
+		for _, e := range entries {
+			if e.IsDir() {
+				dir := parent + "/" + e.Name() + "/"
+				assert.Contains(t, listed, dir, "the README's Layout has no row for %s", dir)
+			}
+		}
+	}
+}
+
+func TestTheArchitectureDocNamesOnlyPathsThatExist(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("docs", "architecture.md"))
+	require.NoError(t, err)
+	for _, m := range regexp.MustCompile("`((?:api|controllers|internal|tests|docs)/[^`*]*)`").FindAllStringSubmatch(string(raw), -1) {
+		_, err := os.Stat(m[1])
+		assert.NoError(t, err, "docs/architecture.md names %s, which does not exist", m[1])
 	}
 }

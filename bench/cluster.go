@@ -5,16 +5,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -25,8 +20,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/configmapsync/configmapsync-operator/internal/controlplane"
+	"github.com/configmapsync/configmapsync-operator/internal/localport"
 	"github.com/configmapsync/configmapsync-operator/internal/operator"
-	"github.com/configmapsync/configmapsync-operator/tests/harness"
+	"github.com/configmapsync/configmapsync-operator/internal/supervisor"
 )
 
 // leaseName is the operator's leader-election Lease.
@@ -55,17 +52,11 @@ const etcdQuotaBackendBytes = 8 << 30
 // startCluster starts etcd and kube-apiserver from KUBEBUILDER_ASSETS, installs the CRDs (with conversion
 // through the operator's /convert) and the webhook configurations, and writes an admin kubeconfig.
 func startCluster(crds, webhooks string) (*cluster, error) {
-	etcd := &envtest.Etcd{}
-	etcd.Configure().Set("quota-backend-bytes", strconv.Itoa(etcdQuotaBackendBytes))
-	env := &envtest.Environment{
-		ControlPlane: envtest.ControlPlane{Etcd: etcd},
-		CRDInstallOptions: envtest.CRDInstallOptions{
-			Paths: []string{crds}, Scheme: operator.NewScheme(), ErrorIfPathMissing: true,
-		},
-		WebhookInstallOptions: envtest.WebhookInstallOptions{Paths: []string{webhooks}},
-	}
-	if _, err := env.Start(); err != nil {
-		return nil, fmt.Errorf("starting the control plane (KUBEBUILDER_ASSETS=%q): %w", os.Getenv("KUBEBUILDER_ASSETS"), err)
+	env, _, err := controlplane.Start(controlplane.Options{
+		CRDPaths: []string{crds}, WebhookPaths: []string{webhooks}, EtcdQuotaBackendBytes: etcdQuotaBackendBytes,
+	})
+	if err != nil {
+		return nil, err
 	}
 	c := &cluster{env: env}
 	if err := c.connect(); err != nil {
@@ -121,31 +112,18 @@ func (c *cluster) serverVersion() string {
 	return v.GitVersion
 }
 
-// operatorProcess is bin/manager running as a child process. Like the kubelet, the bench restarts it when it
-// exits on its own (it does when it loses leader election), and counts the restarts: a scenario then measures
-// the recovery too, instead of waiting for a dead operator.
+// operatorProcess is bin/manager running as a child process under internal/supervisor: like the kubelet, it is
+// restarted when it exits on its own (it does when it loses leader election), and those restarts are counted, so a
+// scenario measures the recovery too instead of waiting for a dead operator.
 type operatorProcess struct {
+	*supervisor.Process
 	// name tells replicas apart in the bench's log ("operator" for the one the scenarios measure).
 	name        string
-	manager     string
-	args, env   []string
+	args        []string
 	metricsAddr string
 	probeAddr   string
 	logPath     string
 	logFile     *os.File
-
-	mu  sync.Mutex
-	cmd *exec.Cmd
-	// gone is closed once cmd has exited (the supervisor reaped it).
-	gone chan struct{}
-	// killed is the process the bench signalled on purpose (kill): restarted like any exit, but not counted.
-	killed   *exec.Cmd
-	stopping bool
-	restarts []string // why each restart was needed
-	// planned, while the bench restarts the operator on purpose, is closed once the new process runs.
-	planned chan struct{}
-	// exited is closed when the supervisor has given up or been stopped.
-	exited chan struct{}
 }
 
 // startOperator runs the operator binary with the production flags of config/manager/manager.yaml (leader
@@ -160,156 +138,61 @@ func startOperator(c *cluster, manager string, extraArgs []string) (*operatorPro
 // ports, log file (name.log) and webhook port. Only startOperator's webhook port is the one the API server calls;
 // another replica serves the same certificate on its own port, unused, because two processes cannot share one.
 func startReplica(c *cluster, manager, name string, webhookPort int, extraArgs []string) (*operatorProcess, error) {
-	metricsPort, err := harness.FreePort()
+	metricsPort, err := localport.Free()
 	if err != nil {
 		return nil, err
 	}
-	probePort, err := harness.FreePort()
+	probePort, err := localport.Free()
 	if err != nil {
 		return nil, err
 	}
+	flags := operator.DefaultFlags()
+	flags.LeaderElect, flags.LeaderElectionNamespace = true, leaseNamespace
+	flags.ProbeAddr = fmt.Sprintf("127.0.0.1:%d", probePort)
+	flags.MetricsAddr, flags.SecureMetrics = fmt.Sprintf("127.0.0.1:%d", metricsPort), false
+	flags.WebhookPort, flags.WebhookCertDir = webhookPort, c.env.WebhookInstallOptions.LocalServingCertDir
 	p := &operatorProcess{
 		name:        name,
-		manager:     manager,
-		env:         append(os.Environ(), "KUBECONFIG="+c.kubeconfig),
-		metricsAddr: fmt.Sprintf("127.0.0.1:%d", metricsPort),
-		probeAddr:   fmt.Sprintf("127.0.0.1:%d", probePort),
+		args:        append(flags.Args(), extraArgs...),
+		metricsAddr: flags.MetricsAddr,
+		probeAddr:   flags.ProbeAddr,
 		logPath:     filepath.Join(c.dir, name+".log"),
-		exited:      make(chan struct{}),
 	}
-	p.args = append([]string{
-		"--leader-elect",
-		"--leader-election-namespace=" + leaseNamespace,
-		"--health-probe-bind-address=" + p.probeAddr,
-		"--metrics-bind-address=" + p.metricsAddr,
-		"--metrics-secure=false",
-		fmt.Sprintf("--webhook-port=%d", webhookPort),
-		"--webhook-cert-dir=" + c.env.WebhookInstallOptions.LocalServingCertDir,
-	}, extraArgs...)
 	if p.logFile, err = os.Create(p.logPath); err != nil {
 		return nil, err
 	}
-	cmd, err := p.spawn()
+	p.Process, err = supervisor.Start(supervisor.Config{
+		Binary: manager, Args: p.args, Output: p.logFile,
+		Env:        append(os.Environ(), "KUBECONFIG="+c.kubeconfig),
+		ExitReason: func() string { return stopReason(p.logPath) },
+	})
 	if err != nil {
 		_ = p.logFile.Close()
 		return nil, err
 	}
-	logf("%s started: pid %d, args %s", name, cmd.Process.Pid, strings.Join(p.args, " "))
-	go p.supervise(cmd)
+	logf("%s started: pid %d, args %s", name, p.PID(), strings.Join(p.args, " "))
 	return p, nil
-}
-
-// errStopping is spawn's answer once the bench is stopping the operator.
-var errStopping = errors.New("the bench is stopping it")
-
-// spawn starts one operator process, unless the bench is stopping the operator: checked under the same lock stop
-// takes, so that stop always signals the last process started.
-func (p *operatorProcess) spawn() (*exec.Cmd, error) {
-	cmd := exec.Command(p.manager, p.args...)
-	cmd.Env = p.env
-	cmd.Stdout, cmd.Stderr = p.logFile, p.logFile
-	// If the bench dies without cleaning up (SIGKILL), the kernel stops the operator too.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.stopping {
-		return nil, errStopping
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s: %w", p.manager, err)
-	}
-	p.cmd, p.gone = cmd, make(chan struct{})
-	return cmd, nil
-}
-
-// supervise waits for the operator to exit and, unless the bench is stopping it, starts it again: at once when the
-// bench restarts it on purpose (restart), after a second otherwise, as the kubelet would. Only exits the bench did
-// not cause count as restarts.
-func (p *operatorProcess) supervise(cmd *exec.Cmd) {
-	defer close(p.exited)
-	defer func() { _ = p.logFile.Close() }()
-	for {
-		err := cmd.Wait()
-		p.mu.Lock()
-		close(p.gone)
-		stopping, planned, killed := p.stopping, p.planned, p.killed == cmd
-		p.planned, p.killed = nil, nil
-		if !stopping && planned == nil && !killed {
-			p.restarts = append(p.restarts, fmt.Sprintf("%s %v: %s", time.Now().Format("15:04:05"), err, stopReason(p.logPath)))
-		}
-		p.mu.Unlock()
-		if stopping {
-			return
-		}
-		if planned == nil {
-			if killed {
-				logf("%s: pid %d exited after the bench's signal (%v); restarting it in a second, as the kubelet would", p.name, cmd.Process.Pid, err)
-			} else {
-				logf("the %s exited on its own (%v; its log says why); restarting it, as the kubelet would", p.name, err)
-			}
-			time.Sleep(time.Second)
-		}
-		if cmd, err = p.spawn(); errors.Is(err, errStopping) {
-			return // stop came during the second; the process it signalled is gone already.
-		} else if err != nil {
-			logf("restarting the %s: %v", p.name, err)
-			return
-		}
-		if planned != nil {
-			close(planned)
-		}
-	}
 }
 
 // kill sends sig to the running process on purpose, to test failover: the supervisor restarts it a second after
 // it exits, as the kubelet restarts a killed pod, without counting that as an exit on its own. It returns a
 // channel closed once the process has exited.
 func (p *operatorProcess) kill(sig syscall.Signal) (<-chan struct{}, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.stopping || p.planned != nil || p.killed != nil {
-		return nil, fmt.Errorf("the %s is already stopping, restarting or being killed", p.name)
+	gone, err := p.Kill(sig)
+	if err != nil {
+		return nil, fmt.Errorf("the %s: %w", p.name, err)
 	}
-	select {
-	case <-p.gone:
-		return nil, fmt.Errorf("the %s is not running (being restarted)", p.name)
-	default:
-	}
-	p.killed = p.cmd
-	if err := p.cmd.Process.Signal(sig); err != nil {
-		p.killed = nil
-		return nil, fmt.Errorf("signalling the %s: %w", p.name, err)
-	}
-	return p.gone, nil
+	return gone, nil
 }
 
-// restart stops the operator (SIGTERM, killed after 15 s) and starts it again at once, as a rollout would; the
-// supervisor does not count it as a restart of its own. It returns when the new process runs, before it is ready
-// (see waitReady).
+// restart stops the operator (SIGTERM, killed after 15 s) and starts it again at once, as a rollout would; it is
+// not counted as a restart of its own. It returns when the new process runs, before it is ready (see waitReady).
 func (p *operatorProcess) restart() error {
-	respawned := make(chan struct{})
-	p.mu.Lock()
-	if p.stopping || p.planned != nil {
-		p.mu.Unlock()
-		return fmt.Errorf("the %s is already stopping or restarting", p.name)
+	if err := p.Restart(); err != nil {
+		return fmt.Errorf("restarting the %s: %w", p.name, err)
 	}
-	p.planned = respawned
-	proc := p.cmd.Process
-	p.mu.Unlock()
-	_ = proc.Signal(syscall.SIGTERM)
-	select {
-	case <-respawned:
-	case <-p.exited:
-	case <-time.After(15 * time.Second):
-		_ = proc.Kill()
-	}
-	select {
-	case <-respawned:
-		logf("%s restarted: pid %d", p.name, p.pid())
-		return nil
-	case <-p.exited:
-		return fmt.Errorf("the %s could not be started again", p.name)
-	}
+	logf("%s restarted: pid %d", p.name, p.PID())
+	return nil
 }
 
 // waitReady waits until the operator answers /readyz (its webhook server listens) and holds the Lease, so the
@@ -345,7 +228,7 @@ func (p *operatorProcess) waitServing(ctx context.Context) error {
 // answersReady reports whether the operator answers /readyz with 200; an error once it exited for good.
 func (p *operatorProcess) answersReady() (bool, error) {
 	select {
-	case <-p.exited:
+	case <-p.Exited():
 		return false, fmt.Errorf("the %s exited and could not be restarted", p.name)
 	default:
 	}
@@ -372,32 +255,16 @@ func (c *cluster) leaseHolder(ctx context.Context) (string, error) {
 }
 
 // pid is the current operator process's id.
-func (p *operatorProcess) pid() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.cmd.Process.Pid
-}
+func (p *operatorProcess) pid() int { return p.PID() }
 
 // restartLog returns why the operator had to be restarted, one entry per restart.
-func (p *operatorProcess) restartLog() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return slices.Clone(p.restarts)
-}
+func (p *operatorProcess) restartLog() []string { return p.UnplannedExits() }
 
-// stop asks the operator to stop (SIGTERM, as the kubelet does) and kills it if it does not within 15 s.
+// stop asks the operator to stop (SIGTERM, as the kubelet does), kills it if it does not within 15 s, and closes
+// its log.
 func (p *operatorProcess) stop() {
-	p.mu.Lock()
-	p.stopping = true
-	proc := p.cmd.Process
-	p.mu.Unlock()
-	_ = proc.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-	case <-time.After(15 * time.Second):
-		_ = proc.Kill()
-		<-p.exited
-	}
+	p.Stop()
+	_ = p.logFile.Close()
 }
 
 // stopReason returns the error of the operator's last "Operator stopped" log line (main.go logs it on exit).

@@ -17,7 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
-	"github.com/configmapsync/configmapsync-operator/tests/harness"
+	"github.com/configmapsync/configmapsync-operator/internal/localport"
 )
 
 // The failover scenario's shape: how many graceful handovers it times after the kills, how many ConfigMapSyncs
@@ -234,7 +234,7 @@ func (f *failover) setup(ctx context.Context) error {
 // startFollower starts a second replica with the operator's arguments, its own ports and log, and waits until it
 // answers /readyz. b.op keeps the Lease: it has held it since the bench started.
 func (f *failover) startFollower(ctx context.Context) (*operatorProcess, error) {
-	webhookPort, err := harness.FreePort()
+	webhookPort, err := localport.Free()
 	if err != nil {
 		return nil, err
 	}

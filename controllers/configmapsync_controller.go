@@ -8,7 +8,6 @@ import (
 	"slices"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -344,33 +343,6 @@ const maxBytesInFlight = 8 << 20
 // maxBytesInFlight allows, but always one.
 func writesInFlight(limit, size int) int {
 	return max(1, min(limit, maxBytesInFlight/max(size, 1)))
-}
-
-// classify makes err terminal when a retry cannot fix it.
-func classify(err error) error { return classifyAll([]error{err}) }
-
-// classifyAll joins the errors of one sync's destinations. When every failure is one a retry cannot fix, the result is
-// terminal: the controller stops retrying until the ConfigMapSync changes, and the Stalled condition says why. One
-// failure that a retry may fix keeps the retries going for all, whatever order the destinations came in.
-func classifyAll(errs []error) error {
-	joined := errors.Join(errs...)
-	if joined == nil {
-		return nil
-	}
-	for _, err := range errs {
-		if err != nil && !isPermanent(err) {
-			return joined
-		}
-	}
-	return reconcile.TerminalError(joined)
-}
-
-func isPermanent(err error) bool {
-	if apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
-		return false // The namespace is going away; the namespace watch drops it from the targets.
-	}
-	return apierrors.IsForbidden(err) || apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) ||
-		apierrors.IsRequestEntityTooLargeError(err)
 }
 
 // recordSyncMetrics updates the metrics for one sync.

@@ -17,7 +17,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
@@ -175,7 +174,7 @@ func (r *ConfigMapSyncReconciler) ownerLeaving(ctx context.Context, obj client.O
 // syncsWatching maps a ConfigMap or Secret to the syncs that copy it or that it blocks.
 func (r *ConfigMapSyncReconciler) syncsWatching(kind string) handler.TypedMapFunc[*metav1.PartialObjectMetadata, reconcile.Request] {
 	return func(ctx context.Context, obj *metav1.PartialObjectMetadata) []reconcile.Request {
-		reqs := r.requestsFor(ctx, watchedObjectIndex, objectKey(kind, obj.Namespace, obj.Name))
+		reqs := requestsFor(ctx, r.Client, &syncv1.ConfigMapSyncList{}, client.MatchingFields{watchedObjectIndex: objectKey(kind, obj.Namespace, obj.Name)})
 		r.sourceCache.saw(copyKey{kind: kind, NamespacedName: client.ObjectKeyFromObject(obj)}, obj.ResourceVersion, len(reqs) > 0)
 		return reqs
 	}
@@ -183,19 +182,6 @@ func (r *ConfigMapSyncReconciler) syncsWatching(kind string) handler.TypedMapFun
 
 // syncsIntoNamespace maps a namespace to the syncs that list it or select namespaces by label.
 func (r *ConfigMapSyncReconciler) syncsIntoNamespace(ctx context.Context, ns *metav1.PartialObjectMetadata) []reconcile.Request {
-	return append(r.requestsFor(ctx, destinationNamespaceIndex, ns.Name),
-		r.requestsFor(ctx, destinationNamespaceIndex, anyNamespace)...)
-}
-
-func (r *ConfigMapSyncReconciler) requestsFor(ctx context.Context, index, value string) []reconcile.Request {
-	list := &syncv1.ConfigMapSyncList{}
-	if err := r.List(ctx, list, client.MatchingFields{index: value}); err != nil {
-		logf.FromContext(ctx).Error(err, "Listing ConfigMapSyncs for an event", "index", index)
-		return nil
-	}
-	reqs := make([]reconcile.Request, 0, len(list.Items))
-	for i := range list.Items {
-		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
-	}
-	return reqs
+	return append(requestsFor(ctx, r.Client, &syncv1.ConfigMapSyncList{}, client.MatchingFields{destinationNamespaceIndex: ns.Name}),
+		requestsFor(ctx, r.Client, &syncv1.ConfigMapSyncList{}, client.MatchingFields{destinationNamespaceIndex: anyNamespace})...)
 }

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
@@ -299,4 +300,45 @@ func controllerOptions(o Options) controller.Options {
 		RateLimiter:             workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](o.RetryBaseDelay, o.RetryMaxDelay),
 		SkipNameValidation:      &o.SkipNameValidation,
 	}
+}
+
+// classify makes err terminal when a retry cannot fix it.
+func classify(err error) error { return classifyAll([]error{err}) }
+
+// classifyAll joins the errors of one sync's destinations. When every failure is one a retry cannot fix, the result is
+// terminal: the controller stops retrying until the ConfigMapSync changes, and the Stalled condition says why. One
+// failure that a retry may fix keeps the retries going for all, whatever order the destinations came in.
+func classifyAll(errs []error) error {
+	joined := errors.Join(errs...)
+	if joined == nil {
+		return nil
+	}
+	for _, err := range errs {
+		if err != nil && !isPermanent(err) {
+			return joined
+		}
+	}
+	return reconcile.TerminalError(joined)
+}
+
+func isPermanent(err error) bool {
+	if apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
+		return false // The namespace is going away; the namespace watch drops it from the targets.
+	}
+	return apierrors.IsForbidden(err) || apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) ||
+		apierrors.IsRequestEntityTooLargeError(err)
+}
+
+// requestsFor lists the objects of list's kind that opts select (an index lookup, say) and returns a request for
+// each: how a watch of one object maps to the custom resources it concerns. A failed list is logged and maps to none.
+func requestsFor(ctx context.Context, c client.Reader, list client.ObjectList, opts ...client.ListOption) []reconcile.Request {
+	if err := c.List(ctx, list, opts...); err != nil {
+		logf.FromContext(ctx).Error(err, "Listing objects for an event", "list", fmt.Sprintf("%T", list))
+		return nil
+	}
+	var reqs []reconcile.Request
+	_ = metaEach(list, func(obj client.Object) {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(obj)})
+	})
+	return reqs
 }

@@ -98,16 +98,8 @@ func managedSecretOf(_ context.Context, obj client.Object) []reconcile.Request {
 
 // managedSecretsNamed maps any Secret to the ManagedSecrets of its namespace that generate a Secret of its name.
 func (r *ManagedSecretReconciler) managedSecretsNamed(ctx context.Context, obj *metav1.PartialObjectMetadata) []reconcile.Request {
-	list := &syncv1.ManagedSecretList{}
-	if err := r.List(ctx, list, client.InNamespace(obj.Namespace), client.MatchingFields{managedSecretNameIndex: obj.Name}); err != nil {
-		logf.FromContext(ctx).Error(err, "Listing ManagedSecrets for a Secret event")
-		return nil
-	}
-	reqs := make([]reconcile.Request, 0, len(list.Items))
-	for i := range list.Items {
-		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
-	}
-	return reqs
+	return requestsFor(ctx, r.Client, &syncv1.ManagedSecretList{}, client.InNamespace(obj.Namespace),
+		client.MatchingFields{managedSecretNameIndex: obj.Name})
 }
 
 // Reconcile brings the Secret of one ManagedSecret in line with its spec and rotation schedule, or cleans it up

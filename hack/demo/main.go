@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"slices"
@@ -26,8 +25,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
 
+	"github.com/configmapsync/configmapsync-operator/internal/controlplane"
 	"github.com/configmapsync/configmapsync-operator/internal/manifests"
 	"github.com/configmapsync/configmapsync-operator/internal/operator"
+	"github.com/configmapsync/configmapsync-operator/internal/supervisor"
 )
 
 func main() {
@@ -52,14 +53,9 @@ func run(ctx context.Context, manager, crds, webhooks, samples, logFile string, 
 	step("Starting etcd and kube-apiserver (KUBEBUILDER_ASSETS=%s)", os.Getenv("KUBEBUILDER_ASSETS"))
 	// The scheme tells envtest which CRDs convert through the operator's /convert webhook; the webhook
 	// configurations point the API server at the operator's webhook server on loopback.
-	env := &envtest.Environment{
-		Scheme:                operator.NewScheme(),
-		CRDDirectoryPaths:     []string{crds},
-		ErrorIfCRDPathMissing: true,
-		WebhookInstallOptions: envtest.WebhookInstallOptions{Paths: []string{webhooks}},
-	}
-	if _, err := env.Start(); err != nil {
-		return fmt.Errorf("starting the control plane: %w", err)
+	env, _, err := controlplane.Start(controlplane.Options{CRDPaths: []string{crds}, WebhookPaths: []string{webhooks}})
+	if err != nil {
+		return err
 	}
 	defer func() {
 		step("Stopping the control plane")
@@ -89,21 +85,23 @@ func run(ctx context.Context, manager, crds, webhooks, samples, logFile string, 
 	defer func() { _ = log.Close() }()
 	step("Starting the operator: %s\n    its log: %s (warnings and errors are shown here too)", manager, logFile)
 	wh := env.WebhookInstallOptions
-	mgr := exec.Command(manager, "--leader-elect=false", "--metrics-bind-address=0", "--health-probe-bind-address=0",
-		fmt.Sprintf("--webhook-port=%d", wh.LocalServingPort), "--webhook-cert-dir="+wh.LocalServingCertDir)
-	mgr.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
-	logs, err := mgr.StderrPipe()
+	flags := operator.DefaultFlags()
+	flags.ProbeAddr, flags.MetricsAddr = "0", "0"
+	flags.WebhookPort, flags.WebhookCertDir = wh.LocalServingPort, wh.LocalServingCertDir
+	logs, output := io.Pipe()
+	go teeWarnings(logs, log, "    operator | ")
+	mgr, err := supervisor.Start(supervisor.Config{
+		Binary: manager, Args: flags.Args(), Env: append(os.Environ(), "KUBECONFIG="+kubeconfig), Output: output,
+		NoRestart: true,
+	})
 	if err != nil {
+		_ = output.Close()
 		return err
 	}
-	if err := mgr.Start(); err != nil {
-		return fmt.Errorf("starting %s: %w", manager, err)
-	}
-	go teeWarnings(logs, log, "    operator | ")
 	defer func() {
 		step("Stopping the operator")
-		_ = mgr.Process.Signal(syscall.SIGTERM)
-		_ = mgr.Wait()
+		mgr.Stop()
+		_ = output.Close()
 	}()
 
 	objs, err := readSamples(samples)

@@ -3,10 +3,10 @@ package syncer
 import (
 	"maps"
 
-	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
-
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
 )
 
 // ObservedHashAnnotation holds, on the operator's in-memory view of a copy, the hash of the content the copy

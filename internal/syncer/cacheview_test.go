@@ -3,12 +3,12 @@ package syncer
 import (
 	"testing"
 
-	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
-
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
 )
 
 // TestHash_SameAsEarlierReleases pins the hash of two contents to what release 0.2.0 wrote into its copies'

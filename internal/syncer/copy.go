@@ -4,10 +4,10 @@ import (
 	"fmt"
 	"maps"
 
-	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
-
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
 )
 
 // Action is what a sync must do to one destination.

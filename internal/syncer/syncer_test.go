@@ -4,8 +4,6 @@ import (
 	"maps"
 	"testing"
 
-	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
-
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
@@ -13,6 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
 )
 
 var testOwner = Owner{NamespacedName: types.NamespacedName{Namespace: "team-a", Name: "settings"}, UID: "uid-1"}

@@ -21,6 +21,7 @@ import (
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
 	syncv1beta1 "github.com/configmapsync/configmapsync-operator/api/v1beta1"
 	"github.com/configmapsync/configmapsync-operator/internal/webhook"
+	"github.com/configmapsync/configmapsync-operator/tests/harness"
 )
 
 // badInput is one invalid or hostile input and what must happen to it.
@@ -72,9 +73,9 @@ func TestBadInputIsRejectedOrHandledSafely(t *testing.T) {
 	t.Run("operator still works", func(t *testing.T) {
 		s := newScene(t)
 		cms := s.v1Sync()
-		create(t, cms)
-		ready(t, cms)
-		eventually(t, configMap(s.dstA, sourceName, nil), func(c *assert.CollectT, cp *corev1.ConfigMap) {
+		kit.Create(t, cms)
+		kit.Ready(t, cms)
+		harness.Eventually(t, k8s, harness.ConfigMap(s.dstA, sourceName, nil), func(c *assert.CollectT, cp *corev1.ConfigMap) {
 			assert.Equal(c, map[string]string{"k": "v"}, cp.Data)
 		})
 	})
@@ -166,7 +167,7 @@ func enumCases() []badInput {
 			// it the v1beta1 way: the unambiguous intent is kept, in each version's spelling.
 			then: func(t *testing.T, s *scene) {
 				cms := s.v1Sync()
-				ready(t, cms)
+				kit.Ready(t, cms)
 				assert.Equal(t, syncv1.SyncStrategyAutomatic, cms.Spec.SyncStrategy)
 				beta := &syncv1beta1.ConfigMapSync{ObjectMeta: cms.ObjectMeta}
 				get(t, beta)
@@ -178,7 +179,7 @@ func enumCases() []badInput {
 		{name: "source kind changed", sends: "an update of spec.source.kind from ConfigMap to Secret",
 			send: func(t *testing.T, s *scene) error {
 				cms := s.v1Sync()
-				create(t, cms)
+				kit.Create(t, cms)
 				// The operator adds its finalizer meanwhile: retry on write conflicts, never on the rejection.
 				return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 					get(t, cms)
@@ -189,9 +190,9 @@ func enumCases() []badInput {
 			rejectedWith: []string{"spec.source", "source.kind is immutable"},
 			then: func(t *testing.T, s *scene) {
 				cms := s.v1Sync()
-				ready(t, cms)
+				kit.Ready(t, cms)
 				assert.Equal(t, syncv1.SourceKindConfigMap, cms.Spec.Source.Kind)
-				assert.True(t, absent(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: s.dstA, Name: sourceName}}))
+				assert.True(t, kit.Absent(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: s.dstA, Name: sourceName}}))
 			}},
 	}
 }
@@ -218,7 +219,7 @@ func destinationCases() []badInput {
 			rejectedWith: []string{"spec.destination.namespaces[0]", "the source namespace cannot also be a destination"},
 			then: func(t *testing.T, s *scene) {
 				nothingWritten(t, s)
-				src := configMap(s.src, sourceName, nil)
+				src := harness.ConfigMap(s.src, sourceName, nil)
 				get(t, src)
 				assert.Equal(t, map[string]string{"k": "v"}, src.Data)
 				assert.NotContains(t, src.Labels, syncv1.ManagedByLabel)
@@ -315,18 +316,18 @@ func ownershipCases() []badInput {
 			rejectedWith: []string{"metadata.annotations[sync.configmapsync.io/conversion-data]", "Forbidden", "set by the conversion webhook only"}},
 		{name: "forged ownership metadata on the source", sends: "a source carrying the operator's labels and annotations with forged values",
 			send: func(t *testing.T, s *scene) error {
-				forged := configMap(s.src, "forged", map[string]string{"k": "v"})
+				forged := harness.ConfigMap(s.src, "forged", map[string]string{"k": "v"})
 				forged.Labels = map[string]string{syncv1.ManagedByLabel: syncv1.ManagedByValue, syncv1.OwnerUIDLabel: "forged-uid"}
 				forged.Annotations = map[string]string{syncv1.OwnerAnnotation: "evil/evil", syncv1.ContentHashAnnotation: "forged"}
-				create(t, forged)
+				kit.Create(t, forged)
 				cms := s.v1Sync()
 				cms.Spec.Source.Name = "forged"
 				return k8s.Create(context.Background(), cms)
 			},
 			then: func(t *testing.T, s *scene) {
 				cms := s.v1Sync()
-				ready(t, cms)
-				cp := configMap(s.dstA, "forged", nil)
+				kit.Ready(t, cms)
+				cp := harness.ConfigMap(s.dstA, "forged", nil)
 				get(t, cp)
 				assert.Equal(t, string(cms.UID), cp.Labels[syncv1.OwnerUIDLabel])
 				assert.Equal(t, s.src+"/"+cmsName, cp.Annotations[syncv1.OwnerAnnotation])
@@ -335,11 +336,11 @@ func ownershipCases() []badInput {
 		{name: "two syncs write one destination", sends: "a second ConfigMapSync whose copy has the name of the first one's copy",
 			send: func(t *testing.T, s *scene) error {
 				first := s.v1Sync()
-				create(t, first)
-				ready(t, first)
-				s.snapshot = configMap(s.dstA, sourceName, nil)
+				kit.Create(t, first)
+				kit.Ready(t, first)
+				s.snapshot = harness.ConfigMap(s.dstA, sourceName, nil)
 				get(t, s.snapshot)
-				create(t, configMap(s.src, "other", map[string]string{"k": "other"}))
+				kit.Create(t, harness.ConfigMap(s.src, "other", map[string]string{"k": "other"}))
 				second := s.v1Sync()
 				second.Name = "second"
 				second.Spec.Source.Name = "other"
@@ -354,9 +355,9 @@ func ownershipCases() []badInput {
 			}},
 		{name: "user object at the destination", sends: "a sync into a namespace holding the user's own ConfigMap of the copy's name",
 			send: func(t *testing.T, s *scene) error {
-				mine := configMap(s.dstA, sourceName, map[string]string{"mine": "yes"})
+				mine := harness.ConfigMap(s.dstA, sourceName, map[string]string{"mine": "yes"})
 				mine.Labels = map[string]string{"owner": "me"}
-				create(t, mine)
+				kit.Create(t, mine)
 				s.snapshot = mine
 				return k8s.Create(context.Background(), s.v1Sync())
 			},
@@ -371,14 +372,14 @@ func sourceCases() []badInput {
 	return []badInput{
 		{name: "source of 1 MiB", sends: "a source ConfigMap holding exactly the 1 MiB the API server allows",
 			send: func(t *testing.T, s *scene) error {
-				create(t, configMap(s.src, "big", map[string]string{"big": strings.Repeat("x", 1<<20-len("big"))}))
+				kit.Create(t, harness.ConfigMap(s.src, "big", map[string]string{"big": strings.Repeat("x", 1<<20-len("big"))}))
 				cms := s.v1Sync()
 				cms.Spec.Source.Name = "big"
 				return k8s.Create(context.Background(), cms)
 			},
 			then: func(t *testing.T, s *scene) {
-				ready(t, s.v1Sync())
-				src, cp := configMap(s.src, "big", nil), configMap(s.dstA, "big", nil)
+				kit.Ready(t, s.v1Sync())
+				src, cp := harness.ConfigMap(s.src, "big", nil), harness.ConfigMap(s.dstA, "big", nil)
 				get(t, src)
 				get(t, cp)
 				// Compare digests: a failure message must not print a megabyte.
@@ -471,7 +472,7 @@ func sendV1beta1(mutate func(*scene, *syncv1beta1.ConfigMapSync)) func(*testing.
 // sendSecretSource creates a source Secret of the given type and a ConfigMapSync copying it into dstA.
 func sendSecretSource(typ corev1.SecretType, annotations map[string]string, data map[string][]byte) func(*testing.T, *scene) error {
 	return func(t *testing.T, s *scene) error {
-		create(t, &corev1.Secret{
+		kit.Create(t, &corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Namespace: s.src, Name: "special", Annotations: annotations},
 			Type:       typ, Data: data,
 		})
@@ -485,7 +486,7 @@ func sendSecretSource(typ corev1.SecretType, annotations map[string]string, data
 // requires.
 func secretCopiedWithType(typ corev1.SecretType) func(*testing.T, *scene) {
 	return func(t *testing.T, s *scene) {
-		ready(t, s.v1Sync())
+		kit.Ready(t, s.v1Sync())
 		src := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: s.src, Name: "special"}}
 		cp := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: s.dstA, Name: "special"}}
 		get(t, src)
@@ -507,7 +508,7 @@ func stalledWithoutCopy(want string) func(*testing.T, *scene) {
 			c := meta.FindStatusCondition(cms.Status.Conditions, syncv1.StalledCondition)
 			return c != nil && c.Status == metav1.ConditionTrue && strings.Contains(c.Message, want)
 		}, time.Minute, 100*time.Millisecond, "Stalled with %q; conditions: %+v", want, cms.Status.Conditions)
-		assert.True(t, absent(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: s.dstA, Name: "special"}}),
+		assert.True(t, kit.Absent(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: s.dstA, Name: "special"}}),
 			"no copy is written")
 	}
 }
@@ -515,7 +516,7 @@ func stalledWithoutCopy(want string) func(*testing.T, *scene) {
 // assertUnchanged checks that obj is byte-for-byte as it was: same resourceVersion (no write at all), same content.
 func assertUnchanged(t *testing.T, before *corev1.ConfigMap) {
 	t.Helper()
-	now := configMap(before.Namespace, before.Name, nil)
+	now := harness.ConfigMap(before.Namespace, before.Name, nil)
 	get(t, now)
 	assert.Equal(t, before.ResourceVersion, now.ResourceVersion, "the object must not be written")
 	assert.Equal(t, before.Data, now.Data)

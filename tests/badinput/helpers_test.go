@@ -25,37 +25,6 @@ const (
 	sourceName = "settings"
 )
 
-// The suite's shorthands for the harness's helpers, bound to its client.
-
-func newNamespace(t *testing.T, prefix string) string {
-	t.Helper()
-	return harness.NewNamespace(t, k8s, prefix)
-}
-
-func create(t *testing.T, obj client.Object) {
-	t.Helper()
-	harness.Create(t, k8s, obj)
-}
-
-func absent(t *testing.T, obj client.Object) bool {
-	t.Helper()
-	return harness.Absent(t, k8s, obj)
-}
-
-func ready(t *testing.T, cms *syncv1.ConfigMapSync) {
-	t.Helper()
-	harness.Ready(t, k8s, cms)
-}
-
-func eventually[T client.Object](t *testing.T, obj T, check func(c *assert.CollectT, obj T)) {
-	t.Helper()
-	harness.Eventually(t, k8s, obj, check)
-}
-
-func configMap(namespace, name string, data map[string]string) *corev1.ConfigMap {
-	return harness.ConfigMap(namespace, name, data)
-}
-
 // scene is what one case runs in: its own namespaces, so cases run in parallel without seeing each other.
 type scene struct {
 	src, dstA, dstB string
@@ -68,8 +37,8 @@ type scene struct {
 // newScene creates a source namespace holding the ConfigMap sourceName and two destination namespaces.
 func newScene(t *testing.T) *scene {
 	t.Helper()
-	s := &scene{src: newNamespace(t, "src"), dstA: newNamespace(t, "dst-a"), dstB: newNamespace(t, "dst-b")}
-	create(t, configMap(s.src, sourceName, map[string]string{"k": "v"}))
+	s := &scene{src: kit.NewNamespace(t, "src"), dstA: kit.NewNamespace(t, "dst-a"), dstB: kit.NewNamespace(t, "dst-b")}
+	kit.Create(t, harness.ConfigMap(s.src, sourceName, map[string]string{"k": "v"}))
 	return s
 }
 
@@ -104,7 +73,7 @@ func get(t *testing.T, obj client.Object) {
 // conflicted waits until cms reports a Conflict in namespace, in status.destinations and in its Ready condition.
 func conflicted(t *testing.T, cms *syncv1.ConfigMapSync, namespace string) {
 	t.Helper()
-	eventually(t, cms, func(c *assert.CollectT, cms *syncv1.ConfigMapSync) {
+	harness.Eventually(t, k8s, cms, func(c *assert.CollectT, cms *syncv1.ConfigMapSync) {
 		i := slices.IndexFunc(cms.Status.Destinations, func(d syncv1.DestinationStatus) bool { return d.Namespace == namespace })
 		if assert.GreaterOrEqual(c, i, 0, "status.destinations lists %s", namespace) {
 			assert.Equal(c, syncv1.DestinationConflict, cms.Status.Destinations[i].State)

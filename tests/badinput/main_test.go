@@ -4,25 +4,22 @@
 package badinput
 
 import (
-	"context"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"testing"
 
-	"go.uber.org/zap/zapcore"
 	"k8s.io/client-go/rest"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/configmapsync/configmapsync-operator/tests/harness"
 )
 
-// k8s has cluster-admin rights; the cases use it to act as an administrator and to inspect results.
+// k8s has cluster-admin rights; the cases use it to act as an administrator and to inspect results. kit binds the
+// harness's helpers to it.
 var (
 	k8s client.Client
+	kit harness.Kit
 	env *harness.Env
 )
 
@@ -31,41 +28,18 @@ var (
 const parallelCases = 12
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
 	flag.Parse()
 	if !flagSet("test.parallel") {
 		_ = flag.Set("test.parallel", fmt.Sprint(parallelCases))
 	}
-	out := io.Discard
-	if os.Getenv("TEST_VERBOSE") != "" {
-		out = os.Stderr
-	}
-	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(out), zap.Level(zapcore.InfoLevel)))
-
-	var err error
-	if env, err = harness.Start(harness.Options{}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer func() { _ = env.Stop() }()
-	// v1beta1 is deprecated and the API server says so on every request; the cases use it on purpose.
-	cfg := rest.CopyConfig(env.Config)
-	cfg.WarningHandler = rest.NoWarnings{}
-	if k8s, err = client.New(cfg, client.Options{Scheme: env.Scheme}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-
-	stop, err := env.RunOperator(context.Background())
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer stop()
-	return m.Run()
+	os.Exit(harness.RunSuite(m, harness.SuiteOptions{Setup: func(e *harness.Env) error {
+		// v1beta1 is deprecated and the API server says so on every request; the cases use it on purpose.
+		cfg := rest.CopyConfig(e.Config)
+		cfg.WarningHandler = rest.NoWarnings{}
+		c, err := client.New(cfg, client.Options{Scheme: e.Scheme})
+		env, k8s, kit = e, c, harness.Kit{Client: c}
+		return err
+	}}))
 }
 
 func flagSet(name string) bool {

@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/configmapsync/configmapsync-operator/internal/controlplane"
 	"github.com/configmapsync/configmapsync-operator/internal/operator"
 	"github.com/configmapsync/configmapsync-operator/tests/harness"
 )
@@ -96,26 +97,19 @@ func buildManager() (string, error) {
 // with the API server's certificate folder chosen here: envtest deletes a folder it picked itself when the API
 // server stops, and a restart would then come up with a new serving CA that no client trusts.
 func startControlPlane() (*envtest.Environment, error) {
-	e := &envtest.Environment{
-		CRDInstallOptions: envtest.CRDInstallOptions{
-			Paths: []string{harness.Path("config", "crd", "bases")}, Scheme: operator.NewScheme(), ErrorIfPathMissing: true,
-		},
-		WebhookInstallOptions: envtest.WebhookInstallOptions{Paths: []string{harness.Path("config", "webhook", "manifests.yaml")}},
-		// The restart happens while three operators and the workload load the machine: envtest's 20 s is short.
-		ControlPlaneStartTimeout: time.Minute,
-	}
 	certDir := filepath.Join(workDir, "apiserver")
 	if err := os.Mkdir(certDir, 0o700); err != nil {
 		return nil, err
 	}
-	apiServer := e.ControlPlane.GetAPIServer()
-	apiServer.CertDir = certDir
-	// Without a grace period for watches, a graceful stop waits for every open watch to end on its own (more
-	// than envtest's 20 s stop timeout); with one, the API server closes them, as a rolling restart does.
-	apiServer.Configure().Set("shutdown-watch-termination-grace-period", "2s")
-	if _, err := e.Start(); err != nil {
-		return nil, fmt.Errorf("starting the control plane (KUBEBUILDER_ASSETS=%q; `make envtest` builds it): %w",
-			os.Getenv("KUBEBUILDER_ASSETS"), err)
-	}
-	return e, nil
+	e, _, err := controlplane.Start(controlplane.Options{
+		CRDPaths:         []string{harness.Path("config", "crd", "bases")},
+		WebhookPaths:     []string{harness.Path("config", "webhook", "manifests.yaml")},
+		APIServerCertDir: certDir,
+		// Without a grace period for watches, a graceful stop waits for every open watch to end on its own (more
+		// than envtest's 20 s stop timeout); with one, the API server closes them, as a rolling restart does.
+		WatchTerminationGracePeriod: 2 * time.Second,
+		// The restart happens while three operators and the workload load the machine: envtest's 20 s is short.
+		StartTimeout: time.Minute,
+	})
+	return e, err
 }

@@ -19,11 +19,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/configmapsync/configmapsync-operator/internal/operator"
-
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+
+	"github.com/configmapsync/configmapsync-operator/internal/operator"
 )
 
 // fault is one kind of fault the proxy injects.

@@ -5,10 +5,8 @@ package chaos
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -20,54 +18,28 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/configmapsync/configmapsync-operator/internal/localport"
+	"github.com/configmapsync/configmapsync-operator/internal/operator"
+	"github.com/configmapsync/configmapsync-operator/internal/supervisor"
 	"github.com/configmapsync/configmapsync-operator/tests/harness"
 )
 
-// fleet runs the operator's replicas as bin/manager processes, one per slot, and restarts any that exits, as a
-// kubelet would. Slot i talks to the API server through the proxy's listener i and serves webhooks on its own port.
+// fleet runs the operator's replicas as bin/manager processes under internal/supervisor, one per slot, which
+// restarts any that exits, as a kubelet would. Slot i talks to the API server through the proxy's listener i and
+// serves webhooks on its own port.
 type fleet struct {
 	proxy *proxy
+	procs []*supervisor.Process
+	ports []int // the replicas' webhook ports
+	logs  []*os.File
 
-	mu       sync.Mutex
-	procs    []*process
-	ports    []int
-	starts   int
-	kills    int
-	exits    int // exits the test did not cause: a replica that lost its lease stops, as designed
-	stopping bool
-	wg       sync.WaitGroup
-}
-
-// process is one run of bin/manager.
-type process struct {
-	cmd    *exec.Cmd
-	done   chan struct{}
-	killed bool
-}
-
-// alive reports whether the process still runs.
-func (p *process) alive() bool {
-	select {
-	case <-p.done:
-		return false
-	default:
-		return true
-	}
+	mu    sync.Mutex
+	kills int
 }
 
 // startFleet starts one replica per proxy listener.
 func startFleet(p *proxy) (*fleet, error) {
-	f := &fleet{proxy: p, procs: make([]*process, len(p.addrs))}
-	for slot := range p.addrs {
-		port, err := harness.FreePort()
-		if err != nil {
-			return nil, err
-		}
-		f.ports = append(f.ports, port)
-		if err := writeKubeconfig(kubeconfigPath(slot), "http://"+p.addrs[slot]); err != nil {
-			return nil, err
-		}
-	}
+	f := &fleet{proxy: p}
 	for slot := range p.addrs {
 		if err := f.start(slot); err != nil {
 			f.stop()
@@ -77,81 +49,55 @@ func startFleet(p *proxy) (*fleet, error) {
 	return f, nil
 }
 
-// managerArgs are the flags of slot's replica: leader election with short timings so that failovers happen within
-// the test, fast retries, webhooks on the slot's port with envtest's serving certificate, and no other port.
-func (f *fleet) managerArgs(slot int) []string {
-	return []string{
-		"--leader-elect", "--leader-election-namespace=default",
-		"--leader-election-lease-duration=4s", "--leader-election-renew-deadline=3s", "--leader-election-retry-period=1s",
-		"--retry-base-delay=100ms", "--retry-max-delay=2s",
-		"--webhook-port=" + strconv.Itoa(f.ports[slot]),
-		"--webhook-cert-dir=" + env.WebhookInstallOptions.LocalServingCertDir,
-		"--health-probe-bind-address=0", "--metrics-bind-address=0",
-	}
+// managerFlags are the flags of a replica serving webhooks on port: leader election with short timings so that
+// failovers happen within the test, fast retries, webhooks with envtest's serving certificate, and no other port.
+func managerFlags(port int) operator.Flags {
+	flags := operator.DefaultFlags()
+	flags.LeaderElect, flags.LeaderElectionNamespace = true, "default"
+	flags.LeaseDuration, flags.RenewDeadline, flags.RetryPeriod = 4*time.Second, 3*time.Second, time.Second
+	flags.Operator.Controller.RetryBaseDelay, flags.Operator.Controller.RetryMaxDelay = 100*time.Millisecond, 2*time.Second
+	flags.WebhookPort, flags.WebhookCertDir = port, env.WebhookInstallOptions.LocalServingCertDir
+	flags.ProbeAddr, flags.MetricsAddr = "0", "0"
+	return flags
 }
 
-// start runs a new process in slot, logging to the slot's file, and restarts it when it exits.
+// start runs slot's replica, logging to the slot's file.
 func (f *fleet) start(slot int) error {
-	logFile, err := os.OpenFile(filepath.Join(workDir, fmt.Sprintf("replica-%d.log", slot)),
-		os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	port, err := localport.Free()
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(managerBinary, f.managerArgs(slot)...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfigPath(slot))
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	f.proxy.forgetLeader(slot) // The new process has a new identity.
-	if err := cmd.Start(); err != nil {
-		_ = logFile.Close()
+	if err := writeKubeconfig(kubeconfigPath(slot), "http://"+f.proxy.addrs[slot]); err != nil {
 		return err
 	}
-	proc := &process{cmd: cmd, done: make(chan struct{})}
-	f.mu.Lock()
-	f.procs[slot] = proc
-	f.starts++
-	f.mu.Unlock()
-	f.wg.Add(1)
-	go f.supervise(slot, proc, logFile)
+	log, err := supervisor.AppendOnly(filepath.Join(workDir, fmt.Sprintf("replica-%d.log", slot)))
+	if err != nil {
+		return err
+	}
+	f.logs = append(f.logs, log)
+	proc, err := supervisor.Start(supervisor.Config{
+		Binary: managerBinary, Args: managerFlags(port).Args(), Output: log,
+		Env:         append(os.Environ(), "KUBECONFIG="+kubeconfigPath(slot)),
+		BeforeStart: func() { f.proxy.forgetLeader(slot) }, // The new process has a new identity.
+		GracePeriod: 10 * time.Second,
+	})
+	if err != nil {
+		return err
+	}
+	f.procs, f.ports = append(f.procs, proc), append(f.ports, port)
 	return nil
 }
 
-// supervise waits for a process to exit and starts the slot again a second later, unless the fleet is stopping.
-func (f *fleet) supervise(slot int, proc *process, logFile io.Closer) {
-	defer f.wg.Done()
-	_ = proc.cmd.Wait()
-	_ = logFile.Close()
-	close(proc.done)
-	f.mu.Lock()
-	if !proc.killed && !f.stopping {
-		f.exits++
-	}
-	stopping := f.stopping
-	f.mu.Unlock()
-	if stopping {
-		return
-	}
-	time.Sleep(time.Second)
-	f.mu.Lock()
-	stopping = f.stopping
-	f.mu.Unlock()
-	if !stopping {
-		_ = f.start(slot)
-	}
-}
-
-// kill sends SIGKILL to slot's process: no graceful shutdown, no Lease release.
+// kill sends SIGKILL to slot's process (no graceful shutdown, no Lease release) and waits until it has exited.
 func (f *fleet) kill(slot int) {
-	f.mu.Lock()
-	proc := f.procs[slot]
-	if proc == nil || !proc.alive() {
-		f.mu.Unlock()
-		return
+	gone, err := f.procs[slot].Kill(syscall.SIGKILL)
+	if err != nil {
+		return // Not running right now: between an exit and its restart.
 	}
-	proc.killed = true
+	f.mu.Lock()
 	f.kills++
 	f.mu.Unlock()
-	_ = proc.cmd.Process.Signal(syscall.SIGKILL)
-	<-proc.done
+	<-gone
 }
 
 // leader returns the slot whose process holds the leader-election Lease, if one is alive and holds it.
@@ -165,9 +111,7 @@ func (f *fleet) leader(ctx context.Context) (int, bool) {
 	if !ok {
 		return 0, false
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slot, f.procs[slot] != nil && f.procs[slot].alive()
+	return slot, f.procs[slot].Running()
 }
 
 // killLeaders kills the leader every few seconds until ctx ends, and returns how many leaders it killed.
@@ -186,35 +130,29 @@ func (f *fleet) killLeaders(ctx context.Context, every func() time.Duration) int
 	}
 }
 
-// stop ends every process, gracefully first, and waits for the supervisors.
+// stop ends every process, gracefully first, all at once.
 func (f *fleet) stop() {
-	f.mu.Lock()
-	f.stopping = true
-	procs := append([]*process(nil), f.procs...)
-	f.mu.Unlock()
-	for _, p := range procs {
-		if p != nil && p.alive() {
-			_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		}
+	var wg sync.WaitGroup
+	for _, p := range f.procs {
+		wg.Add(1)
+		go func() { defer wg.Done(); p.Stop() }()
 	}
-	for _, p := range procs {
-		if p == nil {
-			continue
-		}
-		select {
-		case <-p.done:
-		case <-time.After(10 * time.Second):
-			_ = p.cmd.Process.Kill()
-		}
+	wg.Wait()
+	for _, log := range f.logs {
+		_ = log.Close()
 	}
-	f.wg.Wait()
 }
 
-// counts returns how many processes were started, killed by the test, and exited on their own.
+// counts returns how many processes were started, killed by the test, and exited on their own (a replica that
+// lost its lease stops, as designed).
 func (f *fleet) counts() (starts, kills, exits int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.starts, f.kills, f.exits
+	for _, p := range f.procs {
+		starts += p.Starts()
+		exits += len(p.UnplannedExits())
+	}
+	return starts, f.kills, exits
 }
 
 // startWebhookForwarder forwards envtest's webhook address (where the webhook configurations and the CRD's

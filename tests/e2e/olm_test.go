@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/configmapsync/configmapsync-operator/internal/operator"
-
 	appsv1 "k8s.io/api/apps/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -23,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/configmapsync/configmapsync-operator/internal/manifests"
+	"github.com/configmapsync/configmapsync-operator/internal/operator"
 )
 
 const (

@@ -62,13 +62,3 @@ func (f *Forwarder) pass(in net.Conn) {
 		return
 	}
 }
-
-// FreePort returns a loopback TCP port nothing listens on right now.
-func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}

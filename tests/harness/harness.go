@@ -17,6 +17,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	"github.com/configmapsync/configmapsync-operator/internal/controlplane"
 	"github.com/configmapsync/configmapsync-operator/internal/operator"
 )
 
@@ -63,6 +64,8 @@ type Env struct {
 	Calls *Calls
 	// OperatorCache reads the cache of the operator RunOperator last started: what the operator holds in memory.
 	OperatorCache client.Reader
+
+	operator operatorRun
 }
 
 // NewSchemeForKinds returns the operator's scheme, to name the kinds of typed objects.
@@ -79,16 +82,13 @@ func Start(o Options) (*Env, error) {
 	if o.CRDScheme == nil {
 		o.CRDScheme = scheme
 	}
-	env := &envtest.Environment{
-		CRDInstallOptions: envtest.CRDInstallOptions{Paths: o.CRDPaths, Scheme: o.CRDScheme, ErrorIfPathMissing: true},
-	}
+	var webhooks []string
 	if !o.NoAdmissionWebhooks {
-		env.WebhookInstallOptions.Paths = []string{Path("config", "webhook", "manifests.yaml")}
+		webhooks = []string{Path("config", "webhook", "manifests.yaml")}
 	}
-	cfg, err := env.Start()
+	env, cfg, err := controlplane.Start(controlplane.Options{CRDPaths: o.CRDPaths, CRDScheme: o.CRDScheme, WebhookPaths: webhooks})
 	if err != nil {
-		return nil, fmt.Errorf("starting the control plane (KUBEBUILDER_ASSETS=%q; `make test` builds it): %w",
-			os.Getenv("KUBEBUILDER_ASSETS"), err)
+		return nil, err
 	}
 	c, err := client.New(cfg, client.Options{Scheme: scheme})
 	if err != nil {

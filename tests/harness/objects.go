@@ -124,3 +124,30 @@ func (e *Env) Grant(t *testing.T, user, namespace, apiGroup string, resources []
 	Create(t, e.Client, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
 		Subjects: subjects, RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name}})
 }
+
+// Kit binds the object helpers to one client, the suites' shorthand: kit.Create(t, obj) for Create(t, c, obj).
+type Kit struct{ Client client.Client }
+
+// NewNamespace is NewNamespace with the kit's client.
+func (k Kit) NewNamespace(t *testing.T, prefix string) string {
+	t.Helper()
+	return NewNamespace(t, k.Client, prefix)
+}
+
+// Create is Create with the kit's client.
+func (k Kit) Create(t *testing.T, obj client.Object) {
+	t.Helper()
+	Create(t, k.Client, obj)
+}
+
+// Absent is Absent with the kit's client.
+func (k Kit) Absent(t *testing.T, obj client.Object) bool {
+	t.Helper()
+	return Absent(t, k.Client, obj)
+}
+
+// Ready is Ready with the kit's client.
+func (k Kit) Ready(t *testing.T, cms *syncv1.ConfigMapSync) {
+	t.Helper()
+	Ready(t, k.Client, cms)
+}

@@ -23,6 +23,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/configmapsync/configmapsync-operator/internal/localport"
 	"github.com/configmapsync/configmapsync-operator/tests/harness"
 )
 
@@ -317,7 +318,7 @@ func probe(port int, path string) bool {
 // freePort returns a TCP port free on loopback.
 func freePort(t *testing.T) int {
 	t.Helper()
-	port, err := harness.FreePort()
+	port, err := localport.Free()
 	require.NoError(t, err)
 	return port
 }

@@ -18,10 +18,10 @@ import (
 )
 
 func TestAUserCannotBorrowTheOperatorsRights(t *testing.T) {
-	src, mine, theirs := newNamespace(t, "src"), newNamespace(t, "mine"), newNamespace(t, "theirs")
+	src, mine, theirs := kit.NewNamespace(t, "src"), kit.NewNamespace(t, "mine"), kit.NewNamespace(t, "theirs")
 	user := fmt.Sprintf("alice-%d", harness.Unique())
 	alice := env.AsUser(t, user)
-	create(t, configMap(src, "settings", map[string]string{"k": "v"}))
+	kit.Create(t, harness.ConfigMap(src, "settings", map[string]string{"k": "v"}))
 	env.Grant(t, user, src, syncv1.GroupVersion.Group, []string{"configmapsyncs"}, "get", "create", "update", "patch")
 	env.Grant(t, user, mine, "", []string{"configmaps"}, "create", "update", "delete")
 
@@ -31,7 +31,7 @@ func TestAUserCannotBorrowTheOperatorsRights(t *testing.T) {
 	require.Error(t, err)
 	assert.True(t, apierrors.IsForbidden(err), "got %v", err)
 	assert.Contains(t, err.Error(), fmt.Sprintf(`get configmaps "settings" in namespace %q`, src))
-	assert.True(t, absent(t, v1Sync(src, "borrow", "settings")))
+	assert.True(t, kit.Absent(t, v1Sync(src, "borrow", "settings")))
 
 	// With read access to the source, she still cannot write into a namespace she cannot write.
 	env.Grant(t, user, src, "", []string{"configmaps"}, "get")
@@ -52,7 +52,7 @@ func TestAUserCannotBorrowTheOperatorsRights(t *testing.T) {
 	allowed.Annotations = map[string]string{webhook.RequestedByAnnotation: "someone-else"}
 	require.NoError(t, alice.Create(context.Background(), allowed))
 	assert.Equal(t, user, allowed.Annotations[webhook.RequestedByAnnotation])
-	eventually(t, configMap(mine, "settings", nil), func(c *assert.CollectT, cp *corev1.ConfigMap) {
+	harness.Eventually(t, k8s, harness.ConfigMap(mine, "settings", nil), func(c *assert.CollectT, cp *corev1.ConfigMap) {
 		assert.Equal(c, "v", cp.Data["k"])
 	})
 

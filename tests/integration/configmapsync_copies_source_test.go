@@ -26,7 +26,7 @@ type syncFixture struct {
 }
 
 func newSyncFixture(t *testing.T, configMapName string) syncFixture {
-	f := syncFixture{src: newNamespace(t, "src"), dst: newNamespace(t, "dst")}
+	f := syncFixture{src: kit.NewNamespace(t, "src"), dst: kit.NewNamespace(t, "dst")}
 	f.cms = &syncv1beta1.ConfigMapSync{
 		ObjectMeta: metav1.ObjectMeta{Namespace: f.src, Name: "sync-" + configMapName},
 		Spec: syncv1beta1.ConfigMapSyncSpec{
@@ -42,12 +42,12 @@ func (f syncFixture) copyOf(name string) *corev1.ConfigMap {
 
 func TestCreatingAConfigMapSyncCopiesTheSourceAndRecordsStatus(t *testing.T) {
 	f := newSyncFixture(t, "app-settings")
-	src := configMap(f.src, "app-settings", map[string]string{"log-level": "info", "colour": "blue"})
+	src := harness.ConfigMap(f.src, "app-settings", map[string]string{"log-level": "info", "colour": "blue"})
 	src.BinaryData = map[string][]byte{"logo.png": {0x89, 'P', 'N', 'G', 0x00, 0xff}}
-	create(t, src)
-	create(t, f.cms)
+	kit.Create(t, src)
+	kit.Create(t, f.cms)
 
-	eventually(t, f.copyOf("app-settings"), func(c *assert.CollectT, cp *corev1.ConfigMap) {
+	harness.Eventually(t, k8s, f.copyOf("app-settings"), func(c *assert.CollectT, cp *corev1.ConfigMap) {
 		assert.Equal(c, src.Data, cp.Data)
 		assert.Equal(c, src.BinaryData, cp.BinaryData)
 		assert.Equal(c, syncv1.ManagedByValue, cp.Labels[syncv1.ManagedByLabel])
@@ -56,7 +56,7 @@ func TestCreatingAConfigMapSyncCopiesTheSourceAndRecordsStatus(t *testing.T) {
 		assert.NoError(c, err)
 		assert.Equal(c, content.Hash(), cp.Annotations[syncv1.ContentHashAnnotation])
 	})
-	eventually(t, f.cms, func(c *assert.CollectT, cms *syncv1beta1.ConfigMapSync) {
+	harness.Eventually(t, k8s, f.cms, func(c *assert.CollectT, cms *syncv1beta1.ConfigMapSync) {
 		assert.Equal(c, syncv1.SyncStatusSynced, cms.Status.SyncStatus)
 		assert.NotNil(c, cms.Status.LastSyncTime)
 	})
@@ -64,32 +64,32 @@ func TestCreatingAConfigMapSyncCopiesTheSourceAndRecordsStatus(t *testing.T) {
 
 func TestChangingTheSourceChangesTheCopy(t *testing.T) {
 	f := newSyncFixture(t, "feature-flags")
-	src := configMap(f.src, "feature-flags", map[string]string{"search": "off"})
-	create(t, src)
-	create(t, f.cms)
-	eventually(t, f.copyOf("feature-flags"), func(c *assert.CollectT, cp *corev1.ConfigMap) {
+	src := harness.ConfigMap(f.src, "feature-flags", map[string]string{"search": "off"})
+	kit.Create(t, src)
+	kit.Create(t, f.cms)
+	harness.Eventually(t, k8s, f.copyOf("feature-flags"), func(c *assert.CollectT, cp *corev1.ConfigMap) {
 		assert.Equal(c, "off", cp.Data["search"])
 	})
 
 	src.Data = map[string]string{"search": "on", "checkout": "v2"}
 	require.NoError(t, k8s.Update(context.Background(), src))
 
-	eventually(t, f.copyOf("feature-flags"), func(c *assert.CollectT, cp *corev1.ConfigMap) {
+	harness.Eventually(t, k8s, f.copyOf("feature-flags"), func(c *assert.CollectT, cp *corev1.ConfigMap) {
 		assert.Equal(c, src.Data, cp.Data)
 	})
 }
 
 func TestATamperedCopyIsRestored(t *testing.T) {
 	f := newSyncFixture(t, "limits")
-	create(t, configMap(f.src, "limits", map[string]string{"max": "10"}))
-	create(t, f.cms)
+	kit.Create(t, harness.ConfigMap(f.src, "limits", map[string]string{"max": "10"}))
+	kit.Create(t, f.cms)
 	cp := f.copyOf("limits")
-	eventually(t, cp, func(c *assert.CollectT, cp *corev1.ConfigMap) { assert.Equal(c, "10", cp.Data["max"]) })
+	harness.Eventually(t, k8s, cp, func(c *assert.CollectT, cp *corev1.ConfigMap) { assert.Equal(c, "10", cp.Data["max"]) })
 
 	// Someone edits the copy's data but leaves the hash annotation in place.
 	update(t, cp, func() { cp.Data["max"] = "9999" })
 
-	eventually(t, f.copyOf("limits"), func(c *assert.CollectT, cp *corev1.ConfigMap) {
+	harness.Eventually(t, k8s, f.copyOf("limits"), func(c *assert.CollectT, cp *corev1.ConfigMap) {
 		assert.Equal(c, "10", cp.Data["max"])
 	})
 
@@ -99,19 +99,19 @@ func TestATamperedCopyIsRestored(t *testing.T) {
 		cached := f.copyOf("limits")
 		require.NoError(c, env.OperatorCache.Get(context.Background(), client.ObjectKeyFromObject(cached), cached))
 		assert.Nil(c, cached.Data, "the operator's cache holds no data of copies")
-		assert.Equal(c, syncer.HashOf(configMap(f.src, "limits", map[string]string{"max": "10"})),
+		assert.Equal(c, syncer.HashOf(harness.ConfigMap(f.src, "limits", map[string]string{"max": "10"})),
 			cached.Annotations[syncer.ObservedHashAnnotation])
 	}, 10*time.Second, 50*time.Millisecond)
 }
 
 func TestAnObjectTheOperatorDoesNotOwnIsNeverOverwritten(t *testing.T) {
 	f := newSyncFixture(t, "shared")
-	create(t, configMap(f.src, "shared", map[string]string{"owner": "source"}))
-	theirs := configMap(f.dst, "shared", map[string]string{"owner": "someone-else"})
-	create(t, theirs)
-	create(t, f.cms)
+	kit.Create(t, harness.ConfigMap(f.src, "shared", map[string]string{"owner": "source"}))
+	theirs := harness.ConfigMap(f.dst, "shared", map[string]string{"owner": "someone-else"})
+	kit.Create(t, theirs)
+	kit.Create(t, f.cms)
 
-	eventually(t, f.cms, func(c *assert.CollectT, cms *syncv1beta1.ConfigMapSync) {
+	harness.Eventually(t, k8s, f.cms, func(c *assert.CollectT, cms *syncv1beta1.ConfigMapSync) {
 		assert.Equal(c, syncv1.SyncStatusConflict, cms.Status.SyncStatus)
 	})
 	got := f.copyOf("shared")
@@ -123,18 +123,18 @@ func TestAnObjectTheOperatorDoesNotOwnIsNeverOverwritten(t *testing.T) {
 
 func TestAMissingSourceIsReportedAndSyncedWhenItAppears(t *testing.T) {
 	f := newSyncFixture(t, "late")
-	create(t, f.cms)
-	eventually(t, f.cms, func(c *assert.CollectT, cms *syncv1beta1.ConfigMapSync) {
+	kit.Create(t, f.cms)
+	harness.Eventually(t, k8s, f.cms, func(c *assert.CollectT, cms *syncv1beta1.ConfigMapSync) {
 		assert.Equal(c, syncv1.SyncStatusSourceNotFound, cms.Status.SyncStatus)
 	})
-	assert.True(t, absent(t, f.copyOf("late")))
+	assert.True(t, kit.Absent(t, f.copyOf("late")))
 
-	create(t, configMap(f.src, "late", map[string]string{"arrived": "yes"}))
+	kit.Create(t, harness.ConfigMap(f.src, "late", map[string]string{"arrived": "yes"}))
 
-	eventually(t, f.copyOf("late"), func(c *assert.CollectT, cp *corev1.ConfigMap) {
+	harness.Eventually(t, k8s, f.copyOf("late"), func(c *assert.CollectT, cp *corev1.ConfigMap) {
 		assert.Equal(c, "yes", cp.Data["arrived"])
 	})
-	eventually(t, f.cms, func(c *assert.CollectT, cms *syncv1beta1.ConfigMapSync) {
+	harness.Eventually(t, k8s, f.cms, func(c *assert.CollectT, cms *syncv1beta1.ConfigMapSync) {
 		assert.Equal(c, syncv1.SyncStatusSynced, cms.Status.SyncStatus)
 	})
 }
@@ -143,9 +143,9 @@ func TestAMissingSourceIsReportedAndSyncedWhenItAppears(t *testing.T) {
 // (a streamed list, whose transform runs twice) and must see each copy's true content: the copy edited while no
 // operator ran is restored, the others are not written.
 func TestARestartedOperatorRewritesNothingUpToDate(t *testing.T) {
-	src := newNamespace(t, "src")
-	dst := []string{newNamespace(t, "dst"), newNamespace(t, "dst"), newNamespace(t, "dst")}
-	create(t, configMap(src, "bundle", map[string]string{"ca.crt": strings.Repeat("c", 100<<10)}))
+	src := kit.NewNamespace(t, "src")
+	dst := []string{kit.NewNamespace(t, "dst"), kit.NewNamespace(t, "dst"), kit.NewNamespace(t, "dst")}
+	kit.Create(t, harness.ConfigMap(src, "bundle", map[string]string{"ca.crt": strings.Repeat("c", 100<<10)}))
 	cms := &syncv1.ConfigMapSync{
 		ObjectMeta: metav1.ObjectMeta{Namespace: src, Name: "bundle"},
 		Spec: syncv1.ConfigMapSyncSpec{
@@ -153,9 +153,9 @@ func TestARestartedOperatorRewritesNothingUpToDate(t *testing.T) {
 			Destination: syncv1.Destination{Namespaces: dst},
 		},
 	}
-	create(t, cms)
+	kit.Create(t, cms)
 	for _, ns := range dst {
-		eventually(t, configMap(ns, "bundle", nil), func(c *assert.CollectT, cp *corev1.ConfigMap) {
+		harness.Eventually(t, k8s, harness.ConfigMap(ns, "bundle", nil), func(c *assert.CollectT, cp *corev1.ConfigMap) {
 			assert.Len(c, cp.Data["ca.crt"], 100<<10)
 		})
 	}
@@ -167,12 +167,12 @@ func TestARestartedOperatorRewritesNothingUpToDate(t *testing.T) {
 	}
 	stopOperator()
 	before := len(othersWritten())
-	edited := configMap(dst[0], "bundle", nil)
+	edited := harness.ConfigMap(dst[0], "bundle", nil)
 	require.NoError(t, k8s.Get(context.Background(), client.ObjectKeyFromObject(edited), edited))
 	update(t, edited, func() { edited.Data["ca.crt"] = "edited while no operator ran" })
 	startOperator(t)
 
-	eventually(t, configMap(dst[0], "bundle", nil), func(c *assert.CollectT, cp *corev1.ConfigMap) {
+	harness.Eventually(t, k8s, harness.ConfigMap(dst[0], "bundle", nil), func(c *assert.CollectT, cp *corev1.ConfigMap) {
 		assert.Len(c, cp.Data["ca.crt"], 100<<10, "the edit is undone")
 	})
 	assert.Equal(t, before, len(othersWritten()), "copies that were up to date are not written again: %v", othersWritten()[before:])

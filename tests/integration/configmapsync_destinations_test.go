@@ -16,16 +16,16 @@ import (
 )
 
 func TestACopyLandsInEveryListedNamespace(t *testing.T) {
-	src := newNamespace(t, "src")
+	src := kit.NewNamespace(t, "src")
 	dsts := make([]string, 0, 40)
 	for range 40 {
-		dsts = append(dsts, newNamespace(t, "many"))
+		dsts = append(dsts, kit.NewNamespace(t, "many"))
 	}
-	create(t, configMap(src, "settings", map[string]string{"k": "v"}))
+	kit.Create(t, harness.ConfigMap(src, "settings", map[string]string{"k": "v"}))
 	cms := v1Sync(src, "fan-out", "settings", dsts...)
-	create(t, cms)
+	kit.Create(t, cms)
 
-	ready(t, cms)
+	kit.Ready(t, cms)
 	slices.Sort(dsts)
 	assert.Equal(t, dsts, copyNamespaces(t, cms))
 	assert.Equal(t, int32(40), cms.Status.DesiredDestinations)
@@ -33,14 +33,14 @@ func TestACopyLandsInEveryListedNamespace(t *testing.T) {
 }
 
 func TestASelectorFollowsNamespacesAsTheyComeAndGo(t *testing.T) {
-	src := newNamespace(t, "src")
+	src := kit.NewNamespace(t, "src")
 	label := fmt.Sprintf("team-%d", harness.Unique())
 	selected := labelledNamespace(t, label)
-	create(t, configMap(src, "settings", map[string]string{"k": "v"}))
+	kit.Create(t, harness.ConfigMap(src, "settings", map[string]string{"k": "v"}))
 	cms := v1Sync(src, "by-label", "settings")
 	cms.Spec.Destination.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"configmapsync-test": label}}
-	create(t, cms)
-	ready(t, cms)
+	kit.Create(t, cms)
+	kit.Ready(t, cms)
 	assert.Equal(t, []string{selected}, copyNamespaces(t, cms))
 
 	// A namespace created later gets its copy without any change to the ConfigMapSync.
@@ -59,11 +59,11 @@ func TestASelectorFollowsNamespacesAsTheyComeAndGo(t *testing.T) {
 }
 
 func TestUnlistingANamespaceOrRenamingTheCopyPrunesTheOldCopy(t *testing.T) {
-	src, a, b := newNamespace(t, "src"), newNamespace(t, "a"), newNamespace(t, "b")
-	create(t, configMap(src, "settings", map[string]string{"k": "v"}))
+	src, a, b := kit.NewNamespace(t, "src"), kit.NewNamespace(t, "a"), kit.NewNamespace(t, "b")
+	kit.Create(t, harness.ConfigMap(src, "settings", map[string]string{"k": "v"}))
 	cms := v1Sync(src, "prune", "settings", a, b)
-	create(t, cms)
-	ready(t, cms)
+	kit.Create(t, cms)
+	kit.Ready(t, cms)
 
 	update(t, cms, func() { cms.Spec.Destination.Namespaces = []string{b} })
 	require.EventuallyWithT(t, func(c *assert.CollectT) {
@@ -71,35 +71,35 @@ func TestUnlistingANamespaceOrRenamingTheCopyPrunesTheOldCopy(t *testing.T) {
 	}, waitFor, tick)
 
 	update(t, cms, func() { cms.Spec.Destination.Name = "renamed" })
-	eventually(t, configMap(b, "renamed", nil), func(c *assert.CollectT, cp *corev1.ConfigMap) {
+	harness.Eventually(t, k8s, harness.ConfigMap(b, "renamed", nil), func(c *assert.CollectT, cp *corev1.ConfigMap) {
 		assert.Equal(c, "v", cp.Data["k"])
 	})
-	require.Eventually(t, func() bool { return absent(t, configMap(b, "settings", nil)) }, waitFor, tick)
+	require.Eventually(t, func() bool { return kit.Absent(t, harness.ConfigMap(b, "settings", nil)) }, waitFor, tick)
 }
 
 func TestAListedNamespaceThatDoesNotExistYetIsReportedAndSyncedWhenCreated(t *testing.T) {
-	src := newNamespace(t, "src")
+	src := kit.NewNamespace(t, "src")
 	future := fmt.Sprintf("future-%d", harness.Unique())
-	create(t, configMap(src, "settings", map[string]string{"k": "v"}))
+	kit.Create(t, harness.ConfigMap(src, "settings", map[string]string{"k": "v"}))
 	cms := v1Sync(src, "future", "settings", future)
-	create(t, cms)
-	eventually(t, cms, func(c *assert.CollectT, cms *syncv1.ConfigMapSync) {
+	kit.Create(t, cms)
+	harness.Eventually(t, k8s, cms, func(c *assert.CollectT, cms *syncv1.ConfigMapSync) {
 		if assert.Len(c, cms.Status.Destinations, 1) {
 			assert.Equal(c, syncv1.DestinationNamespaceNotFound, cms.Status.Destinations[0].State)
 		}
 	})
 
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: future}}
-	create(t, ns)
+	kit.Create(t, ns)
 	t.Cleanup(func() { _ = k8s.Delete(context.Background(), ns) })
-	eventually(t, configMap(future, "settings", nil), func(c *assert.CollectT, cp *corev1.ConfigMap) {
+	harness.Eventually(t, k8s, harness.ConfigMap(future, "settings", nil), func(c *assert.CollectT, cp *corev1.ConfigMap) {
 		assert.Equal(c, "v", cp.Data["k"])
 	})
 }
 
 func labelledNamespace(t *testing.T, label string) string {
 	t.Helper()
-	name := newNamespace(t, "sel")
+	name := kit.NewNamespace(t, "sel")
 	ns := &corev1.Namespace{}
 	require.NoError(t, k8s.Get(context.Background(), clientKey(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}), ns))
 	update(t, ns, func() {

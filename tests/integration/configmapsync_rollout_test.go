@@ -13,6 +13,7 @@ import (
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
 	"github.com/configmapsync/configmapsync-operator/internal/syncer"
+	"github.com/configmapsync/configmapsync-operator/tests/harness"
 )
 
 // deployment returns a Deployment whose one container uses the ConfigMap name as mount says: "env", "volume",
@@ -54,18 +55,18 @@ func restartedFor(t *testing.T, d *appsv1.Deployment) string {
 }
 
 func TestWorkloadsThatCannotSeeAChangeLiveAreRestartedOnceAfterTheDebounce(t *testing.T) {
-	src, dst := newNamespace(t, "src"), newNamespace(t, "dst")
-	source := configMap(src, "settings", map[string]string{"k": "1"})
-	create(t, source)
+	src, dst := kit.NewNamespace(t, "src"), kit.NewNamespace(t, "dst")
+	source := harness.ConfigMap(src, "settings", map[string]string{"k": "1"})
+	kit.Create(t, source)
 	env, vol, sub, none := deployment(dst, "env-user", "settings", "env"), deployment(dst, "volume-user", "settings", "volume"),
 		deployment(dst, "subpath-user", "settings", "subPath"), deployment(dst, "unrelated", "other", "env")
 	for _, d := range []*appsv1.Deployment{env, vol, sub, none} {
-		create(t, d)
+		kit.Create(t, d)
 	}
 	cms := v1Sync(src, "rollout", "settings", dst)
 	cms.Spec.Rollout = &syncv1.RolloutPolicy{Enabled: true, Debounce: "2s"}
-	create(t, cms)
-	ready(t, cms)
+	kit.Create(t, cms)
+	kit.Ready(t, cms)
 	assert.Empty(t, restartedFor(t, env), "creating a copy restarts nothing")
 
 	update(t, source, func() { source.Data["k"] = "2" })
@@ -78,16 +79,16 @@ func TestWorkloadsThatCannotSeeAChangeLiveAreRestartedOnceAfterTheDebounce(t *te
 	// Two more changes inside the debounce window: one more restart, with the last content, at its end.
 	update(t, source, func() { source.Data["k"] = "3" })
 	update(t, source, func() { source.Data["k"] = "4" })
-	eventually(t, cms, func(c *assert.CollectT, cms *syncv1.ConfigMapSync) {
+	harness.Eventually(t, k8s, cms, func(c *assert.CollectT, cms *syncv1.ConfigMapSync) {
 		assert.Contains(c, cms.Status.PendingRollouts, dst)
 	})
 	assert.Equal(t, first, restartedFor(t, env), "no restart inside the debounce window")
-	cp := configMap(dst, "settings", nil)
+	cp := harness.ConfigMap(dst, "settings", nil)
 	require.Eventually(t, func() bool {
 		_ = k8s.Get(context.Background(), clientKey(cp), cp)
 		return cp.Data["k"] == "4" && restartedFor(t, env) == syncer.RolloutToken(cp.UID, cp.Annotations[syncv1.ContentHashAnnotation])
 	}, waitFor, tick)
-	eventually(t, cms, func(c *assert.CollectT, cms *syncv1.ConfigMapSync) { assert.Empty(c, cms.Status.PendingRollouts) })
+	harness.Eventually(t, k8s, cms, func(c *assert.CollectT, cms *syncv1.ConfigMapSync) { assert.Empty(c, cms.Status.PendingRollouts) })
 
 	// An operator restart is not a change: nothing is restarted.
 	before := &appsv1.Deployment{}
@@ -101,16 +102,16 @@ func TestWorkloadsThatCannotSeeAChangeLiveAreRestartedOnceAfterTheDebounce(t *te
 }
 
 func TestAWorkloadCanOptInOnItsOwn(t *testing.T) {
-	src, dst := newNamespace(t, "src"), newNamespace(t, "dst")
-	source := configMap(src, "settings", map[string]string{"k": "1"})
-	create(t, source)
+	src, dst := kit.NewNamespace(t, "src"), kit.NewNamespace(t, "dst")
+	source := harness.ConfigMap(src, "settings", map[string]string{"k": "1"})
+	kit.Create(t, source)
 	optedIn, silent := deployment(dst, "opted-in", "settings", "env"), deployment(dst, "silent", "settings", "env")
 	optedIn.Annotations = map[string]string{syncv1.RolloutOptInAnnotation: "true"}
-	create(t, optedIn)
-	create(t, silent)
+	kit.Create(t, optedIn)
+	kit.Create(t, silent)
 	cms := v1Sync(src, "no-rollout-spec", "settings", dst)
-	create(t, cms)
-	ready(t, cms)
+	kit.Create(t, cms)
+	kit.Ready(t, cms)
 
 	update(t, source, func() { source.Data["k"] = "2" })
 	require.Eventually(t, func() bool { return restartedFor(t, optedIn) != "" }, waitFor, tick)

@@ -11,53 +11,54 @@ import (
 	"k8s.io/utils/ptr"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
+	"github.com/configmapsync/configmapsync-operator/tests/harness"
 )
 
 func TestASecretIsCopiedWithItsType(t *testing.T) {
-	src, dst := newNamespace(t, "src"), newNamespace(t, "dst")
+	src, dst := kit.NewNamespace(t, "src"), kit.NewNamespace(t, "dst")
 	secret := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: src, Name: "db", Labels: map[string]string{"tier": "db"}},
 		Type:       "example.com/database",
 		Data:       map[string][]byte{"password": []byte("s3cr3t"), "blob": {0, 1, 2, 255}},
 	}
-	create(t, secret)
+	kit.Create(t, secret)
 	cms := v1Sync(src, "secret", "db", dst)
 	cms.Spec.Source.Kind = syncv1.SourceKindSecret
-	create(t, cms)
+	kit.Create(t, cms)
 
-	eventually(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: dst, Name: "db"}}, func(c *assert.CollectT, cp *corev1.Secret) {
+	harness.Eventually(t, k8s, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: dst, Name: "db"}}, func(c *assert.CollectT, cp *corev1.Secret) {
 		assert.Equal(c, secret.Type, cp.Type)
 		assert.Equal(c, secret.Data, cp.Data)
 		assert.Equal(c, "db", cp.Labels["tier"])
 		assert.Equal(c, syncv1.ManagedByValue, cp.Labels[syncv1.ManagedByLabel])
 	})
-	ready(t, cms)
+	kit.Ready(t, cms)
 }
 
 func TestAnImmutableSourceIsReplacedNotUpdated(t *testing.T) {
-	src, dst := newNamespace(t, "src"), newNamespace(t, "dst")
-	v1 := configMap(src, "frozen", map[string]string{"version": "1"})
+	src, dst := kit.NewNamespace(t, "src"), kit.NewNamespace(t, "dst")
+	v1 := harness.ConfigMap(src, "frozen", map[string]string{"version": "1"})
 	v1.Immutable = ptr.To(true)
-	create(t, v1)
+	kit.Create(t, v1)
 	cms := v1Sync(src, "frozen", "frozen", dst)
-	create(t, cms)
-	eventually(t, configMap(dst, "frozen", nil), func(c *assert.CollectT, cp *corev1.ConfigMap) {
+	kit.Create(t, cms)
+	harness.Eventually(t, k8s, harness.ConfigMap(dst, "frozen", nil), func(c *assert.CollectT, cp *corev1.ConfigMap) {
 		assert.Equal(c, "1", cp.Data["version"])
 	})
 
 	// Immutable objects are rolled by replacing them.
 	deleteAndWait(t, v1)
-	v2 := configMap(src, "frozen", map[string]string{"version": "2"})
+	v2 := harness.ConfigMap(src, "frozen", map[string]string{"version": "2"})
 	v2.Immutable = ptr.To(true)
-	create(t, v2)
-	eventually(t, configMap(dst, "frozen", nil), func(c *assert.CollectT, cp *corev1.ConfigMap) {
+	kit.Create(t, v2)
+	harness.Eventually(t, k8s, harness.ConfigMap(dst, "frozen", nil), func(c *assert.CollectT, cp *corev1.ConfigMap) {
 		assert.Equal(c, "2", cp.Data["version"])
 	})
 }
 
 func TestTrackingMetadataOfOtherToolsIsNotCopied(t *testing.T) {
-	src, dst := newNamespace(t, "src"), newNamespace(t, "dst")
-	cm := configMap(src, "tracked", map[string]string{"k": "v"})
+	src, dst := kit.NewNamespace(t, "src"), kit.NewNamespace(t, "dst")
+	cm := harness.ConfigMap(src, "tracked", map[string]string{"k": "v"})
 	cm.Labels = map[string]string{
 		"app.kubernetes.io/instance":   "argo-app",
 		"app.kubernetes.io/managed-by": "Helm",
@@ -69,10 +70,10 @@ func TestTrackingMetadataOfOtherToolsIsNotCopied(t *testing.T) {
 		"meta.helm.sh/release-name":                        "release",
 		"owner-contact":                                    "payments@example.com",
 	}
-	create(t, cm)
-	create(t, v1Sync(src, "tracked", "tracked", dst))
+	kit.Create(t, cm)
+	kit.Create(t, v1Sync(src, "tracked", "tracked", dst))
 
-	eventually(t, configMap(dst, "tracked", nil), func(c *assert.CollectT, cp *corev1.ConfigMap) {
+	harness.Eventually(t, k8s, harness.ConfigMap(dst, "tracked", nil), func(c *assert.CollectT, cp *corev1.ConfigMap) {
 		assert.Equal(c, "payments", cp.Labels["team"])
 		assert.Equal(c, "payments@example.com", cp.Annotations["owner-contact"])
 		assert.Equal(c, syncv1.ManagedByValue, cp.Labels["app.kubernetes.io/managed-by"])

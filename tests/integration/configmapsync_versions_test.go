@@ -15,12 +15,12 @@ import (
 )
 
 func TestAV1beta1ObjectReadsBackAsV1WithDefaults(t *testing.T) {
-	ns := newNamespace(t, "conv")
+	ns := kit.NewNamespace(t, "conv")
 	old := &syncv1beta1.ConfigMapSync{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "seed"},
 		Spec:       syncv1beta1.ConfigMapSyncSpec{SourceNamespace: ns, DestinationNamespace: "elsewhere", ConfigMapName: "app"},
 	}
-	create(t, old)
+	kit.Create(t, old)
 
 	v1 := &syncv1.ConfigMapSync{}
 	require.NoError(t, k8s.Get(context.Background(), clientKey(old), v1))
@@ -37,7 +37,7 @@ func TestAV1beta1ObjectReadsBackAsV1WithDefaults(t *testing.T) {
 }
 
 func TestAV1ObjectSurvivesAnEditThroughV1beta1(t *testing.T) {
-	ns := newNamespace(t, "conv")
+	ns := kit.NewNamespace(t, "conv")
 	v1 := &syncv1.ConfigMapSync{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "rich"},
 		Spec: syncv1.ConfigMapSyncSpec{
@@ -51,7 +51,7 @@ func TestAV1ObjectSurvivesAnEditThroughV1beta1(t *testing.T) {
 			DeletionPolicy: syncv1.DeletionPolicyOrphan,
 		},
 	}
-	create(t, v1)
+	kit.Create(t, v1)
 	stored := &syncv1.ConfigMapSync{}
 	require.NoError(t, k8s.Get(context.Background(), clientKey(v1), stored))
 
@@ -76,7 +76,7 @@ func TestAV1ObjectSurvivesAnEditThroughV1beta1(t *testing.T) {
 }
 
 func TestTheSourceNamespaceDefaultsToTheObjectsNamespace(t *testing.T) {
-	ns := newNamespace(t, "defaults")
+	ns := kit.NewNamespace(t, "defaults")
 	v1 := &syncv1.ConfigMapSync{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "minimal"},
 		Spec: syncv1.ConfigMapSyncSpec{
@@ -84,7 +84,7 @@ func TestTheSourceNamespaceDefaultsToTheObjectsNamespace(t *testing.T) {
 			Destination: syncv1.Destination{Namespaces: []string{"other"}},
 		},
 	}
-	create(t, v1)
+	kit.Create(t, v1)
 	assert.Equal(t, ns, v1.Spec.Source.Namespace)
 	assert.Equal(t, syncv1.SourceKindConfigMap, v1.Spec.Source.Kind)
 }
@@ -98,7 +98,7 @@ type invalidCase struct {
 }
 
 func TestInvalidObjectsAreRejectedWithTheFieldAndRuleAndNothingIsStored(t *testing.T) {
-	ns := newNamespace(t, "invalid")
+	ns := kit.NewNamespace(t, "invalid")
 	dst := map[string]any{"namespaces": []any{"team-b"}}
 	src := map[string]any{"name": "app"}
 	for _, tc := range []invalidCase{
@@ -134,13 +134,13 @@ func TestInvalidObjectsAreRejectedWithTheFieldAndRuleAndNothingIsStored(t *testi
 			assert.True(t, apierrors.IsInvalid(err) || apierrors.IsForbidden(err), "got %v", err)
 			assert.Contains(t, err.Error(), tc.field)
 			assert.Contains(t, err.Error(), tc.message)
-			assert.True(t, absent(t, &syncv1.ConfigMapSync{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "invalid"}}))
+			assert.True(t, kit.Absent(t, &syncv1.ConfigMapSync{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "invalid"}}))
 		})
 	}
 }
 
 func TestTheSourceKindCannotChange(t *testing.T) {
-	ns := newNamespace(t, "immutable")
+	ns := kit.NewNamespace(t, "immutable")
 	cms := &syncv1.ConfigMapSync{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "kind"},
 		Spec: syncv1.ConfigMapSyncSpec{
@@ -148,7 +148,7 @@ func TestTheSourceKindCannotChange(t *testing.T) {
 			Destination: syncv1.Destination{Namespaces: []string{"other"}},
 		},
 	}
-	create(t, cms)
+	kit.Create(t, cms)
 	err := tryUpdate(cms, func() { cms.Spec.Source.Kind = syncv1.SourceKindSecret })
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "source.kind is immutable")

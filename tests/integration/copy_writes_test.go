@@ -55,7 +55,7 @@ func TestCopyWritesReadBackOnlyMetadata(t *testing.T) {
 	w, err := metawrite.New(cfg, httpClient)
 	require.NoError(t, err)
 
-	ns := newNamespace(t, "metawrite")
+	ns := kit.NewNamespace(t, "metawrite")
 	big := strings.Repeat("x", 1<<20-1024)
 	cm := &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "bundle", Labels: map[string]string{"team": "a"}},

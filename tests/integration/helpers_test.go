@@ -5,7 +5,6 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -21,37 +20,6 @@ const (
 	waitFor = harness.WaitFor
 	tick    = harness.Tick
 )
-
-// The suite's shorthands for the harness's helpers, bound to its cluster-admin client.
-
-func newNamespace(t *testing.T, prefix string) string {
-	t.Helper()
-	return harness.NewNamespace(t, k8s, prefix)
-}
-
-func create(t *testing.T, obj client.Object) {
-	t.Helper()
-	harness.Create(t, k8s, obj)
-}
-
-func absent(t *testing.T, obj client.Object) bool {
-	t.Helper()
-	return harness.Absent(t, k8s, obj)
-}
-
-func ready(t *testing.T, cms *syncv1.ConfigMapSync) {
-	t.Helper()
-	harness.Ready(t, k8s, cms)
-}
-
-func eventually[T client.Object](t *testing.T, obj T, check func(c *assert.CollectT, obj T)) {
-	t.Helper()
-	harness.Eventually(t, k8s, obj, check)
-}
-
-func configMap(namespace, name string, data map[string]string) *corev1.ConfigMap {
-	return harness.ConfigMap(namespace, name, data)
-}
 
 // clientKey returns the namespace/name key of obj.
 func clientKey(obj client.Object) client.ObjectKey { return client.ObjectKeyFromObject(obj) }
@@ -115,6 +83,6 @@ func deleteAndWait(t *testing.T, obj client.Object) {
 	t.Helper()
 	require.NoError(t, client.IgnoreNotFound(k8s.Delete(context.Background(), obj)))
 	uid := obj.GetUID()
-	require.Eventually(t, func() bool { return absent(t, obj) || (uid != "" && obj.GetUID() != uid) }, waitFor, tick,
+	require.Eventually(t, func() bool { return kit.Absent(t, obj) || (uid != "" && obj.GetUID() != uid) }, waitFor, tick,
 		"%T %s should be deleted", obj, clientKey(obj))
 }

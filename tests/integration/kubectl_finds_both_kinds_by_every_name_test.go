@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
+	"github.com/configmapsync/configmapsync-operator/tests/harness"
 )
 
 // TestKubectlFindsBothKindsByEveryName runs the real kubectl against the CRDs: `kubectl get` by singular, plural
@@ -22,10 +23,10 @@ func TestKubectlFindsBothKindsByEveryName(t *testing.T) {
 	kubectlCmd, err := admin.Kubectl()
 	require.NoError(t, err)
 	kubectl := func(args ...string) string { return runKubectl(t, kubectlCmd.Run, args...) }
-	ns := newNamespace(t, "kubectl")
-	create(t, configMap(ns, "settings", map[string]string{"k": "v"}))
-	create(t, v1Sync(ns, "only-a-sync", "settings", ns+"-nowhere"))
-	create(t, managedSecret(ns, "only-a-secret", msLiteral("user", "app")))
+	ns := kit.NewNamespace(t, "kubectl")
+	kit.Create(t, harness.ConfigMap(ns, "settings", map[string]string{"k": "v"}))
+	kit.Create(t, v1Sync(ns, "only-a-sync", "settings", ns+"-nowhere"))
+	kit.Create(t, managedSecret(ns, "only-a-secret", msLiteral("user", "app")))
 
 	names := map[string][]string{
 		"configmapsync.sync.configmapsync.io/only-a-sync":   {"configmapsync", "configmapsyncs", "cms", "cmsync"},

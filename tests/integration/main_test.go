@@ -5,64 +5,40 @@ package integration
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"io"
 	"os"
 	"sync"
 	"testing"
 
 	"go.uber.org/zap/zapcore"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/configmapsync/configmapsync-operator/tests/harness"
 )
 
-// k8s is a client with cluster-admin rights, used by the tests to act as the user and to inspect results.
+// k8s is a client with cluster-admin rights, used by the tests to act as the user and to inspect results; kit
+// binds the harness's helpers to it.
 var (
 	k8s client.Client
+	kit harness.Kit
 	env *harness.Env
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	// Everything the operator logs, at the most verbose level, goes to operatorLogs (the no-leak test searches
-	// it); with TEST_VERBOSE=1 it goes to stderr too.
-	var out io.Writer = &operatorLogs
-	if os.Getenv("TEST_VERBOSE") != "" {
-		out = io.MultiWriter(&operatorLogs, os.Stderr)
-	}
-	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(out), zap.Level(zapcore.Level(-10))))
-	var err error
-	if env, err = harness.Start(harness.Options{}); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer func() { _ = env.Stop() }()
-	k8s = env.Client
-
-	if stopOperator, err = env.RunOperator(context.Background()); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer func() { stopOperator() }()
-	return m.Run()
+	// Everything the operator logs, at the most verbose level, goes to operatorLogs (the no-leak test searches it).
+	os.Exit(harness.RunSuite(m, harness.SuiteOptions{Logs: &operatorLogs, LogLevel: zapcore.Level(-10), Setup: func(e *harness.Env) error {
+		env, k8s, kit = e, e.Client, harness.Kit{Client: e.Client}
+		return nil
+	}}))
 }
 
 // stopOperator stops the running operator; startOperator starts a new one, as a restart of the process would.
-var stopOperator func()
+func stopOperator() { env.StopOperator() }
 
 func startOperator(t *testing.T) {
 	t.Helper()
-	stop, err := env.RunOperator(context.Background())
-	if err != nil {
+	if err := env.StartOperator(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	stopOperator = stop
 }
 
 // operatorLogs holds everything the operator logged in this test process.

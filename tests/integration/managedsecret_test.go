@@ -24,10 +24,11 @@ import (
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
 	"github.com/configmapsync/configmapsync-operator/internal/metrics"
 	"github.com/configmapsync/configmapsync-operator/internal/secretgen"
+	"github.com/configmapsync/configmapsync-operator/tests/harness"
 )
 
 func TestAManagedSecretGeneratesEveryKindOfKey(t *testing.T) {
-	ns := newNamespace(t, "msgen")
+	ns := kit.NewNamespace(t, "msgen")
 	ms := managedSecret(ns, "db",
 		msLiteral("username", "app"),
 		msKey("defaults", &syncv1.RandomStringGenerator{}),
@@ -42,7 +43,7 @@ func TestAManagedSecretGeneratesEveryKindOfKey(t *testing.T) {
 		msKey("raw", &syncv1.RandomBytesGenerator{Length: 16, Encoding: syncv1.BytesEncodingRaw}),
 		msKey("id", &syncv1.UUIDGenerator{}),
 	)
-	create(t, ms)
+	kit.Create(t, ms)
 	msReady(t, ms)
 
 	s := generatedSecret(t, ms)
@@ -89,34 +90,34 @@ func TestAManagedSecretGeneratesEveryKindOfKey(t *testing.T) {
 }
 
 func TestAManagedSecretCanNameItsSecretAndChooseItsType(t *testing.T) {
-	ns := newNamespace(t, "mstype")
+	ns := kit.NewNamespace(t, "mstype")
 	ms := managedSecret(ns, "login", msLiteral("username", "admin"),
 		msKey("password", &syncv1.RandomStringGenerator{Length: 20}))
 	ms.Spec.SecretName = "admin-login"
 	ms.Spec.Type = corev1.SecretTypeBasicAuth
-	create(t, ms)
+	kit.Create(t, ms)
 	msReady(t, ms)
 	s := generatedSecret(t, ms)
 	assert.Equal(t, "admin-login", s.Name)
 	assert.Equal(t, corev1.SecretTypeBasicAuth, s.Type)
 	assert.Len(t, s.Data["password"], 20)
-	assert.True(t, absent(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "login"}}))
+	assert.True(t, kit.Absent(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "login"}}))
 }
 
 func TestRotateNowRotatesTheGeneratedKeysAndKeepsTheLiterals(t *testing.T) {
-	ns := newNamespace(t, "msrot")
+	ns := kit.NewNamespace(t, "msrot")
 	ms := managedSecret(ns, "db", msLiteral("username", "app"),
 		msKey("password", &syncv1.RandomStringGenerator{Length: 32}),
 		msKey("api-key", &syncv1.RandomBytesGenerator{Length: 32, Encoding: syncv1.BytesEncodingHex}),
 		msKey("id", &syncv1.UUIDGenerator{}))
-	create(t, ms)
+	kit.Create(t, ms)
 	msReady(t, ms)
 	old := generatedSecret(t, ms)
 	firstRotation := ms.Status.LastRotationTime.Time
 	rotationsBefore := testutil.ToFloat64(metrics.Rotations)
 
 	update(t, ms, func() { ms.Annotations = map[string]string{syncv1.RotateNowAnnotation: "2026-11-25T12:00:00Z"} })
-	eventually(t, ms, func(c *assert.CollectT, ms *syncv1.ManagedSecret) {
+	harness.Eventually(t, k8s, ms, func(c *assert.CollectT, ms *syncv1.ManagedSecret) {
 		assert.Equal(c, int64(1), ms.Status.RotationCount)
 		assert.Equal(c, "2026-11-25T12:00:00Z", ms.Status.LastHandledRotationRequest)
 	})
@@ -142,10 +143,10 @@ func TestRotateNowRotatesTheGeneratedKeysAndKeepsTheLiterals(t *testing.T) {
 }
 
 func TestTheNextRotationIsOneIntervalAfterTheLast(t *testing.T) {
-	ns := newNamespace(t, "msint")
+	ns := kit.NewNamespace(t, "msint")
 	ms := managedSecret(ns, "db", msKey("password", &syncv1.RandomStringGenerator{}))
 	ms.Spec.RotationInterval = "720h"
-	create(t, ms)
+	kit.Create(t, ms)
 	msReady(t, ms)
 	require.NotNil(t, ms.Status.LastRotationTime)
 	require.NotNil(t, ms.Status.NextRotationTime)
@@ -160,7 +161,7 @@ func TestTheNextRotationIsOneIntervalAfterTheLast(t *testing.T) {
 
 	// A rotation on request restarts the schedule.
 	update(t, ms, func() { ms.Annotations = map[string]string{syncv1.RotateNowAnnotation: "now"} })
-	eventually(t, ms, func(c *assert.CollectT, ms *syncv1.ManagedSecret) {
+	harness.Eventually(t, k8s, ms, func(c *assert.CollectT, ms *syncv1.ManagedSecret) {
 		if assert.Equal(c, int64(1), ms.Status.RotationCount) && assert.NotNil(c, ms.Status.NextRotationTime) {
 			assert.Equal(c, ms.Status.LastRotationTime.Add(720*time.Hour).UTC(), ms.Status.NextRotationTime.UTC())
 		}
@@ -168,18 +169,18 @@ func TestTheNextRotationIsOneIntervalAfterTheLast(t *testing.T) {
 }
 
 func TestKeepPreviousKeepsTheOldValuesAndThenRemovesThem(t *testing.T) {
-	ns := newNamespace(t, "msprev")
+	ns := kit.NewNamespace(t, "msprev")
 	ms := managedSecret(ns, "db", msLiteral("username", "app"),
 		msKey("password", &syncv1.RandomStringGenerator{}),
 		msKey("api-key", &syncv1.RandomBytesGenerator{Encoding: syncv1.BytesEncodingHex}))
 	ms.Spec.KeepPrevious = "1h"
-	create(t, ms)
+	kit.Create(t, ms)
 	msReady(t, ms)
 	old := generatedSecret(t, ms)
 	assert.NotContains(t, old.Data, "password.previous", "nothing to keep before the first rotation")
 
 	update(t, ms, func() { ms.Annotations = map[string]string{syncv1.RotateNowAnnotation: "1"} })
-	eventually(t, ms, func(c *assert.CollectT, ms *syncv1.ManagedSecret) {
+	harness.Eventually(t, k8s, ms, func(c *assert.CollectT, ms *syncv1.ManagedSecret) {
 		assert.Equal(c, int64(1), ms.Status.RotationCount)
 	})
 	rotated := generatedSecret(t, ms)
@@ -193,22 +194,22 @@ func TestKeepPreviousKeepsTheOldValuesAndThenRemovesThem(t *testing.T) {
 
 	// A shorter keepPrevious ends the window early; the operator wakes up at its end and removes the old values.
 	update(t, ms, func() { ms.Spec.KeepPrevious = "3s" })
-	eventually(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "db"}}, func(c *assert.CollectT, s *corev1.Secret) {
+	harness.Eventually(t, k8s, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "db"}}, func(c *assert.CollectT, s *corev1.Secret) {
 		assert.NotContains(c, s.Data, "password.previous")
 		assert.NotContains(c, s.Data, "api-key.previous")
 		assert.Equal(c, rotated.Data["password"], s.Data["password"], "the current values stay")
 	})
-	eventually(t, ms, func(c *assert.CollectT, ms *syncv1.ManagedSecret) {
+	harness.Eventually(t, k8s, ms, func(c *assert.CollectT, ms *syncv1.ManagedSecret) {
 		assert.Nil(c, ms.Status.PreviousExpiryTime)
 	})
 }
 
 func TestKeysAddedRemovedOrChangedInTheSpecTouchOnlyThoseKeys(t *testing.T) {
-	ns := newNamespace(t, "mskeys")
+	ns := kit.NewNamespace(t, "mskeys")
 	ms := managedSecret(ns, "db", msLiteral("username", "app"),
 		msKey("password", &syncv1.RandomStringGenerator{Length: 24}),
 		msKey("id", &syncv1.UUIDGenerator{}))
-	create(t, ms)
+	kit.Create(t, ms)
 	msReady(t, ms)
 	first := generatedSecret(t, ms)
 
@@ -255,9 +256,9 @@ func TestKeysAddedRemovedOrChangedInTheSpecTouchOnlyThoseKeys(t *testing.T) {
 }
 
 func TestAGeneratedSecretEditedOrDeletedByHandIsRepaired(t *testing.T) {
-	ns := newNamespace(t, "msfix")
+	ns := kit.NewNamespace(t, "msfix")
 	ms := managedSecret(ns, "db", msLiteral("username", "app"), msKey("password", &syncv1.RandomStringGenerator{Length: 24}))
-	create(t, ms)
+	kit.Create(t, ms)
 	msReady(t, ms)
 	s := generatedSecret(t, ms)
 
@@ -275,14 +276,14 @@ func TestAGeneratedSecretEditedOrDeletedByHandIsRepaired(t *testing.T) {
 }
 
 func TestAForeignSecretIsNeverModifiedAndTheSecretIsGeneratedOnceItIsGone(t *testing.T) {
-	ns := newNamespace(t, "msconf")
+	ns := kit.NewNamespace(t, "msconf")
 	theirs := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "db"}, StringData: map[string]string{"password": "theirs"}}
-	create(t, theirs)
+	kit.Create(t, theirs)
 	rv := theirs.ResourceVersion
 	ms := managedSecret(ns, "db", msKey("password", &syncv1.RandomStringGenerator{}))
 	conflictsBefore := testutil.ToFloat64(metrics.ManagedSecretFailures.WithLabelValues(syncv1.ReasonConflict))
-	create(t, ms)
-	eventually(t, ms, func(c *assert.CollectT, ms *syncv1.ManagedSecret) {
+	kit.Create(t, ms)
+	harness.Eventually(t, k8s, ms, func(c *assert.CollectT, ms *syncv1.ManagedSecret) {
 		cond := meta.FindStatusCondition(ms.Status.Conditions, syncv1.ReadyCondition)
 		if assert.NotNil(c, cond) {
 			assert.Equal(c, metav1.ConditionFalse, cond.Status)
@@ -307,17 +308,17 @@ func TestAForeignSecretIsNeverModifiedAndTheSecretIsGeneratedOnceItIsGone(t *tes
 }
 
 func TestTwoManagedSecretsCannotShareASecret(t *testing.T) {
-	ns := newNamespace(t, "msshare")
+	ns := kit.NewNamespace(t, "msshare")
 	first := managedSecret(ns, "first", msKey("password", &syncv1.RandomStringGenerator{}))
 	first.Spec.SecretName = "shared"
-	create(t, first)
+	kit.Create(t, first)
 	msReady(t, first)
 	s := generatedSecret(t, first)
 
 	second := managedSecret(ns, "second", msKey("token", &syncv1.UUIDGenerator{}))
 	second.Spec.SecretName = "shared"
-	create(t, second)
-	eventually(t, second, func(c *assert.CollectT, ms *syncv1.ManagedSecret) {
+	kit.Create(t, second)
+	harness.Eventually(t, k8s, second, func(c *assert.CollectT, ms *syncv1.ManagedSecret) {
 		cond := meta.FindStatusCondition(ms.Status.Conditions, syncv1.ReadyCondition)
 		if assert.NotNil(c, cond) {
 			assert.Equal(c, syncv1.ReasonConflict, cond.Reason)
@@ -332,11 +333,11 @@ func TestTwoManagedSecretsCannotShareASecret(t *testing.T) {
 }
 
 func TestAnInvalidSecretForItsTypeStallsWithoutQuotingValues(t *testing.T) {
-	ns := newNamespace(t, "msstall")
+	ns := kit.NewNamespace(t, "msstall")
 	ms := managedSecret(ns, "registry", msKey(".dockerconfigjson", &syncv1.RandomStringGenerator{Length: 16}))
 	ms.Spec.Type = corev1.SecretTypeDockerConfigJson
-	create(t, ms)
-	eventually(t, ms, func(c *assert.CollectT, ms *syncv1.ManagedSecret) {
+	kit.Create(t, ms)
+	harness.Eventually(t, k8s, ms, func(c *assert.CollectT, ms *syncv1.ManagedSecret) {
 		stalled := meta.FindStatusCondition(ms.Status.Conditions, syncv1.StalledCondition)
 		if assert.NotNil(c, stalled) {
 			assert.Equal(c, metav1.ConditionTrue, stalled.Status)
@@ -348,25 +349,25 @@ func TestAnInvalidSecretForItsTypeStallsWithoutQuotingValues(t *testing.T) {
 		assert.Equal(c, ms.Generation, ms.Status.ObservedGeneration)
 	})
 	assert.True(t, msHasEvent(t, ms, syncv1.ReasonPermanentFailure))
-	assert.True(t, absent(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "registry"}}))
+	assert.True(t, kit.Absent(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "registry"}}))
 }
 
 func TestDeletingAManagedSecretDeletesItsSecret(t *testing.T) {
-	ns := newNamespace(t, "msdel")
+	ns := kit.NewNamespace(t, "msdel")
 	ms := managedSecret(ns, "db", msKey("password", &syncv1.RandomStringGenerator{}))
-	create(t, ms)
+	kit.Create(t, ms)
 	msReady(t, ms)
 	s := generatedSecret(t, ms)
 
 	deleteAndWait(t, ms)
-	assert.True(t, absent(t, s), "the Secret must not outlive its ManagedSecret")
+	assert.True(t, kit.Absent(t, s), "the Secret must not outlive its ManagedSecret")
 }
 
 func TestTheOrphanPolicyReleasesTheGeneratedSecret(t *testing.T) {
-	ns := newNamespace(t, "msorphan")
+	ns := kit.NewNamespace(t, "msorphan")
 	ms := managedSecret(ns, "db", msKey("password", &syncv1.RandomStringGenerator{}))
 	ms.Spec.DeletionPolicy = syncv1.DeletionPolicyOrphan
-	create(t, ms)
+	kit.Create(t, ms)
 	msReady(t, ms)
 	s := generatedSecret(t, ms)
 
@@ -381,7 +382,7 @@ func TestTheOrphanPolicyReleasesTheGeneratedSecret(t *testing.T) {
 }
 
 func TestTheSchemaRejectsInvalidManagedSecrets(t *testing.T) {
-	ns := newNamespace(t, "msval")
+	ns := kit.NewNamespace(t, "msval")
 	password := msKey("password", &syncv1.RandomStringGenerator{})
 	tooMany := make([]syncv1.ManagedSecretKey, 65)
 	for i := range tooMany {
@@ -440,7 +441,7 @@ func TestTheSchemaRejectsInvalidManagedSecrets(t *testing.T) {
 
 	t.Run("secretName and type cannot change", func(t *testing.T) {
 		ms := managedSecret(ns, "fixed", password)
-		create(t, ms)
+		kit.Create(t, ms)
 		for field, mutate := range map[string]func(){
 			"secretName": func() { ms.Spec.SecretName = "other" },
 			"type":       func() { ms.Spec.Type = corev1.SecretTypeBasicAuth },
@@ -484,7 +485,7 @@ func msKey(name string, g any) syncv1.ManagedSecretKey {
 // msReady waits until ms reports Ready=True for its current generation.
 func msReady(t *testing.T, ms *syncv1.ManagedSecret) {
 	t.Helper()
-	eventually(t, ms, func(c *assert.CollectT, ms *syncv1.ManagedSecret) {
+	harness.Eventually(t, k8s, ms, func(c *assert.CollectT, ms *syncv1.ManagedSecret) {
 		cond := meta.FindStatusCondition(ms.Status.Conditions, syncv1.ReadyCondition)
 		if assert.NotNil(c, cond) {
 			assert.Equal(c, metav1.ConditionTrue, cond.Status, cond.Message)
@@ -513,7 +514,7 @@ func waitForSecret(t *testing.T, ms *syncv1.ManagedSecret, check func(c *assert.
 	if ms.Spec.SecretName != "" {
 		s.Name = ms.Spec.SecretName
 	}
-	eventually(t, s, check)
+	harness.Eventually(t, k8s, s, check)
 	return s
 }
 

@@ -26,7 +26,7 @@ func TestMonitoringIsInstalledOnlyWhereThePrometheusOperatorIs(t *testing.T) {
 	ctx := context.Background()
 	disco, err := discovery.NewDiscoveryClientForConfig(env.Config)
 	require.NoError(t, err)
-	ns := newNamespace(t, "operator-home")
+	ns := kit.NewNamespace(t, "operator-home")
 	installer := &monitoring.Installer{Client: k8s, Reader: k8s, Discovery: disco, Namespace: ns,
 		FieldOwner: "configmapsync-operator", Log: logr.Discard()}
 	objects, err := monitoring.Objects()
@@ -55,7 +55,7 @@ func TestMonitoringIsInstalledOnlyWhereThePrometheusOperatorIs(t *testing.T) {
 
 	service := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: monitoring.MetricsService},
 		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "https", Port: 8443}}}}
-	create(t, service)
+	kit.Create(t, service)
 	require.NoError(t, installer.Install(ctx))
 	for _, want := range objects {
 		got := &unstructured.Unstructured{}

@@ -19,6 +19,7 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
+	"github.com/configmapsync/configmapsync-operator/tests/harness"
 )
 
 // TestSecretValuesNeverLeak runs the flows that touch Secret data (sync, update, rollout, conflict, a failing
@@ -28,28 +29,28 @@ import (
 func TestSecretValuesNeverLeak(t *testing.T) {
 	canary := fmt.Sprintf("canary-%d-do-not-leak", time.Now().UnixNano())
 	canary2 := canary + "-rotated"
-	src, dst, blocked := newNamespace(t, "src"), newNamespace(t, "dst"), newNamespace(t, "blocked")
+	src, dst, blocked := kit.NewNamespace(t, "src"), kit.NewNamespace(t, "dst"), kit.NewNamespace(t, "blocked")
 
 	secret := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: src, Name: "api-key"},
 		Data:       map[string][]byte{"token": []byte(canary)},
 	}
-	create(t, secret)
-	create(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: blocked, Name: "api-key"},
+	kit.Create(t, secret)
+	kit.Create(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: blocked, Name: "api-key"},
 		Data: map[string][]byte{"token": []byte("theirs")}})
 	workload := deployment(dst, "consumer", "", "")
 	workload.Spec.Template.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "TOKEN", ValueFrom: &corev1.EnvVarSource{
 		SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "api-key"}, Key: "token"}}}}
-	create(t, workload)
+	kit.Create(t, workload)
 
 	cms := v1Sync(src, "secret-flow", "api-key", dst, blocked)
 	cms.Spec.Source.Kind = syncv1.SourceKindSecret
 	cms.Spec.Rollout = &syncv1.RolloutPolicy{Enabled: true, Debounce: "0s"}
-	create(t, cms)
+	kit.Create(t, cms)
 
 	cp := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: dst, Name: "api-key"}}
-	eventually(t, cp, func(c *assert.CollectT, cp *corev1.Secret) { assert.Equal(c, canary, string(cp.Data["token"])) })
-	eventually(t, cms, func(c *assert.CollectT, cms *syncv1.ConfigMapSync) {
+	harness.Eventually(t, k8s, cp, func(c *assert.CollectT, cp *corev1.Secret) { assert.Equal(c, canary, string(cp.Data["token"])) })
+	harness.Eventually(t, k8s, cms, func(c *assert.CollectT, cms *syncv1.ConfigMapSync) {
 		assert.Equal(c, syncv1.SyncStatusConflict, cms.Status.SyncStatus)
 	})
 

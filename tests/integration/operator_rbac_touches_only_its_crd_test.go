@@ -34,9 +34,9 @@ func TestTheOperatorsRBACTouchesOnlyItsOwnCRD(t *testing.T) {
 	}
 	require.NotNil(t, role, "no ClusterRole in config/rbac/role.yaml")
 	role.ObjectMeta = metav1.ObjectMeta{GenerateName: "operator-rbac-probe-"}
-	create(t, role)
+	kit.Create(t, role)
 	const user = "operator-rbac-probe"
-	create(t, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{GenerateName: "operator-rbac-probe-"},
+	kit.Create(t, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{GenerateName: "operator-rbac-probe-"},
 		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role.Name},
 		Subjects: []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}}})
 

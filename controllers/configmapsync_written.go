@@ -4,11 +4,11 @@ import (
 	"sync"
 	"time"
 
-	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
-
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/resourceversion"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
 )
 
 // writtenCopies remembers, for the copies this process wrote, the resourceVersion and content hash of its last

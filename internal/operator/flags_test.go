@@ -1,0 +1,52 @@
+package operator
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestArgsSetEveryFlagAndParseBackToTheSameFlags(t *testing.T) {
+	want := DefaultFlags()
+	want.LeaderElect, want.LeaseDuration, want.WebhookPort, want.PprofAddr = true, 4*time.Second, 12345, "127.0.0.1:6060"
+	want.Operator.Controller.RetryBaseDelay = 100 * time.Millisecond
+
+	got := DefaultFlags()
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	got.Bind(fs)
+	args := want.Args()
+	require.NoError(t, fs.Parse(args))
+	assert.Equal(t, want, got)
+	count := 0
+	fs.VisitAll(func(*flag.Flag) { count++ })
+	assert.Len(t, args, count, "one argument per flag")
+}
+
+func TestTheREADMEConfigurationTableListsEveryFlag(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	require.NoError(t, err)
+	readme := string(raw)
+	start := strings.Index(readme, "\n## Configuration\n")
+	require.GreaterOrEqual(t, start, 0)
+	section := readme[start+1:]
+	section = section[:strings.Index(section, "\n## Metrics")]
+
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	f := DefaultFlags()
+	f.Bind(fs)
+	fs.VisitAll(func(fl *flag.Flag) {
+		assert.Contains(t, section, "`--"+fl.Name+"`", "the README's Configuration table does not list --%s", fl.Name)
+	})
+	for _, m := range regexp.MustCompile("`--([a-z0-9-]+)`").FindAllStringSubmatch(section, -1) {
+		if !strings.HasPrefix(m[1], "zap-") {
+			assert.NotNil(t, fs.Lookup(m[1]), "the README lists --%s, which the operator does not have", m[1])
+		}
+	}
+}
