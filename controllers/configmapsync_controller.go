@@ -279,7 +279,7 @@ func (r *ConfigMapSyncReconciler) writeCopies(ctx context.Context, cms *syncv1.C
 // tally counts the copies and writes of a sync from its destinations and prunes, collects the changed copies,
 // and returns the sync's errors, classified.
 func (out *outcome) tally(pruneErrs []error) error {
-	var errs []error
+	errs := make([]error, 0, len(out.destinations)+len(pruneErrs))
 	for _, d := range out.destinations {
 		if d.err == nil && d.action != syncer.ActionConflict {
 			out.copies++

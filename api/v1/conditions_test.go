@@ -83,8 +83,9 @@ func TestTheREADMEConditionTableListsExactlyTheReasons(t *testing.T) {
 			listed = append(listed, m[2])
 		}
 	}
-	var declared []string
-	for _, value := range reasonConstants(t) {
+	reasons := reasonConstants(t)
+	declared := make([]string, 0, len(reasons))
+	for _, value := range reasons {
 		declared = append(declared, value)
 	}
 	slices.Sort(listed)

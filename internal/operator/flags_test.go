@@ -35,8 +35,8 @@ func TestTheREADMEConfigurationTableListsEveryFlag(t *testing.T) {
 	readme := string(raw)
 	start := strings.Index(readme, "\n## Configuration\n")
 	require.GreaterOrEqual(t, start, 0)
-	section := readme[start+1:]
-	section = section[:strings.Index(section, "\n## Metrics")]
+	section, _, found := strings.Cut(readme[start+1:], "\n## Metrics")
+	require.True(t, found, "no Metrics section after Configuration")
 
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	f := DefaultFlags()
