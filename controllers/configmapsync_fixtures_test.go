@@ -28,6 +28,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
+	"github.com/configmapsync/configmapsync-operator/internal/clienttap"
 )
 
 // --- fakes ----------------------------------------------------------------------------------------------------
@@ -174,56 +175,14 @@ func newCMSEnv(t *testing.T, objs ...client.Object) *cmsEnv {
 }
 
 func (e *cmsEnv) interceptors() interceptor.Funcs {
-	return interceptor.Funcs{
-		Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
-			if err := e.write("create", obj); err != nil {
-				return err
-			}
-			return c.Create(ctx, obj, opts...)
-		},
-		Update: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.UpdateOption) error {
-			if err := e.write("update", obj); err != nil {
-				return err
-			}
-			return c.Update(ctx, obj, opts...)
-		},
-		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
-			if err := e.write("patch", obj); err != nil {
-				return err
-			}
-			return c.Patch(ctx, obj, patch, opts...)
-		},
-		Apply: func(ctx context.Context, c client.WithWatch, obj runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
-			e.mu.Lock()
-			e.writes = append(e.writes, "apply")
-			e.mu.Unlock()
-			return c.Apply(ctx, obj, opts...)
-		},
-		Delete: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.DeleteOption) error {
-			if err := e.write("delete", obj); err != nil {
-				return err
-			}
-			return c.Delete(ctx, obj, opts...)
-		},
-		DeleteAllOf: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.DeleteAllOfOption) error {
-			if err := e.write("deleteAllOf", obj); err != nil {
-				return err
-			}
-			return c.DeleteAllOf(ctx, obj, opts...)
-		},
-		SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
-			if err := e.write(sub+"-patch", obj); err != nil {
-				return err
-			}
-			return c.SubResource(sub).Patch(ctx, obj, patch, opts...)
-		},
-		SubResourceUpdate: func(ctx context.Context, c client.Client, sub string, obj client.Object, opts ...client.SubResourceUpdateOption) error {
-			if err := e.write(sub+"-update", obj); err != nil {
-				return err
-			}
-			return c.SubResource(sub).Update(ctx, obj, opts...)
-		},
+	funcs := clienttap.Writes(e.write)
+	funcs.Apply = func(ctx context.Context, c client.WithWatch, obj runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
+		e.mu.Lock()
+		e.writes = append(e.writes, "apply")
+		e.mu.Unlock()
+		return c.Apply(ctx, obj, opts...)
 	}
+	return funcs
 }
 
 // write records a write and returns the injected fault for it, if any. A failed write is recorded too.

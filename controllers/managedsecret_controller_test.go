@@ -22,10 +22,10 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
-	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
+	"github.com/configmapsync/configmapsync-operator/internal/clienttap"
 )
 
 // --- fixtures --------------------------------------------------------------------------------------------------
@@ -96,29 +96,12 @@ func newMSFixture(t *testing.T, objs ...client.Object) *msFixture {
 	require.NoError(t, clientgoscheme.AddToScheme(s))
 	require.NoError(t, syncv1.AddToScheme(s))
 	f := &msFixture{t: t, events: &msEvents{}, now: msT0}
-	record := func(verb string, obj client.Object) {
-		f.writes = append(f.writes, fmt.Sprintf("%s %T/%s", verb, obj, obj.GetName()))
-	}
 	f.client = fake.NewClientBuilder().WithScheme(s).WithObjects(objs...).
 		WithStatusSubresource(&syncv1.ManagedSecret{}).
-		WithInterceptorFuncs(interceptor.Funcs{
-			Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
-				record("create", obj)
-				return c.Create(ctx, obj, opts...)
-			},
-			Update: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.UpdateOption) error {
-				record("update", obj)
-				return c.Update(ctx, obj, opts...)
-			},
-			Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, p client.Patch, opts ...client.PatchOption) error {
-				record("patch", obj)
-				return c.Patch(ctx, obj, p, opts...)
-			},
-			SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
-				record(sub+"-patch", obj)
-				return c.SubResource(sub).Patch(ctx, obj, p, opts...)
-			},
-		}).Build()
+		WithInterceptorFuncs(clienttap.Writes(func(verb string, obj client.Object) error {
+			f.writes = append(f.writes, fmt.Sprintf("%s %T/%s", verb, obj, obj.GetName()))
+			return nil
+		})).Build()
 	f.r = &ManagedSecretReconciler{Client: f.client, APIReader: f.client, Recorder: f.events, Now: func() time.Time { return f.now }}
 	return f
 }

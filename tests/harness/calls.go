@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"github.com/configmapsync/configmapsync-operator/controllers"
+	"github.com/configmapsync/configmapsync-operator/internal/clienttap"
 )
 
 // Write is one write the operator sent to the API server.
@@ -82,44 +83,7 @@ func (c *Calls) newClient(config *rest.Config, options client.Options) (client.C
 	if err != nil {
 		return nil, err
 	}
-	return interceptor.NewClient(inner, interceptor.Funcs{
-		Create: func(ctx context.Context, cl client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
-			if err := c.record("create", obj); err != nil {
-				return err
-			}
-			return cl.Create(ctx, obj, opts...)
-		},
-		Update: func(ctx context.Context, cl client.WithWatch, obj client.Object, opts ...client.UpdateOption) error {
-			if err := c.record("update", obj); err != nil {
-				return err
-			}
-			return cl.Update(ctx, obj, opts...)
-		},
-		Patch: func(ctx context.Context, cl client.WithWatch, obj client.Object, p client.Patch, opts ...client.PatchOption) error {
-			if err := c.record("patch", obj); err != nil {
-				return err
-			}
-			return cl.Patch(ctx, obj, p, opts...)
-		},
-		Delete: func(ctx context.Context, cl client.WithWatch, obj client.Object, opts ...client.DeleteOption) error {
-			if err := c.record("delete", obj); err != nil {
-				return err
-			}
-			return cl.Delete(ctx, obj, opts...)
-		},
-		SubResourcePatch: func(ctx context.Context, cl client.Client, sub string, obj client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
-			if err := c.record(sub+"-patch", obj); err != nil {
-				return err
-			}
-			return cl.SubResource(sub).Patch(ctx, obj, p, opts...)
-		},
-		SubResourceUpdate: func(ctx context.Context, cl client.Client, sub string, obj client.Object, opts ...client.SubResourceUpdateOption) error {
-			if err := c.record(sub+"-update", obj); err != nil {
-				return err
-			}
-			return cl.SubResource(sub).Update(ctx, obj, opts...)
-		},
-	}), nil
+	return interceptor.NewClient(inner, clienttap.Writes(c.record)), nil
 }
 
 // WrapCopyWriter returns w, wrapped so that c sees (and may fail) every write of a copy that bypasses the
