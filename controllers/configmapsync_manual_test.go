@@ -46,18 +46,37 @@ func TestReconcile_ManualStrategy(t *testing.T) {
 	e.mustReconcile()
 	assert.Empty(t, e.recordedWrites())
 
-	// A sync request syncs once and is recorded.
+	requestSyncOnce(t, e)
+}
+
+// newManualEnv returns an environment with a Manual ConfigMapSync synced once at creation, and its source changed
+// since.
+func newManualEnv(t *testing.T) *cmsEnv {
+	t.Helper()
+	e := newCMSEnv(t, newTestCMS(func(c *syncv1.ConfigMapSync) { c.Spec.SyncStrategy = syncv1.SyncStrategyManual }), newSourceConfigMap())
+	e.mustReconcile()
+	e.setup(func(c client.Client) {
+		src := e.configMap(testCMSNamespace, testSourceName)
+		src.Data["key"] = "new"
+		require.NoError(t, c.Update(t.Context(), src))
+	})
+	return e
+}
+
+// requestSyncOnce asks for a sync and checks that it is done and recorded once.
+func requestSyncOnce(t *testing.T, e *cmsEnv) {
+	t.Helper()
 	e.setup(func(c client.Client) {
 		cms := e.cms()
 		metav1.SetMetaDataAnnotation(&cms.ObjectMeta, syncv1.SyncNowAnnotation, "2024-01-01T00:00:00Z")
 		require.NoError(t, c.Update(t.Context(), cms))
 	})
-	res = e.mustReconcile()
+	res := e.mustReconcile()
 	assert.Zero(t, res.RequeueAfter)
 	for _, ns := range testDestinations {
 		assert.Equal(t, "new", e.copyIn(ns).Data["key"], ns)
 	}
-	cms = e.cms()
+	cms := e.cms()
 	assert.Equal(t, "2024-01-01T00:00:00Z", cms.Status.LastHandledSyncRequest)
 	requireCMSCondition(t, cms, syncv1.ReadyCondition, metav1.ConditionTrue, syncv1.ReasonSynced)
 
@@ -65,8 +84,10 @@ func TestReconcile_ManualStrategy(t *testing.T) {
 	e.resetWrites()
 	e.mustReconcile()
 	assert.Empty(t, e.recordedWrites())
+}
 
-	// A new spec generation syncs.
+func TestReconcile_ManualStrategySyncsANewGeneration(t *testing.T) {
+	e := newManualEnv(t)
 	e.setup(func(c client.Client) {
 		src := e.configMap(testCMSNamespace, testSourceName)
 		src.Data["key"] = "newer"
