@@ -254,12 +254,6 @@ func (c *cluster) leaseHolder(ctx context.Context) (string, error) {
 	return *lease.Spec.HolderIdentity, nil
 }
 
-// pid is the current operator process's id.
-func (p *operatorProcess) pid() int { return p.PID() }
-
-// restartLog returns why the operator had to be restarted, one entry per restart.
-func (p *operatorProcess) restartLog() []string { return p.UnplannedExits() }
-
 // stop asks the operator to stop (SIGTERM, as the kubelet does), kills it if it does not within 15 s, and closes
 // its log.
 func (p *operatorProcess) stop() {

@@ -139,7 +139,7 @@ func (b *bench) fanOutPoint(ctx context.Context, p curvePoint, namespaces []stri
 	if _, err := b.freshOperator(ctx); err != nil {
 		return fanOutPoint{}, err
 	}
-	restartsBefore := len(b.op.restartLog())
+	restartsBefore := len(b.op.UnplannedExits())
 	name := fmt.Sprintf("curve-%d-%d", p.n, p.size)
 	source := sizedConfigMap(curveSourceNamespace, name, name+"-1", p.size)
 	cms := newSync(curveSourceNamespace, name, name, syncv1.Destination{
@@ -160,7 +160,7 @@ func (b *bench) fanOutPoint(ctx context.Context, p curvePoint, namespaces []stri
 		return fanOutPoint{}, err
 	}
 
-	restarts := b.op.restartLog()[restartsBefore:]
+	restarts := b.op.UnplannedExits()[restartsBefore:]
 	if len(restarts) > 0 {
 		run.memNotes = append(run.memNotes, fmt.Sprintf("the operator restarted on its own during this point (%s), so "+
 			"its memory figures are of the process that ran last", strings.Join(restarts, "; ")))
@@ -192,7 +192,7 @@ func (b *bench) operatorFanOut(ctx context.Context, p curvePoint, source *corev1
 	if run.before, err = b.onOperator(b.settledRSS(ctx)); err != nil {
 		return run, err
 	}
-	if err := resetPeakRSS(b.op.pid()); err != nil {
+	if err := resetPeakRSS(b.op.PID()); err != nil {
 		run.memNotes = append(run.memNotes, fmt.Sprintf("the peak RSS could not be reset (%v), so it is the peak since the operator started", err))
 	}
 	run.heapBefore = b.heapInUse(ctx)
@@ -307,10 +307,10 @@ func (b *bench) settledRSS(ctx context.Context) func(pid int) (float64, error) {
 // onOperator measures the operator's process, and measures again the new one if the operator was restarted
 // meanwhile (the old /proc entry is gone); the figure's note then reports the restart.
 func (b *bench) onOperator(measure func(pid int) (float64, error)) (float64, error) {
-	pid := b.op.pid()
+	pid := b.op.PID()
 	v, err := measure(pid)
-	if err != nil && b.op.pid() != pid {
-		return measure(b.op.pid())
+	if err != nil && b.op.PID() != pid {
+		return measure(b.op.PID())
 	}
 	return v, err
 }

@@ -259,7 +259,7 @@ func (f *failover) stopFollower(ctx context.Context, follower *operatorProcess) 
 	}
 	logf("failover: stopping the follower replica")
 	follower.stop()
-	for _, r := range follower.restartLog() {
+	for _, r := range follower.UnplannedExits() {
 		f.b.otherRestarts = append(f.b.otherRestarts, "follower replica: "+r)
 	}
 	if ctx.Err() != nil {

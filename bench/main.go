@@ -216,7 +216,7 @@ func run(ctx context.Context, cfg config, start time.Time) (err error) {
 		logf("== scenario %s took %s", name, took.Round(time.Second))
 	}
 
-	b.add(operatorRestarts(append(op.restartLog(), b.otherRestarts...)))
+	b.add(operatorRestarts(append(op.UnplannedExits(), b.otherRestarts...)))
 	r := report{
 		Machine: newMachine(c.serverVersion()),
 		Settings: map[string]any{

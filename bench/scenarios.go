@@ -219,14 +219,14 @@ func (b *bench) churnRound(ctx context.Context, n int, dest []string) (churnPoin
 	direct := func(i int) *corev1.ConfigMap {
 		return configMap(dest[i%len(dest)], fmt.Sprintf("direct-%d", i), "direct")
 	}
-	cpuStart := processCPU(b.op.pid())
+	cpuStart := processCPU(b.op.PID())
 	baseCreate, err := timed(func() error {
 		return parallel(ctx, n, func(ctx context.Context, i int) error { return b.c.client.Create(ctx, direct(i)) })
 	})
 	if err != nil {
 		return churnPoint{}, fmt.Errorf("direct creates: %w", err)
 	}
-	cpuDirectCreated := processCPU(b.op.pid())
+	cpuDirectCreated := processCPU(b.op.PID())
 	baseDelete, err := timed(func() error {
 		return parallel(ctx, n, func(ctx context.Context, i int) error { return b.c.client.Delete(ctx, direct(i)) })
 	})
@@ -234,7 +234,7 @@ func (b *bench) churnRound(ctx context.Context, n int, dest []string) (churnPoin
 		return churnPoint{}, fmt.Errorf("direct deletes: %w", err)
 	}
 
-	cpuDirectDeleted := processCPU(b.op.pid())
+	cpuDirectDeleted := processCPU(b.op.PID())
 	scrape := func() metricSet {
 		m, err := scrapeAPIServer(ctx, b.c)
 		if err != nil {
@@ -243,8 +243,8 @@ func (b *bench) churnRound(ctx context.Context, n int, dest []string) (churnPoin
 		return m
 	}
 	logf("churn: operator, creating %d ConfigMapSyncs", n)
-	beforeCreate, cpuBeforeCreate := scrape(), processCPU(b.op.pid())
-	if err := resetPeakRSS(b.op.pid()); err != nil {
+	beforeCreate, cpuBeforeCreate := scrape(), processCPU(b.op.PID())
+	if err := resetPeakRSS(b.op.PID()); err != nil {
 		logf("churn: %v", err)
 	}
 	sync := func(i int) *syncv1.ConfigMapSync {
@@ -266,7 +266,7 @@ func (b *bench) churnRound(ctx context.Context, n int, dest []string) (churnPoin
 		return churnPoint{}, err
 	}
 
-	afterReady, cpuReady := scrape(), processCPU(b.op.pid())
+	afterReady, cpuReady := scrape(), processCPU(b.op.PID())
 	logf("churn: deleting %d ConfigMapSyncs", n)
 	deleteStart := time.Now()
 	deleted, err := timed(func() error {
@@ -281,8 +281,8 @@ func (b *bench) churnRound(ctx context.Context, n int, dest []string) (churnPoin
 	if err != nil {
 		return churnPoint{}, err
 	}
-	afterGone, cpuGone := scrape(), processCPU(b.op.pid())
-	peak, err := peakRSS(b.op.pid())
+	afterGone, cpuGone := scrape(), processCPU(b.op.PID())
+	peak, err := peakRSS(b.op.PID())
 	if err != nil {
 		logf("churn: %v", err)
 	}
@@ -316,7 +316,7 @@ func (b *bench) memory(ctx context.Context) error {
 		return err
 	}
 	logf("memory: operator RSS before (settling %s)", b.cfg.settle)
-	before, err := settledRSS(ctx, b.op.pid(), b.cfg.settle, 5*time.Second)
+	before, err := settledRSS(ctx, b.op.PID(), b.cfg.settle, 5*time.Second)
 	if err != nil {
 		return err
 	}
@@ -339,7 +339,7 @@ func (b *bench) memory(ctx context.Context) error {
 			return fmt.Errorf("creating Secrets: %w", err)
 		}
 		have = total
-		after, err := settledRSS(ctx, b.op.pid(), b.cfg.settle, 5*time.Second)
+		after, err := settledRSS(ctx, b.op.PID(), b.cfg.settle, 5*time.Second)
 		if err != nil {
 			return err
 		}

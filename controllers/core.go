@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -107,8 +108,7 @@ func patchStatus(ctx context.Context, c client.Client, before, obj object, reter
 	if *reterr == nil || errors.Is(*reterr, reconcile.TerminalError(nil)) {
 		obj.SetObservedGeneration(obj.GetGeneration())
 	}
-	patch := client.MergeFrom(before)
-	changed, err := changesStatus(patch, obj)
+	patch, changed, err := statusPatch(before, obj)
 	if err == nil && changed {
 		err = c.Status().Patch(ctx, obj, patch)
 	}
@@ -117,19 +117,19 @@ func patchStatus(ctx context.Context, c client.Client, before, obj object, reter
 	}
 }
 
-// changesStatus reports whether patch, applied to obj, changes its status: the merge patch the API server would
-// get, not a comparison of Go values, decides.
-func changesStatus(patch client.Patch, obj client.Object) (bool, error) {
-	data, err := patch.Data(obj)
+// statusPatch returns the merge patch from before to obj, computed once, and whether it changes the status: the
+// patch the API server would get decides, not a comparison of Go values.
+func statusPatch(before, obj client.Object) (client.Patch, bool, error) {
+	data, err := client.MergeFrom(before).Data(obj)
 	if err != nil {
-		return false, err
+		return nil, false, err
 	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(data, &fields); err != nil {
-		return false, err
+		return nil, false, err
 	}
 	_, ok := fields["status"]
-	return ok, nil
+	return client.RawPatch(types.MergePatchType, data), ok, nil
 }
 
 // maxMessage bounds a message written into status.
@@ -180,15 +180,8 @@ func recordStalled(obj object, err error) string {
 	}
 }
 
-// kindOf names the kind of obj for messages.
-func kindOf(obj object) string {
-	switch obj.(type) {
-	case *syncv1.ManagedSecret:
-		return "ManagedSecret"
-	default:
-		return "ConfigMapSync"
-	}
-}
+// kindOf names the kind of obj for messages: the name of its Go type, which is the kind's.
+func kindOf(obj object) string { return reflect.TypeOf(obj).Elem().Name() }
 
 // emitConditionEvents records a Warning event when Stalled turns True, or else when Ready turns False for a new
 // reason: transitions a user can act on. A retry that fails the same way again adds none.
