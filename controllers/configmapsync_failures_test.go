@@ -69,6 +69,10 @@ func TestReconcile_TransientCreateErrorIsRetried(t *testing.T) {
 			assert.Equal(t, cms.Generation, cms.Status.ObservedGeneration)
 			assert.NotNil(t, e.copyIn("ns-b"))
 			assert.Equal(t, []string{syncv1.ReasonSyncFailed}, e.rec.warnings(), "recovery adds no Warning event")
+			assert.Equal(t, []string{syncv1.ReasonSynced}, e.rec.normals(), "the recovery is a Normal event")
+
+			e.mustReconcile()
+			assert.Equal(t, []string{syncv1.ReasonSynced}, e.rec.normals(), "staying Ready adds no event")
 		})
 	}
 }

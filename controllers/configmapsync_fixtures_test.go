@@ -56,12 +56,17 @@ func (f *cmsEvents) AnnotatedEventf(regarding, related runtime.Object, _ map[str
 }
 
 // warnings returns the reasons of the Warning events, in order.
-func (f *cmsEvents) warnings() []string {
+func (f *cmsEvents) warnings() []string { return f.reasons(corev1.EventTypeWarning) }
+
+// normals returns the reasons of the Normal events, in order.
+func (f *cmsEvents) normals() []string { return f.reasons(corev1.EventTypeNormal) }
+
+func (f *cmsEvents) reasons(eventType string) []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []string
 	for _, e := range f.events {
-		if e.Type == corev1.EventTypeWarning {
+		if e.Type == eventType {
 			out = append(out, e.Reason)
 		}
 	}

@@ -184,7 +184,8 @@ func recordStalled(obj object, err error) string {
 func kindOf(obj object) string { return reflect.TypeOf(obj).Elem().Name() }
 
 // emitConditionEvents records a Warning event when Stalled turns True, or else when Ready turns False for a new
-// reason: transitions a user can act on. A retry that fails the same way again adds none.
+// reason: transitions a user can act on. A retry that fails the same way again adds none. A Normal event marks
+// the first Ready and every recovery.
 func emitConditionEvents(rec recorder.EventRecorder, before, obj object, action string) {
 	// Stalled says more than Ready when both turn bad at once: one event, not two.
 	if now := meta.FindStatusCondition(obj.GetConditions(), syncv1.StalledCondition); now != nil &&
@@ -193,9 +194,14 @@ func emitConditionEvents(rec recorder.EventRecorder, before, obj object, action 
 		return
 	}
 	was := meta.FindStatusCondition(before.GetConditions(), syncv1.ReadyCondition)
-	if now := meta.FindStatusCondition(obj.GetConditions(), syncv1.ReadyCondition); now != nil &&
-		now.Status == metav1.ConditionFalse && (was == nil || was.Status != now.Status || was.Reason != now.Reason) {
+	now := meta.FindStatusCondition(obj.GetConditions(), syncv1.ReadyCondition)
+	switch {
+	case now == nil:
+	case now.Status == metav1.ConditionFalse && (was == nil || was.Status != now.Status || was.Reason != now.Reason):
 		rec.Eventf(obj, nil, corev1.EventTypeWarning, now.Reason, action, "%s", now.Message)
+	case now.Status == metav1.ConditionTrue && (was == nil || was.Status != metav1.ConditionTrue):
+		// First Ready, or recovered: kubectl describe tells the whole story, not only the failures.
+		rec.Eventf(obj, nil, corev1.EventTypeNormal, now.Reason, action, "%s", now.Message)
 	}
 }
 

@@ -150,7 +150,10 @@ func TestManagedSecretReconcile_CreatesRotatesOnScheduleAndOtherwiseWritesNothin
 	assert.NotEqual(t, first.Data["password"], secret.Data["password"])
 	f.get(ms)
 	assert.Equal(t, int64(1), ms.Status.RotationCount)
-	assert.Equal(t, []string{"Normal Rotated: Rotated the generated keys of Secret db as scheduled (rotation 1)"}, f.events.list())
+	assert.Equal(t, []string{
+		"Normal SecretReady: Secret db holds the 4 keys of the spec",
+		"Normal Rotated: Rotated the generated keys of Secret db as scheduled (rotation 1)",
+	}, f.events.list(), "one event when first Ready, one per rotation")
 }
 
 func TestManagedSecretReconcile_AForeignSecretIsAConflictAndIsNeverWritten(t *testing.T) {

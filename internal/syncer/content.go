@@ -23,6 +23,9 @@ type Content struct {
 	// Data holds every value; BinaryKeys names the keys that came from a ConfigMap's binaryData.
 	Data       map[string][]byte
 	BinaryKeys map[string]bool
+	// Immutable copies the source's immutable flag: an immutable source gives immutable copies, which kubelets
+	// stop watching and nobody can edit in a destination.
+	Immutable bool
 
 	// text holds a ConfigMap's data as the source's own strings, which every copy shares: converting a 1 MiB
 	// value once per destination would allocate that much again for each namespace.
@@ -52,6 +55,7 @@ func ContentOf(obj client.Object) (Content, error) {
 			c.BinaryKeys[k] = true
 			c.Data[k] = v
 		}
+		c.Immutable = isImmutable(o)
 		c.hash = HashOf(o)
 		return c, nil
 	case *corev1.Secret:
@@ -67,6 +71,7 @@ func ContentOf(obj client.Object) (Content, error) {
 		if c.Type == "" {
 			c.Type = corev1.SecretTypeOpaque
 		}
+		c.Immutable = isImmutable(o)
 		if c.Type == corev1.SecretTypeServiceAccountToken {
 			// A copy would hand the ServiceAccount's permissions to everyone who can read Secrets in the
 			// destinations, and the token controller deletes token Secrets whose ServiceAccount is not in their
@@ -186,14 +191,18 @@ func writeField[V ~string | ~[]byte](h *contentHasher, b V) {
 
 // newObject returns an empty object of the content's kind with the content written into it.
 func (c Content) newObject() client.Object {
+	var immutable *bool
+	if c.Immutable {
+		immutable = &c.Immutable
+	}
 	if c.Kind == KindSecret {
-		s := &corev1.Secret{Type: c.Type}
+		s := &corev1.Secret{Type: c.Type, Immutable: immutable}
 		if len(c.Data) > 0 {
 			s.Data = maps.Clone(c.Data)
 		}
 		return s
 	}
-	cm := &corev1.ConfigMap{}
+	cm := &corev1.ConfigMap{Immutable: immutable}
 	for k, v := range c.Data {
 		if text, ok := c.text[k]; ok && !c.BinaryKeys[k] {
 			if cm.Data == nil {

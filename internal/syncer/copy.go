@@ -19,7 +19,8 @@ const (
 	// ActionUpdate means the operator's copy exists but holds other content or metadata.
 	ActionUpdate Action = "Update"
 	// ActionReplace means the copy must be deleted and created again: it is immutable, or its Secret type changed
-	// (the API server refuses to update either).
+	// (the API server refuses to update either). An immutable copy of a source that is no longer immutable is
+	// replaced by a mutable one.
 	ActionReplace Action = "Replace"
 	// ActionNone means the copy already matches the source.
 	ActionNone Action = "None"
@@ -67,7 +68,8 @@ func Plan(existing, desired client.Object, owner Owner) Action {
 // restored. Labels and annotations only need to be present: what other controllers add to a copy is left alone
 // rather than fought over.
 func upToDate(existing, desired client.Object) bool {
-	if observedHash(existing) != desired.GetAnnotations()[syncv1.ContentHashAnnotation] {
+	if observedHash(existing) != desired.GetAnnotations()[syncv1.ContentHashAnnotation] ||
+		isImmutable(existing) != isImmutable(desired) {
 		return false
 	}
 	return containsAll(existing.GetLabels(), desired.GetLabels()) &&

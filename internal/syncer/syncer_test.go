@@ -1,6 +1,7 @@
 package syncer
 
 import (
+	"fmt"
 	"maps"
 	"testing"
 
@@ -356,7 +357,7 @@ func TestPlan(t *testing.T) {
 		{"copied label changed", existingCopy(func(c *corev1.ConfigMap) { c.Labels["team"] = "other" }), ActionUpdate},
 		{"copied annotation missing", existingCopy(func(c *corev1.ConfigMap) { delete(c.Annotations, "note") }), ActionUpdate},
 		{"owner annotation missing", existingCopy(func(c *corev1.ConfigMap) { delete(c.Annotations, syncv1.OwnerAnnotation) }), ActionUpdate},
-		{"immutable, same content", existingCopy(func(c *corev1.ConfigMap) { c.Immutable = ptr(true) }), ActionNone},
+		{"immutable copy of a source no longer immutable", existingCopy(func(c *corev1.ConfigMap) { c.Immutable = ptr(true) }), ActionReplace},
 		{"immutable, different content", existingCopy(func(c *corev1.ConfigMap) {
 			c.Immutable = ptr(true)
 			c.Data["k"] = "old"
@@ -369,6 +370,32 @@ func TestPlan(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			assert.Equal(t, tt.want, Plan(tt.existing, desired, testOwner))
+		})
+	}
+}
+
+func TestPlan_AnImmutableSourceGivesImmutableCopies(t *testing.T) {
+	for _, src := range []client.Object{
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "src", Name: "ca"}, Immutable: ptr(true), Data: map[string]string{"ca.crt": "v1"}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "src", Name: "ca"}, Immutable: ptr(true), Data: map[string][]byte{"ca.crt": []byte("v1")}},
+	} {
+		t.Run(fmt.Sprintf("%T", src), func(t *testing.T) {
+			desired := Desired(src, mustContent(t, src), "team-b", "ca", testOwner)
+			assert.True(t, isImmutable(desired), "the copy keeps the source's immutable flag")
+			existing := func(immutable bool, value string) client.Object {
+				c := desired.DeepCopyObject().(client.Object)
+				switch o := c.(type) {
+				case *corev1.ConfigMap:
+					o.Immutable, o.Data["ca.crt"] = ptr(immutable), value
+				case *corev1.Secret:
+					o.Immutable, o.Data["ca.crt"] = ptr(immutable), []byte(value)
+				}
+				return c
+			}
+			assert.Equal(t, ActionNone, Plan(existing(true, "v1"), desired, testOwner))
+			assert.Equal(t, ActionUpdate, Plan(existing(false, "v1"), desired, testOwner), "a mutable copy is made immutable in place")
+			assert.Equal(t, ActionUpdate, Plan(existing(false, "v0"), desired, testOwner))
+			assert.Equal(t, ActionReplace, Plan(existing(true, "v0"), desired, testOwner), "an immutable copy of old content is replaced")
 		})
 	}
 }

@@ -33,27 +33,45 @@ func TestASecretIsCopiedWithItsType(t *testing.T) {
 		assert.Equal(c, syncv1.ManagedByValue, cp.Labels[syncv1.ManagedByLabel])
 	})
 	kit.Ready(t, cms)
+	assert.True(t, hasEvent(t, cms, syncv1.ReasonSynced), "kubectl describe shows when it became Ready")
 }
 
-func TestAnImmutableSourceIsReplacedNotUpdated(t *testing.T) {
+func TestAnImmutableSourceGivesImmutableCopiesThatFollowItsReplacement(t *testing.T) {
 	src, dst := kit.NewNamespace(t, "src"), kit.NewNamespace(t, "dst")
 	v1 := harness.ConfigMap(src, "frozen", map[string]string{"version": "1"})
 	v1.Immutable = ptr.To(true)
 	kit.Create(t, v1)
 	cms := v1Sync(src, "frozen", "frozen", dst)
 	kit.Create(t, cms)
-	harness.Eventually(t, k8s, harness.ConfigMap(dst, "frozen", nil), func(c *assert.CollectT, cp *corev1.ConfigMap) {
+	first := harness.ConfigMap(dst, "frozen", nil)
+	harness.Eventually(t, k8s, first, func(c *assert.CollectT, cp *corev1.ConfigMap) {
 		assert.Equal(c, "1", cp.Data["version"])
+		assert.Equal(c, ptr.To(true), cp.Immutable, "the copy keeps the source's immutable flag")
 	})
+	// The API server enforces it: nobody with write access in the destination can edit the copy.
+	err := tryUpdate(first, func() { first.Data["version"] = "edited" })
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "field is immutable")
 
-	// Immutable objects are rolled by replacing them.
+	// An immutable source is changed by replacing it, and so is every copy.
 	deleteAndWait(t, v1)
 	v2 := harness.ConfigMap(src, "frozen", map[string]string{"version": "2"})
 	v2.Immutable = ptr.To(true)
 	kit.Create(t, v2)
 	harness.Eventually(t, k8s, harness.ConfigMap(dst, "frozen", nil), func(c *assert.CollectT, cp *corev1.ConfigMap) {
 		assert.Equal(c, "2", cp.Data["version"])
+		assert.Equal(c, ptr.To(true), cp.Immutable)
+		assert.NotEqual(c, first.UID, cp.UID, "replaced, not updated")
 	})
+
+	// A source that is no longer immutable gives a mutable copy again.
+	deleteAndWait(t, v2)
+	kit.Create(t, harness.ConfigMap(src, "frozen", map[string]string{"version": "3"}))
+	harness.Eventually(t, k8s, harness.ConfigMap(dst, "frozen", nil), func(c *assert.CollectT, cp *corev1.ConfigMap) {
+		assert.Equal(c, "3", cp.Data["version"])
+		assert.Nil(c, cp.Immutable)
+	})
+	kit.Ready(t, cms)
 }
 
 func TestTrackingMetadataOfOtherToolsIsNotCopied(t *testing.T) {
