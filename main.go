@@ -4,6 +4,7 @@ package main
 import (
 	"crypto/tls"
 	"flag"
+	"fmt"
 	"net"
 	"os"
 	"runtime/debug"
@@ -24,6 +25,10 @@ import (
 
 func main() {
 	opts := operator.DefaultFlags()
+	if err := opts.FromEnvironment(os.Getenv); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
 	opts.Bind(flag.CommandLine)
 	zapOpts := zap.Options{Development: false, TimeEncoder: zapcore.RFC3339NanoTimeEncoder}
 	zapOpts.BindFlags(flag.CommandLine)

@@ -40,6 +40,9 @@ type ConfigMapSyncReconciler struct {
 	Writer CopyWriter
 	// FanOut bounds how many copies one sync writes in parallel.
 	FanOut int
+	// ExcludedNamespaces holds names and globs of namespaces no ConfigMapSync may write to, whatever it asks
+	// (--excluded-namespaces).
+	ExcludedNamespaces []string
 	// SourceCacheBytes bounds the memory of the sources kept between syncs while the source watch shows them
 	// unchanged (sourceCache); 0 keeps none and reads every source at every sync.
 	SourceCacheBytes int
@@ -192,6 +195,8 @@ type outcome struct {
 	destinations  []destinationResult
 	// missing lists listed namespaces that do not exist yet.
 	missing []string
+	// excluded lists listed namespaces that an exclusion leaves out.
+	excluded []string
 	// writes counts the copies created, updated, replaced or pruned.
 	writes int
 	// copies counts the copies that exist after the sync.
@@ -229,7 +234,7 @@ func (r *ConfigMapSyncReconciler) sync(ctx context.Context, cms *syncv1.ConfigMa
 	if err != nil {
 		return out, err
 	}
-	out.missing = targets.Missing
+	out.missing, out.excluded = targets.Missing, targets.Excluded
 	owned, err := r.ownedCopies(ctx, cms, out.kind)
 	if err != nil {
 		return out, err

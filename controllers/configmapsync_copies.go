@@ -238,11 +238,15 @@ func (r *ConfigMapSyncReconciler) resolveTargets(ctx context.Context, cms *syncv
 	for _, ns := range list.Items {
 		namespaces[ns.Name] = syncer.Namespace{Name: ns.Name, Labels: ns.Labels, Terminating: ns.DeletionTimestamp != nil}
 	}
-	exclude := ""
-	if cms.CopyName() == cms.Spec.Source.Name {
-		exclude = cms.SourceNamespace() // Never write over the source itself.
+	rules := syncer.TargetRules{
+		Listed:   cms.Spec.Destination.Namespaces,
+		Selector: selector,
+		Exclude:  slices.Concat(cms.Spec.Destination.ExcludeNamespaces, r.ExcludedNamespaces),
 	}
-	return syncer.ResolveTargets(cms.Spec.Destination.Namespaces, selector, namespaces, exclude), nil
+	if cms.CopyName() == cms.Spec.Source.Name {
+		rules.Source = cms.SourceNamespace() // Never write over the source itself.
+	}
+	return syncer.ResolveTargets(rules, namespaces), nil
 }
 
 // logOutcome logs the copies a sync wrote; an unchanged resync logs nothing.
@@ -255,5 +259,8 @@ func logOutcome(ctx context.Context, out outcome) {
 	}
 	if len(out.missing) > 0 {
 		log.V(1).Info("Listed destination namespaces do not exist", "namespaces", slices.Clip(out.missing))
+	}
+	if len(out.excluded) > 0 {
+		log.V(1).Info("Listed destination namespaces are excluded", "namespaces", slices.Clip(out.excluded))
 	}
 }

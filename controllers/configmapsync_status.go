@@ -63,6 +63,9 @@ func recordStatus(cms *syncv1.ConfigMapSync, out outcome, err error, now time.Ti
 		if n := len(out.missing); n > 0 {
 			msg += fmt.Sprintf("; %d listed namespaces do not exist yet", n)
 		}
+		if n := len(out.excluded); n > 0 {
+			msg += fmt.Sprintf("; %d listed namespaces are excluded", n)
+		}
 		setCondition(cms, syncv1.ReadyCondition, metav1.ConditionTrue, syncv1.ReasonSynced, msg)
 		st.SyncStatus = syncv1.SyncStatusSynced
 		// lastSyncTime moves when copies were written or first found in sync, not on every unchanged resync:
@@ -107,6 +110,10 @@ func destinationStatuses(out outcome) (list []syncv1.DestinationStatus, synced, 
 	for _, ns := range out.missing {
 		list = append(list, syncv1.DestinationStatus{Namespace: ns, State: syncv1.DestinationNamespaceNotFound,
 			Message: "the namespace does not exist or is being deleted; the copy is written when it appears"})
+	}
+	for _, ns := range out.excluded {
+		list = append(list, syncv1.DestinationStatus{Namespace: ns, State: syncv1.DestinationExcluded,
+			Message: "excluded by spec.destination.excludeNamespaces or the operator's --excluded-namespaces; no copy is written there"})
 	}
 	slices.SortFunc(list, func(a, b syncv1.DestinationStatus) int {
 		if (a.State == syncv1.DestinationSynced) != (b.State == syncv1.DestinationSynced) {

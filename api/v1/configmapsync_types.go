@@ -76,6 +76,16 @@ type Destination struct {
 	// +optional
 	NamespaceSelector *metav1.LabelSelector `json:"namespaceSelector,omitempty"`
 
+	// excludeNamespaces are never written to, whether listed or selected: names, or globs where * matches any run
+	// of characters and ? any one (e.g. kube-*). A copy in a namespace that becomes excluded is pruned; a listed
+	// namespace that is excluded is reported in status.destinations.
+	// +kubebuilder:validation:MaxItems=100
+	// +kubebuilder:validation:items:MaxLength=63
+	// +kubebuilder:validation:items:Pattern=`^[a-z0-9*?]([-a-z0-9*?]*[a-z0-9*?])?$`
+	// +listType=set
+	// +optional
+	ExcludeNamespaces []string `json:"excludeNamespaces,omitempty"`
+
 	// name of the copies. Defaults to the source's name.
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
@@ -185,8 +195,8 @@ type ConfigMapSyncStatus struct {
 	// +optional
 	FailedDestinations int32 `json:"failedDestinations,omitempty"`
 
-	// destinations details the destinations that need attention first (conflicts, failures, missing namespaces),
-	// then the synced ones, up to 50 entries; the counts above cover all of them.
+	// destinations details the destinations that need attention first (conflicts, failures, missing or excluded
+	// namespaces), then the synced ones, up to 50 entries; the counts above cover all of them.
 	// +kubebuilder:validation:MaxItems=50
 	// +listType=map
 	// +listMapKey=namespace
@@ -206,7 +216,7 @@ type ConfigMapSyncStatus struct {
 }
 
 // DestinationState is the state of the copy in one destination namespace.
-// +kubebuilder:validation:Enum=Synced;Conflict;Failed;NamespaceNotFound
+// +kubebuilder:validation:Enum=Synced;Conflict;Failed;NamespaceNotFound;Excluded
 type DestinationState string
 
 const (
@@ -219,6 +229,9 @@ const (
 	// DestinationNamespaceNotFound means a listed namespace does not exist (or is being deleted); the copy is written
 	// when it appears.
 	DestinationNamespaceNotFound DestinationState = "NamespaceNotFound"
+	// DestinationExcluded means a listed namespace is excluded, by spec.destination.excludeNamespaces or by the
+	// operator's --excluded-namespaces; no copy is written there.
+	DestinationExcluded DestinationState = "Excluded"
 )
 
 // DestinationStatus is the state of one destination.

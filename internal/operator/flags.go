@@ -3,6 +3,8 @@ package operator
 import (
 	"flag"
 	"fmt"
+	"path"
+	"strings"
 	"time"
 )
 
@@ -92,10 +94,27 @@ func (f *Flags) Bind(fs *flag.FlagSet) {
 		f.Operator.Controller.MaxConcurrentReconciles, "How many objects of each kind are reconciled at once.")
 	fs.IntVar(&f.Operator.MaxParallelWrites, "max-parallel-writes", f.Operator.MaxParallelWrites,
 		"How many copies one sync writes at once.")
+	fs.Var((*patternList)(&f.Operator.ExcludedNamespaces), "excluded-namespaces",
+		"Comma-separated names and globs (* and ?) of namespaces no ConfigMapSync may write to, whatever it asks, "+
+			"e.g. kube-*,openshift-*. Copies already there are pruned.")
 	fs.DurationVar(&f.Operator.Controller.RetryBaseDelay, "retry-base-delay", f.Operator.Controller.RetryBaseDelay,
 		"First delay before retrying a failed sync; it doubles with every failure.")
 	fs.DurationVar(&f.Operator.Controller.RetryMaxDelay, "retry-max-delay", f.Operator.Controller.RetryMaxDelay,
 		"Longest delay between retries of a failed sync.")
+}
+
+// ExcludedNamespacesEnv sets --excluded-namespaces' default. OLM lets a Subscription set the operator's environment
+// (spec.config.env) but not its command line.
+const ExcludedNamespacesEnv = "EXCLUDED_NAMESPACES"
+
+// FromEnvironment sets the defaults that the environment may give, before Bind: the command line still wins.
+func (f *Flags) FromEnvironment(getenv func(string) string) error {
+	if v := getenv(ExcludedNamespacesEnv); v != "" {
+		if err := (*patternList)(&f.Operator.ExcludedNamespaces).Set(v); err != nil {
+			return fmt.Errorf("%s: %w", ExcludedNamespacesEnv, err)
+		}
+	}
+	return nil
 }
 
 // Args returns the command line that sets every flag to f's value.
@@ -105,4 +124,24 @@ func (f Flags) Args() []string {
 	var args []string
 	fs.VisitAll(func(fl *flag.Flag) { args = append(args, fmt.Sprintf("--%s=%s", fl.Name, fl.Value)) })
 	return args
+}
+
+// patternList is a comma-separated flag of names and globs.
+type patternList []string
+
+func (l *patternList) String() string { return strings.Join(*l, ",") }
+
+// Set parses the flag's value, checking each glob: a malformed one would otherwise match nothing, silently.
+func (l *patternList) Set(value string) error {
+	*l = nil
+	for _, p := range strings.Split(value, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		if _, err := path.Match(p, ""); err != nil {
+			return fmt.Errorf("%q: %w", p, err)
+		}
+		*l = append(*l, p)
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package operator
 
 import (
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,6 +18,7 @@ func TestArgsSetEveryFlagAndParseBackToTheSameFlags(t *testing.T) {
 	want := DefaultFlags()
 	want.LeaderElect, want.LeaseDuration, want.WebhookPort, want.PprofAddr = true, 4*time.Second, 12345, "127.0.0.1:6060"
 	want.Operator.Controller.RetryBaseDelay = 100 * time.Millisecond
+	want.Operator.ExcludedNamespaces = []string{"kube-*", "openshift-?", "monitoring"}
 
 	got := DefaultFlags()
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
@@ -27,6 +29,34 @@ func TestArgsSetEveryFlagAndParseBackToTheSameFlags(t *testing.T) {
 	count := 0
 	fs.VisitAll(func(*flag.Flag) { count++ })
 	assert.Len(t, args, count, "one argument per flag")
+}
+
+func TestAMalformedExcludedNamespaceGlobIsRefusedNamingIt(t *testing.T) {
+	f := DefaultFlags()
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	f.Bind(fs)
+	err := fs.Parse([]string{"--excluded-namespaces=kube-*,team-[a"})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `"team-[a"`)
+}
+
+func TestTheEnvironmentSetsTheExcludedNamespacesAndTheCommandLineWins(t *testing.T) {
+	env := map[string]string{ExcludedNamespacesEnv: "kube-*, openshift-*"}
+	f := DefaultFlags()
+	require.NoError(t, f.FromEnvironment(func(k string) string { return env[k] }))
+	assert.Equal(t, []string{"kube-*", "openshift-*"}, f.Operator.ExcludedNamespaces)
+
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	f.Bind(fs)
+	require.NoError(t, fs.Parse([]string{"--excluded-namespaces=monitoring"}))
+	assert.Equal(t, []string{"monitoring"}, f.Operator.ExcludedNamespaces)
+
+	env[ExcludedNamespacesEnv] = "team-[a"
+	g := DefaultFlags()
+	err := g.FromEnvironment(func(k string) string { return env[k] })
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), ExcludedNamespacesEnv)
 }
 
 func TestTheREADMEConfigurationTableListsEveryFlag(t *testing.T) {

@@ -51,6 +51,8 @@ type Options struct {
 	Controller controllers.Options
 	// MaxParallelWrites bounds the copies one sync writes at once.
 	MaxParallelWrites int
+	// ExcludedNamespaces holds names and globs of namespaces no ConfigMapSync may write to.
+	ExcludedNamespaces []string
 	// MonitoringNamespace is the operator's namespace, where it installs its ServiceMonitor and PrometheusRule when
 	// the cluster has the Prometheus Operator's CRDs (internal/monitoring). Empty: it installs none.
 	MonitoringNamespace string
@@ -126,13 +128,14 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		writer = opts.WrapCopyWriter(writer)
 	}
 	r := &controllers.ConfigMapSyncReconciler{
-		Client:    mgr.GetClient(),
-		Writer:    writer,
-		APIReader: mgr.GetAPIReader(),
-		Metadata:  metadataCache,
-		Sources:   sources,
-		Recorder:  mgr.GetEventRecorder(Name),
-		FanOut:    opts.MaxParallelWrites,
+		Client:             mgr.GetClient(),
+		Writer:             writer,
+		APIReader:          mgr.GetAPIReader(),
+		Metadata:           metadataCache,
+		Sources:            sources,
+		Recorder:           mgr.GetEventRecorder(Name),
+		FanOut:             opts.MaxParallelWrites,
+		ExcludedNamespaces: opts.ExcludedNamespaces,
 		// Sources of up to 64 KiB are kept while unchanged, 4 MiB in all: the resync of 10,000 syncs of one
 		// source reads it once.
 		SourceCacheBytes: 4 << 20,

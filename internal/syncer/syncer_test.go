@@ -519,8 +519,10 @@ func TestResolveTargets(t *testing.T) {
 		listed      []string
 		selector    labels.Selector
 		exclude     string
+		excluded    []string
 		wantTargets []string
 		wantMissing []string
+		wantExcl    []string
 	}{
 		{name: "nothing", wantTargets: nil, wantMissing: nil},
 		{name: "listed only, sorted", listed: []string{"z-listed", "b", "a"}, wantTargets: []string{"a", "b", "z-listed"}},
@@ -537,19 +539,26 @@ func TestResolveTargets(t *testing.T) {
 		{name: "empty selector selects nothing", listed: []string{"b"}, selector: labels.Everything(), wantTargets: []string{"b"}},
 		{name: "nothing selector", listed: []string{"b"}, selector: labels.Nothing(), wantTargets: []string{"b"}},
 		{name: "selector matching namespaces without labels", selector: mustSelector(t, "!env"), wantTargets: []string{"d", "z-listed"}},
+		{name: "excluded by name: listed is reported, selected is not", listed: []string{"a", "b"}, selector: prod, excluded: []string{"a", "c"},
+			wantTargets: []string{"b", "source"}, wantExcl: []string{"a"}},
+		{name: "excluded by glob", selector: prod, excluded: []string{"s*", "?"}, wantTargets: nil},
+		{name: "exclusion wins over missing", listed: []string{"nope", "dying"}, excluded: []string{"*"}, wantExcl: []string{"dying", "nope"}},
+		{name: "excluding the source namespace changes nothing else", listed: []string{"source", "a"}, exclude: "source", excluded: []string{"source"},
+			wantTargets: []string{"a"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := ResolveTargets(tt.listed, tt.selector, namespaces, tt.exclude)
+			got := ResolveTargets(TargetRules{Listed: tt.listed, Selector: tt.selector, Exclude: tt.excluded, Source: tt.exclude}, namespaces)
 			assert.Equal(t, tt.wantTargets, got.Namespaces, "namespaces")
 			assert.Equal(t, tt.wantMissing, got.Missing, "missing")
+			assert.Equal(t, tt.wantExcl, got.Excluded, "excluded")
 		})
 	}
 }
 
 func TestResolveTargets_DoesNotModifyListed(t *testing.T) {
 	listed := []string{"b", "a", "b"}
-	ResolveTargets(listed, nil, map[string]Namespace{"a": {Name: "a"}, "b": {Name: "b"}}, "")
+	ResolveTargets(TargetRules{Listed: listed}, map[string]Namespace{"a": {Name: "a"}, "b": {Name: "b"}})
 	assert.Equal(t, []string{"b", "a", "b"}, listed)
 }
 

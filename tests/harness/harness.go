@@ -51,6 +51,8 @@ type Options struct {
 	CRDScheme *k8sruntime.Scheme
 	// NoAdmissionWebhooks skips installing config/webhook.
 	NoAdmissionWebhooks bool
+	// Operator, when set, changes the options of every operator RunOperator starts, as its flags would.
+	Operator func(*operator.Options)
 }
 
 // Env is a running control plane.
@@ -66,6 +68,8 @@ type Env struct {
 	OperatorCache client.Reader
 
 	operator operatorRun
+	// tune is Options.Operator.
+	tune func(*operator.Options)
 }
 
 // NewSchemeForKinds returns the operator's scheme, to name the kinds of typed objects.
@@ -95,7 +99,7 @@ func Start(o Options) (*Env, error) {
 		_ = env.Stop()
 		return nil, err
 	}
-	return &Env{Environment: env, Config: cfg, Scheme: scheme, Client: c, Calls: &Calls{}}, nil
+	return &Env{Environment: env, Config: cfg, Scheme: scheme, Client: c, Calls: &Calls{}, tune: o.Operator}, nil
 }
 
 // InstallCRDs installs (or upgrades) CRDs from paths, with webhook conversion pointing at the operator.
@@ -129,6 +133,9 @@ func (e *Env) RunOperator(ctx context.Context) (stop func(), err error) {
 	opts.Controller.RetryMaxDelay = 2 * time.Second
 	opts.Controller.SkipNameValidation = true
 	opts.WrapCopyWriter = e.Calls.WrapCopyWriter
+	if e.tune != nil {
+		e.tune(&opts)
+	}
 	if err := operator.Setup(ctx, mgr, opts); err != nil {
 		cancel()
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -97,9 +98,53 @@ func TestAListedNamespaceThatDoesNotExistYetIsReportedAndSyncedWhenCreated(t *te
 	})
 }
 
+func TestExcludedNamespacesAreNeverWrittenAndTheirCopiesArePruned(t *testing.T) {
+	src := kit.NewNamespace(t, "src")
+	label := fmt.Sprintf("team-%d", harness.Unique())
+	a, b := labelledNamespace(t, label), labelledNamespace(t, label)
+	offLimits := labelledNamespaceNamed(t, operatorExcluded, label) // the operator's --excluded-namespaces
+	kit.Create(t, harness.ConfigMap(src, "settings", map[string]string{"k": "v"}))
+	cms := v1Sync(src, "exclusions", "settings", offLimits)
+	cms.Spec.Destination.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"configmapsync-test": label}}
+	kit.Create(t, cms)
+	kit.Ready(t, cms)
+	assert.ElementsMatch(t, []string{a, b}, copyNamespaces(t, cms), "listed and selected, the operator's exclusion wins")
+	assert.Contains(t, cms.Status.Destinations, syncv1.DestinationStatus{Namespace: offLimits, State: syncv1.DestinationExcluded,
+		Message: "excluded by spec.destination.excludeNamespaces or the operator's --excluded-namespaces; no copy is written there"})
+	assert.EqualValues(t, 2, cms.Status.DesiredDestinations)
+
+	// Excluding a namespace by glob prunes the copy already there.
+	update(t, cms, func() { cms.Spec.Destination.ExcludeNamespaces = []string{b[:4] + "*" + b[len(b)-2:]} })
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		assert.Equal(c, []string{a}, copyNamespaces(t, cms))
+	}, waitFor, tick)
+}
+
+func TestExcludingTheSourceNamespaceLeavesTheSourceAloneAndTheRestSynced(t *testing.T) {
+	src, dst := kit.NewNamespace(t, "src"), kit.NewNamespace(t, "dst")
+	source := harness.ConfigMap(src, "settings", map[string]string{"k": "v"})
+	kit.Create(t, source)
+	cms := v1Sync(src, "not-home", "settings", src, dst)
+	cms.Spec.Destination.Name = "settings-copy" // would be written next to the source, but for the exclusion
+	cms.Spec.Destination.ExcludeNamespaces = []string{src}
+	kit.Create(t, cms)
+	kit.Ready(t, cms)
+	assert.Equal(t, []string{dst}, copyNamespaces(t, cms))
+	assert.True(t, kit.Absent(t, harness.ConfigMap(src, "settings-copy", nil)))
+	got := harness.ConfigMap(src, "settings", nil)
+	require.NoError(t, k8s.Get(context.Background(), clientKey(got), got))
+	assert.Equal(t, source.ResourceVersion, got.ResourceVersion, "the source is untouched")
+}
+
 func labelledNamespace(t *testing.T, label string) string {
 	t.Helper()
-	name := kit.NewNamespace(t, "sel")
+	return labelledNamespaceNamed(t, "sel", label)
+}
+
+// labelledNamespaceNamed creates a namespace whose name starts with prefix, labelled for a selector to match.
+func labelledNamespaceNamed(t *testing.T, prefix, label string) string {
+	t.Helper()
+	name := kit.NewNamespace(t, strings.TrimSuffix(prefix, "-"))
 	ns := &corev1.Namespace{}
 	require.NoError(t, k8s.Get(context.Background(), clientKey(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}), ns))
 	update(t, ns, func() {

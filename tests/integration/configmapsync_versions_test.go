@@ -118,6 +118,8 @@ func TestInvalidObjectsAreRejectedWithTheFieldAndRuleAndNothingIsStored(t *testi
 			"spec.destination.namespaces[0]", "source namespace cannot also be a destination"},
 		{"v1 too many destinations", v1Spec(map[string]any{"source": src, "destination": map[string]any{"namespaces": manyNamespaces(101)}}),
 			"spec.destination.namespaces", "must have at most 100 items"},
+		{"v1 exclusion that is no name or glob", v1Spec(map[string]any{"source": src, "destination": map[string]any{"namespaces": []any{"team-b"}, "excludeNamespaces": []any{"kube-[a-z]"}}}),
+			"spec.destination.excludeNamespaces[0]", "should match"},
 		{"v1beta1 bad strategy", v1beta1Spec(map[string]any{"sourceNamespace": "a", "destinationNamespace": "b", "configMapName": "c", "syncStrategy": "sometimes"}),
 			"spec.syncStrategy", "supported values"},
 		{"v1beta1 bad namespace", v1beta1Spec(map[string]any{"sourceNamespace": "A", "destinationNamespace": "b", "configMapName": "c"}),

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/configmapsync/configmapsync-operator/internal/operator"
 	"github.com/configmapsync/configmapsync-operator/tests/harness"
 )
 
@@ -25,11 +26,20 @@ var (
 
 func TestMain(m *testing.M) {
 	// Everything the operator logs, at the most verbose level, goes to operatorLogs (the no-leak test searches it).
-	os.Exit(harness.RunSuite(m, harness.SuiteOptions{Logs: &operatorLogs, LogLevel: zapcore.Level(-10), Setup: func(e *harness.Env) error {
-		env, k8s, kit = e, e.Client, harness.Kit{Client: e.Client}
-		return nil
-	}}))
+	os.Exit(harness.RunSuite(m, harness.SuiteOptions{
+		Options: harness.Options{Operator: func(o *operator.Options) {
+			o.ExcludedNamespaces = []string{operatorExcluded + "*"} // as --excluded-namespaces=off-limits-*
+		}},
+		Logs: &operatorLogs, LogLevel: zapcore.Level(-10),
+		Setup: func(e *harness.Env) error {
+			env, k8s, kit = e, e.Client, harness.Kit{Client: e.Client}
+			return nil
+		},
+	}))
 }
+
+// operatorExcluded starts the names of the namespaces the suite's operator may never write to.
+const operatorExcluded = "off-limits-"
 
 // stopOperator stops the running operator; startOperator starts a new one, as a restart of the process would.
 func stopOperator() { env.StopOperator() }
