@@ -94,6 +94,7 @@ func (r *ConfigMapSyncReconciler) reconcileNormal(ctx context.Context, before, c
 		out, err := r.sync(ctx, cms)
 		recordStatus(cms, out, err, time.Now())
 		emitConditionEvents(r.Recorder, before, cms, "Sync")
+		emitKeysEvent(r.Recorder, before, cms)
 		logOutcome(ctx, out)
 		recordSyncMetrics(cms, out, err, time.Since(start))
 		if err != nil {
@@ -197,6 +198,8 @@ type outcome struct {
 	missing []string
 	// excluded lists listed namespaces that an exclusion leaves out.
 	excluded []string
+	// keys is what selecting spec.source.keys found; nil when the source was not read.
+	keys *syncer.KeyReport
 	// writes counts the copies created, updated, replaced or pruned.
 	writes int
 	// copies counts the copies that exist after the sync.
@@ -229,6 +232,8 @@ func (r *ConfigMapSyncReconciler) sync(ctx context.Context, cms *syncv1.ConfigMa
 	if err != nil {
 		return out, err
 	}
+	content, keys := syncer.SelectKeys(content, cms.Spec.Source.Keys)
+	out.keys = &keys
 
 	targets, err := r.resolveTargets(ctx, cms)
 	if err != nil {

@@ -6,8 +6,10 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
 	"github.com/configmapsync/configmapsync-operator/internal/syncer"
@@ -33,6 +35,7 @@ func recordStatus(cms *syncv1.ConfigMapSync, out outcome, err error, now time.Ti
 		return
 	}
 
+	recordKeys(cms, out.keys)
 	synced, conflicts, failed := recordDestinations(st, out, err)
 
 	wasReady := meta.IsStatusConditionTrue(st.Conditions, syncv1.ReadyCondition)
@@ -128,4 +131,33 @@ func destinationStatuses(out outcome) (list []syncv1.DestinationStatus, synced, 
 		list = list[:maxDestinationStatuses]
 	}
 	return list, synced, conflicts, failed
+}
+
+// recordKeys sets the KeysMatched condition from what selecting spec.source.keys found: only where keys are
+// selected, and only when the source was read.
+func recordKeys(cms *syncv1.ConfigMapSync, report *syncer.KeyReport) {
+	switch {
+	case len(cms.Spec.Source.Keys) == 0:
+		removeCondition(cms, syncv1.KeysMatchedCondition)
+	case report == nil:
+	case report.Empty():
+		setCondition(cms, syncv1.KeysMatchedCondition, metav1.ConditionTrue, syncv1.ReasonKeysFound,
+			"Every entry of spec.source.keys matches a key of the source")
+	default:
+		problems := make([]string, 0, len(report.Unmatched)+len(report.Collisions))
+		for _, i := range report.Unmatched {
+			problems = append(problems, fmt.Sprintf("spec.source.keys[%d] (%s) matches no key of the source", i, cms.Spec.Source.Keys[i].Key))
+		}
+		problems = append(problems, report.Collisions...)
+		setCondition(cms, syncv1.KeysMatchedCondition, metav1.ConditionFalse, syncv1.ReasonKeysNotFound,
+			strings.Join(problems, "; ")+"; the copies hold the keys that matched")
+	}
+}
+
+// emitKeysEvent records a Warning event when KeysMatched turns False, as Ready's failures do.
+func emitKeysEvent(rec recorder.EventRecorder, before, cms *syncv1.ConfigMapSync) {
+	now := meta.FindStatusCondition(cms.Status.Conditions, syncv1.KeysMatchedCondition)
+	if now != nil && now.Status == metav1.ConditionFalse && !meta.IsStatusConditionFalse(before.Status.Conditions, syncv1.KeysMatchedCondition) {
+		rec.Eventf(cms, nil, corev1.EventTypeWarning, now.Reason, "Sync", "%s", now.Message)
+	}
 }

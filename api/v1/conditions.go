@@ -13,6 +13,10 @@ const (
 	// it wrote has failed: the finalizer stays and the operator retries with backoff. A cleanup that succeeds at
 	// once removes the object without it.
 	DeletingCondition = "Deleting"
+	// KeysMatchedCondition, on a ConfigMapSync with spec.source.keys, is False when some of its entries match no
+	// key of the source (or a glob's key was left out because its name was taken): the copies are still written,
+	// with the keys that matched, so Ready does not change.
+	KeysMatchedCondition = "KeysMatched"
 )
 
 // Finalizer keeps a ConfigMapSync until its copies, which live in other namespaces where owner references cannot
@@ -42,6 +46,10 @@ const (
 	// from an object stored by an older release); the message names the field, and the operator waits for the
 	// object to change.
 	ReasonInvalidSpec = "InvalidSpec"
+	// ReasonKeysFound means every entry of spec.source.keys matches a key of the source.
+	ReasonKeysFound = "KeysFound"
+	// ReasonKeysNotFound means some entries of spec.source.keys match no key of the source; the message names them.
+	ReasonKeysNotFound = "KeysNotFound"
 	// ReasonCleanupFailed means deleting or releasing some copies failed; the finalizer stays and the operator retries.
 	ReasonCleanupFailed = "CleanupFailed"
 )

@@ -73,7 +73,7 @@ func TestTheREADMEConditionTableListsExactlyTheReasons(t *testing.T) {
 	require.True(t, start >= 0 && end > start, "the README has no conditions table between its markers")
 
 	var listed []string
-	cell := regexp.MustCompile("^(Ready|Stalled|Deleting) `([A-Za-z]+)`")
+	cell := regexp.MustCompile("^(Ready|Stalled|Deleting|KeysMatched) `([A-Za-z]+)`")
 	for _, row := range strings.Split(readme[start:end], "\n") {
 		cols := strings.Split(row, "|")
 		if len(cols) < 3 {

@@ -58,6 +58,36 @@ type SourceReference struct {
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
 	// +required
 	Name string `json:"name"`
+
+	// keys selects the keys to copy (of a ConfigMap's data and binaryData, or a Secret's data), each by name or
+	// glob and optionally under a new name: hand out ca.crt without tls.key, or one entry of a big settings file.
+	// Without it every key is copied. Each entry must give the copies a key name of its own. A selector that
+	// matches no key is reported in the KeysMatched condition. A Secret whose selected keys lack one its type
+	// requires (tls.key of a kubernetes.io/tls Secret, say) is copied as an Opaque Secret.
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=atomic
+	// +optional
+	Keys []KeySelector `json:"keys,omitempty"`
+}
+
+// KeySelector selects source keys to copy.
+// +kubebuilder:validation:XValidation:rule="!has(self.as) || !(self.key.contains('*') || self.key.contains('?'))",message="as renames a single key: key must be a name, not a glob"
+type KeySelector struct {
+	// key is a key of the source, or a glob where * matches any run of characters and ? any one (e.g. *.crt).
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9*?]+$`
+	// +required
+	Key string `json:"key"`
+
+	// as is the key's name in the copies. Defaults to key. A valid ConfigMap and Secret key: letters, digits,
+	// '-', '_' and '.', and not '.' or '..'.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	// +kubebuilder:validation:XValidation:rule="self != '.' && self != '..'",message="'.' and '..' are not valid key names"
+	// +optional
+	As string `json:"as,omitempty"`
 }
 
 // Destination says where the copies go: the listed namespaces plus every namespace the selector matches.

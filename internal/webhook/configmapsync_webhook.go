@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -134,6 +135,7 @@ func Validate(cms *syncv1.ConfigMapSync, old *syncv1.ConfigMapSync) field.ErrorL
 	}
 	errs = append(errs, namespaceName(src.Child("namespace"), spec.Source.Namespace, true)...)
 	errs = append(errs, objectName(src.Child("name"), spec.Source.Name, true)...)
+	errs = append(errs, validateKeys(src.Child("keys"), spec.Source.Keys)...)
 
 	errs = append(errs, validateDestination(cms, specPath.Child("destination"))...)
 
@@ -166,6 +168,32 @@ func validateMetadata(cms, old *syncv1.ConfigMapSync) field.ErrorList {
 	}
 	return field.ErrorList{field.Forbidden(field.NewPath("metadata", "annotations").Key(syncv1beta1.ConversionDataAnnotation),
 		"is set by the conversion webhook only")}
+}
+
+// validateKeys checks spec.source.keys: names the API server accepts as ConfigMap and Secret keys, renames of
+// single keys only, and a key name of its own in the copies for each entry (the schema checks all but the last,
+// whose cost a CEL rule over the list would exceed the API server's budget).
+func validateKeys(path *field.Path, keys []syncv1.KeySelector) field.ErrorList {
+	var errs field.ErrorList
+	targets := make(map[string]bool, len(keys))
+	for i, k := range keys {
+		p := path.Index(i)
+		target := k.As
+		if target == "" {
+			target = k.Key
+		}
+		if k.As != "" {
+			errs = append(errs, messages(p.Child("as"), k.As, validation.IsConfigMapKey(k.As))...)
+			if strings.ContainsAny(k.Key, "*?") {
+				errs = append(errs, field.Invalid(p.Child("key"), k.Key, "as renames a single key: key must be a name, not a glob"))
+			}
+		}
+		if targets[target] {
+			errs = append(errs, field.Duplicate(p, target+" (each key must be copied under a name of its own)"))
+		}
+		targets[target] = true
+	}
+	return errs
 }
 
 func validateDestination(cms *syncv1.ConfigMapSync, path *field.Path) field.ErrorList {
