@@ -95,6 +95,7 @@ func (r *ConfigMapSyncReconciler) reconcileNormal(ctx context.Context, before, c
 		recordStatus(cms, out, err, time.Now())
 		emitConditionEvents(r.Recorder, before, cms, "Sync")
 		emitKeysEvent(r.Recorder, before, cms)
+		emitAdoptions(r.Recorder, cms, out)
 		logOutcome(ctx, out)
 		recordSyncMetrics(cms, out, err, time.Since(start))
 		if err != nil {
@@ -276,7 +277,7 @@ func (r *ConfigMapSyncReconciler) writeCopies(ctx context.Context, cms *syncv1.C
 		ns := namespaces[i]
 		desired := syncer.Desired(src, content, ns, name, owner)
 		existing := owned[types.NamespacedName{Namespace: ns, Name: name}]
-		action, err := r.syncCopy(ctx, existing, desired, owner)
+		action, err := r.syncCopy(ctx, existing, desired, owner, cms.Spec.ConflictPolicy == syncv1.ConflictPolicyAdopt)
 		results[i] = destinationResult{namespace: ns, action: action, err: err}
 		if err == nil && contentChanged(existing, action, content.Hash()) {
 			results[i].change = &copyChange{namespace: ns, kind: kind, name: name,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -23,12 +24,13 @@ import (
 // ownerUIDIndex indexes cached copies by the UID of the ConfigMapSync that owns them.
 const ownerUIDIndex = "metadata.labels.owner-uid"
 
-// syncCopy brings one destination in line with desired. existing is the operator's cached copy there, or nil.
-func (r *ConfigMapSyncReconciler) syncCopy(ctx context.Context, existing, desired client.Object, owner syncer.Owner) (syncer.Action, error) {
+// syncCopy brings one destination in line with desired. existing is the operator's cached copy there, or nil;
+// adopt takes over an object of the copy's name that the owner does not own.
+func (r *ConfigMapSyncReconciler) syncCopy(ctx context.Context, existing, desired client.Object, owner syncer.Owner, adopt bool) (syncer.Action, error) {
 	if r.written.holds(desired, existing) {
 		return syncer.ActionNone, nil // Written by this process already; the cache has not caught up yet.
 	}
-	action := syncer.Plan(existing, desired, owner)
+	action := syncer.Plan(existing, desired, owner, adopt)
 	if action == syncer.ActionCreate {
 		err := r.copyWriter().Create(ctx, desired)
 		if !apierrors.IsAlreadyExists(err) {
@@ -42,13 +44,14 @@ func (r *ConfigMapSyncReconciler) syncCopy(ctx context.Context, existing, desire
 		}
 		// Planned from the same data-less view as the cache's, so that no other rule decides a live object.
 		existing = syncer.DropData(live)
-		action = syncer.Plan(existing, desired, owner)
+		action = syncer.Plan(existing, desired, owner, adopt)
 	}
-	switch action {
-	case syncer.ActionUpdate:
+	keepAdoption(existing, desired, action)
+	switch {
+	case action == syncer.ActionAdopt && !syncer.NeedsReplace(existing, desired), action == syncer.ActionUpdate:
 		desired.SetResourceVersion(existing.GetResourceVersion())
 		return action, r.wrote(desired, action, r.copyWriter().Update(ctx, desired))
-	case syncer.ActionReplace:
+	case action == syncer.ActionAdopt, action == syncer.ActionReplace:
 		// Immutable objects and Secret types cannot be updated: delete (only the exact object we read) and create.
 		uid, rv := existing.GetUID(), existing.GetResourceVersion()
 		err := r.Delete(ctx, existing, client.Preconditions{UID: &uid, ResourceVersion: &rv})
@@ -58,6 +61,22 @@ func (r *ConfigMapSyncReconciler) syncCopy(ctx context.Context, existing, desire
 		return action, r.wrote(desired, action, r.copyWriter().Create(ctx, desired))
 	}
 	return action, nil
+}
+
+// keepAdoption marks desired as adopted when action adopts existing, and keeps the mark of an earlier adoption.
+func keepAdoption(existing, desired client.Object, action syncer.Action) {
+	at := ""
+	switch {
+	case action == syncer.ActionAdopt:
+		at = time.Now().UTC().Format(time.RFC3339)
+	case existing != nil:
+		at = existing.GetAnnotations()[syncv1.AdoptedAnnotation]
+	}
+	if at != "" {
+		annotations := desired.GetAnnotations()
+		annotations[syncv1.AdoptedAnnotation] = at
+		desired.SetAnnotations(annotations)
+	}
 }
 
 // CopyWriter creates and updates copies and sets their metadata to the API server's answer. internal/metawrite's

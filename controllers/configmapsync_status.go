@@ -161,3 +161,22 @@ func emitKeysEvent(rec recorder.EventRecorder, before, cms *syncv1.ConfigMapSync
 		rec.Eventf(cms, nil, corev1.EventTypeWarning, now.Reason, "Sync", "%s", now.Message)
 	}
 }
+
+// emitAdoptions records one Normal event for the objects a sync adopted, naming a few of them.
+func emitAdoptions(rec recorder.EventRecorder, cms *syncv1.ConfigMapSync, out outcome) {
+	var adopted []string
+	for _, d := range out.destinations {
+		if d.action == syncer.ActionAdopt && d.err == nil {
+			adopted = append(adopted, d.namespace)
+		}
+	}
+	if len(adopted) == 0 {
+		return
+	}
+	names := strings.Join(adopted[:min(len(adopted), 5)], ", ")
+	if len(adopted) > 5 {
+		names += ", ..."
+	}
+	rec.Eventf(cms, nil, corev1.EventTypeNormal, "Adopted", "Sync",
+		"Adopted the existing %s %s in %d namespaces (%s) under conflictPolicy Adopt", out.kind, cms.CopyName(), len(adopted), names)
+}

@@ -38,6 +38,18 @@ const (
 	DeletionPolicyOrphan DeletionPolicy = "Orphan"
 )
 
+// ConflictPolicy says what a sync does with an object of the copy's name that it does not own.
+// +kubebuilder:validation:Enum=Refuse;Adopt
+type ConflictPolicy string
+
+const (
+	// ConflictPolicyRefuse leaves the object alone and reports a Conflict until it is gone.
+	ConflictPolicyRefuse ConflictPolicy = "Refuse"
+	// ConflictPolicyAdopt takes the object over and writes the copy over it, as when moving from another tool. An
+	// object another ConfigMapSync owns is never adopted.
+	ConflictPolicyAdopt ConflictPolicy = "Adopt"
+)
+
 // SourceReference names the object to copy.
 // +kubebuilder:validation:XValidation:rule="self.kind == oldSelf.kind",message="source.kind is immutable: create a new ConfigMapSync to copy another kind"
 type SourceReference struct {
@@ -151,6 +163,16 @@ type ConfigMapSyncSpec struct {
 	// +kubebuilder:default=Delete
 	// +optional
 	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+
+	// conflictPolicy is Refuse (leave an object of the copy's name that this ConfigMapSync does not own alone, and
+	// report a Conflict) or Adopt (take it over: for copies left by kubernetes-replicator, reflector or a former
+	// ConfigMapSync with deletionPolicy Orphan). Adopted objects are labelled as copies, annotated
+	// sync.configmapsync.io/adopted, and follow deletionPolicy like any copy. Objects of another ConfigMapSync
+	// are never adopted. Creating or changing a ConfigMapSync already needs the rights to update the copy in every
+	// destination, which the admission webhook checks for the requesting user.
+	// +kubebuilder:default=Refuse
+	// +optional
+	ConflictPolicy ConflictPolicy `json:"conflictPolicy,omitempty"`
 
 	// rollout restarts the Deployments, StatefulSets and DaemonSets in a destination namespace that use a copy
 	// when its content changes and they cannot see the change without a restart. Workloads can also opt in on

@@ -21,6 +21,9 @@ const (
 	DefaultSyncStrategy = SyncStrategyAutomatic
 	// DefaultDeletionPolicy is spec.deletionPolicy (of both kinds) when it is not set.
 	DefaultDeletionPolicy = DeletionPolicyDelete
+	// DefaultConflictPolicy is spec.conflictPolicy when it is not set: objects the operator does not own are left
+	// alone.
+	DefaultConflictPolicy = ConflictPolicyRefuse
 	// DefaultVolumeMounts is spec.rollout.volumeMounts when it is not set.
 	DefaultVolumeMounts = VolumeMountsIgnore
 	// DefaultRolloutDebounce is spec.rollout.debounce when it is not set.

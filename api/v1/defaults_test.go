@@ -52,6 +52,7 @@ func TestSchemaMarkersAgreeWithTheGoDefaults(t *testing.T) {
 			"spec.syncFrequency":         DefaultSyncFrequency,
 			"spec.syncStrategy":          DefaultSyncStrategy,
 			"spec.deletionPolicy":        DefaultDeletionPolicy,
+			"spec.conflictPolicy":        DefaultConflictPolicy,
 			"spec.rollout.volumeMounts":  DefaultVolumeMounts,
 			"spec.rollout.debounce":      DefaultRolloutDebounce,
 			"spec.source.namespace":      nil, // the object's own namespace: the webhook's to fill, not the schema's

@@ -17,6 +17,9 @@ const (
 	OwnerAnnotation = "sync.configmapsync.io/owner"
 	// ContentHashAnnotation holds the hash of the content a copy was written with.
 	ContentHashAnnotation = "sync.configmapsync.io/content-hash"
+	// AdoptedAnnotation on a copy holds when a ConfigMapSync with conflictPolicy Adopt took over the object that was
+	// there before (RFC 3339). The operator keeps it while it owns the copy and removes it when it releases it.
+	AdoptedAnnotation = "sync.configmapsync.io/adopted"
 	// RolloutOptInAnnotation on a Deployment, StatefulSet or DaemonSet opts it in ("true") or out ("false") of
 	// restarts when a copy it uses changes.
 	RolloutOptInAnnotation = "sync.configmapsync.io/rollout"

@@ -80,6 +80,7 @@ func restoreHub(src *ConfigMapSync) (hubData, error) {
 	if !ok {
 		saved.Spec.Source.Kind = syncv1.DefaultSourceKind
 		saved.Spec.DeletionPolicy = syncv1.DefaultDeletionPolicy
+		saved.Spec.ConflictPolicy = syncv1.DefaultConflictPolicy
 		return saved, nil
 	}
 	if err := json.Unmarshal([]byte(raw), &saved); err != nil {

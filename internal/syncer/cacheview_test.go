@@ -50,7 +50,7 @@ func TestDropData_KeepsMetadataAndTheHashOfWhatTheCopyHolds(t *testing.T) {
 	assert.Equal(t, mustContent(t, src).Hash(), view.Annotations[ObservedHashAnnotation])
 	assert.Equal(t, "7", view.ResourceVersion)
 	assert.True(t, IsOwnedBy(view, testOwner))
-	assert.Equal(t, ActionNone, Plan(view, Desired(src, mustContent(t, src), "team-b", "settings", testOwner), testOwner))
+	assert.Equal(t, ActionNone, Plan(view, Desired(src, mustContent(t, src), "team-b", "settings", testOwner), testOwner, false))
 }
 
 func TestDropData_HandEditShowsInThePlan(t *testing.T) {
@@ -60,7 +60,7 @@ func TestDropData_HandEditShowsInThePlan(t *testing.T) {
 	view := DropData(edited)
 
 	assert.Nil(t, view.(*corev1.Secret).Data)
-	assert.Equal(t, ActionUpdate, Plan(view, Desired(src, mustContent(t, src), "team-b", "settings", testOwner), testOwner))
+	assert.Equal(t, ActionUpdate, Plan(view, Desired(src, mustContent(t, src), "team-b", "settings", testOwner), testOwner, false))
 }
 
 func TestDropData_OverwritesAnObservedHashSetByHand(t *testing.T) {
@@ -71,7 +71,7 @@ func TestDropData_OverwritesAnObservedHashSetByHand(t *testing.T) {
 
 	view := DropData(edited)
 	assert.Equal(t, HashOf(cm(map[string]string{"k": "hacked"}, nil)), view.GetAnnotations()[ObservedHashAnnotation])
-	assert.Equal(t, ActionUpdate, Plan(view, Desired(src, mustContent(t, src), "team-b", "settings", testOwner), testOwner))
+	assert.Equal(t, ActionUpdate, Plan(view, Desired(src, mustContent(t, src), "team-b", "settings", testOwner), testOwner, false))
 }
 
 func TestDropData_LeavesOtherObjectsWhole(t *testing.T) {

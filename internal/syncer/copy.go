@@ -26,6 +26,9 @@ const (
 	ActionNone Action = "None"
 	// ActionConflict means an object the operator does not own has the copy's name; it is left alone.
 	ActionConflict Action = "Conflict"
+	// ActionAdopt means an object the operator does not own has the copy's name and the ConfigMapSync adopts it:
+	// the copy is written over it (updated, or replaced when NeedsReplace).
+	ActionAdopt Action = "Adopt"
 )
 
 // Desired returns the copy of src that belongs in namespace under name, labelled for owner. It carries the
@@ -46,21 +49,35 @@ func Desired(src client.Object, content Content, namespace, name string, owner O
 	return obj
 }
 
-// Plan decides what to do with a destination given the object found there (nil when there is none).
-func Plan(existing, desired client.Object, owner Owner) Action {
-	if existing == nil {
+// Plan decides what to do with a destination given the object found there (nil when there is none). adopt says
+// whether an object the owner does not own is taken over (conflictPolicy Adopt).
+func Plan(existing, desired client.Object, owner Owner, adopt bool) Action {
+	switch {
+	case existing == nil:
 		return ActionCreate
-	}
-	if !IsOwnedBy(existing, owner) {
+	case !IsOwnedBy(existing, owner) && adopt && !ownedByAnother(existing):
+		return ActionAdopt
+	case !IsOwnedBy(existing, owner):
 		return ActionConflict
-	}
-	if upToDate(existing, desired) {
+	case upToDate(existing, desired):
 		return ActionNone
-	}
-	if isImmutable(existing) || secretType(existing) != secretType(desired) {
+	case NeedsReplace(existing, desired):
 		return ActionReplace
 	}
 	return ActionUpdate
+}
+
+// NeedsReplace reports whether existing cannot be updated into desired: it is immutable, or its Secret type
+// differs (the API server refuses to update either).
+func NeedsReplace(existing, desired client.Object) bool {
+	return isImmutable(existing) || secretType(existing) != secretType(desired)
+}
+
+// ownedByAnother reports whether obj belongs to another of the operator's owners: never adopted, so that two
+// ConfigMapSyncs writing one name fight over nothing.
+func ownedByAnother(obj client.Object) bool {
+	labels := obj.GetLabels()
+	return labels[syncv1.ManagedByLabel] == syncv1.ManagedByValue && labels[syncv1.OwnerUIDLabel] != ""
 }
 
 // upToDate compares content by hash, recomputed from the existing copy's data (by DropData, for the operator's
@@ -105,7 +122,7 @@ func Released(obj client.Object) client.Object {
 	delete(labels, syncv1.OwnerUIDLabel)
 	out.SetLabels(labels)
 	annotations := maps.Clone(out.GetAnnotations())
-	for _, key := range []string{syncv1.OwnerAnnotation, syncv1.ContentHashAnnotation, syncv1.GeneratorsAnnotation,
+	for _, key := range []string{syncv1.OwnerAnnotation, syncv1.ContentHashAnnotation, syncv1.AdoptedAnnotation, syncv1.GeneratorsAnnotation,
 		syncv1.LastRotationAnnotation, syncv1.RotationCountAnnotation, syncv1.RotationRequestAnnotation} {
 		delete(annotations, key)
 	}

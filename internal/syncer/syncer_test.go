@@ -369,9 +369,28 @@ func TestPlan(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want, Plan(tt.existing, desired, testOwner))
+			assert.Equal(t, tt.want, Plan(tt.existing, desired, testOwner, false))
 		})
 	}
+}
+
+func TestPlan_AdoptTakesOverAnythingButAnotherOwnersObject(t *testing.T) {
+	src := cm(map[string]string{"k": "v"}, nil)
+	desired := Desired(src, mustContent(t, src), "team-b", "settings", testOwner)
+	foreign := cm(map[string]string{"k": "old"}, nil)
+	foreign.Labels = map[string]string{"replicator": "yes"}
+	assert.Equal(t, ActionAdopt, Plan(foreign, desired, testOwner, true))
+	assert.Equal(t, ActionConflict, Plan(foreign, desired, testOwner, false), "Refuse")
+
+	released := Released(desired)
+	assert.Equal(t, ActionAdopt, Plan(released, desired, testOwner, true), "an orphaned copy")
+
+	another := desired.DeepCopyObject().(*corev1.ConfigMap)
+	another.Labels[syncv1.OwnerUIDLabel] = "uid-of-another-configmapsync"
+	assert.Equal(t, ActionConflict, Plan(another, desired, testOwner, true), "another ConfigMapSync's copy is never adopted")
+
+	ours := desired.DeepCopyObject().(*corev1.ConfigMap)
+	assert.Equal(t, ActionNone, Plan(ours, desired, testOwner, true))
 }
 
 func TestPlan_AnImmutableSourceGivesImmutableCopies(t *testing.T) {
@@ -392,10 +411,10 @@ func TestPlan_AnImmutableSourceGivesImmutableCopies(t *testing.T) {
 				}
 				return c
 			}
-			assert.Equal(t, ActionNone, Plan(existing(true, "v1"), desired, testOwner))
-			assert.Equal(t, ActionUpdate, Plan(existing(false, "v1"), desired, testOwner), "a mutable copy is made immutable in place")
-			assert.Equal(t, ActionUpdate, Plan(existing(false, "v0"), desired, testOwner))
-			assert.Equal(t, ActionReplace, Plan(existing(true, "v0"), desired, testOwner), "an immutable copy of old content is replaced")
+			assert.Equal(t, ActionNone, Plan(existing(true, "v1"), desired, testOwner, false))
+			assert.Equal(t, ActionUpdate, Plan(existing(false, "v1"), desired, testOwner, false), "a mutable copy is made immutable in place")
+			assert.Equal(t, ActionUpdate, Plan(existing(false, "v0"), desired, testOwner, false))
+			assert.Equal(t, ActionReplace, Plan(existing(true, "v0"), desired, testOwner, false), "an immutable copy of old content is replaced")
 		})
 	}
 }
@@ -431,7 +450,7 @@ func TestPlan_Secrets(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want, Plan(tt.existing, desired, testOwner))
+			assert.Equal(t, tt.want, Plan(tt.existing, desired, testOwner, false))
 		})
 	}
 }
@@ -441,7 +460,7 @@ func TestPlan_OpaqueSecretWithEmptyTypeIsUpToDate(t *testing.T) {
 	desired := Desired(src, mustContent(t, src), "team-b", "s", testOwner)
 	existing := desired.DeepCopyObject().(*corev1.Secret)
 	existing.Type = "" // as an older or partial read might return it
-	assert.Equal(t, ActionNone, Plan(existing, desired, testOwner))
+	assert.Equal(t, ActionNone, Plan(existing, desired, testOwner, false))
 }
 
 func TestPlan_DoesNotMutateArguments(t *testing.T) {
@@ -450,7 +469,7 @@ func TestPlan_DoesNotMutateArguments(t *testing.T) {
 	existing := desired.DeepCopyObject().(*corev1.ConfigMap)
 	existing.Data["k"] = "old"
 	wantDesired, wantExisting := desired.DeepCopyObject(), existing.DeepCopy()
-	_ = Plan(existing, desired, testOwner)
+	_ = Plan(existing, desired, testOwner, false)
 	assert.Equal(t, wantDesired, desired)
 	assert.Equal(t, wantExisting, existing)
 }

@@ -177,5 +177,6 @@ func recordRequester(ctx context.Context, cms *syncv1.ConfigMapSync) error {
 func sameRequest(old, cms *syncv1.ConfigMapSync) bool {
 	return equality.Semantic.DeepEqual(old.Spec.Source, cms.Spec.Source) &&
 		equality.Semantic.DeepEqual(old.Spec.Destination, cms.Spec.Destination) &&
-		equality.Semantic.DeepEqual(old.Spec.Rollout, cms.Spec.Rollout)
+		equality.Semantic.DeepEqual(old.Spec.Rollout, cms.Spec.Rollout) &&
+		old.Spec.ConflictPolicy == cms.Spec.ConflictPolicy // Adopt writes over objects the user names.
 }

@@ -74,6 +74,9 @@ func Default(cms *syncv1.ConfigMapSync) {
 	if spec.DeletionPolicy == "" {
 		spec.DeletionPolicy = syncv1.DefaultDeletionPolicy
 	}
+	if spec.ConflictPolicy == "" {
+		spec.ConflictPolicy = syncv1.DefaultConflictPolicy
+	}
 }
 
 // ConfigMapSyncValidator rejects ConfigMapSyncs the operator cannot carry out, naming the field and the rule, and
@@ -154,6 +157,12 @@ func Validate(cms *syncv1.ConfigMapSync, old *syncv1.ConfigMapSync) field.ErrorL
 	default:
 		errs = append(errs, field.NotSupported(specPath.Child("deletionPolicy"), spec.DeletionPolicy,
 			[]syncv1.DeletionPolicy{syncv1.DeletionPolicyDelete, syncv1.DeletionPolicyOrphan}))
+	}
+	switch spec.ConflictPolicy {
+	case syncv1.ConflictPolicyRefuse, syncv1.ConflictPolicyAdopt:
+	default:
+		errs = append(errs, field.NotSupported(specPath.Child("conflictPolicy"), spec.ConflictPolicy,
+			[]syncv1.ConflictPolicy{syncv1.ConflictPolicyRefuse, syncv1.ConflictPolicyAdopt}))
 	}
 	return errs
 }
