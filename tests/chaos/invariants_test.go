@@ -4,12 +4,14 @@ package chaos
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"fmt"
 	"io"
 	"maps"
 	"net/http"
+	"path"
 	"reflect"
 	"slices"
 	"time"
@@ -224,7 +226,7 @@ func checkCopy(name, key string, cms *syncv1.ConfigMapSync, src, cp client.Objec
 	case cp.GetLabels()[syncv1.OwnerUIDLabel] != string(cms.UID):
 		return []string{fmt.Sprintf("ConfigMapSync %s: copy %s is owned by %q", name,
 			client.ObjectKeyFromObject(cp), cp.GetLabels()[syncv1.OwnerUIDLabel])}
-	case !sameContent(src, cp):
+	case !sameContent(selectKeys(src, cms.Spec.Source.Keys), cp):
 		return []string{fmt.Sprintf("ConfigMapSync %s: copy %s differs from its source (content %s, source %s)", name,
 			client.ObjectKeyFromObject(cp), contentDigest(cp), contentDigest(src))}
 	}
@@ -256,7 +258,11 @@ func targets(cms *syncv1.ConfigMapSync, namespaces []corev1.Namespace) []string 
 	}
 	var out []string
 	for _, ns := range namespaces {
-		if ns.DeletionTimestamp == nil &&
+		excluded := slices.ContainsFunc(cms.Spec.Destination.ExcludeNamespaces, func(p string) bool {
+			ok, _ := path.Match(p, ns.Name)
+			return ok
+		})
+		if ns.DeletionTimestamp == nil && !excluded &&
 			(slices.Contains(cms.Spec.Destination.Namespaces, ns.Name) || selector.Matches(labels.Set(ns.Labels))) {
 			out = append(out, ns.Name)
 		}
@@ -272,6 +278,49 @@ func findCopy(copies []client.Object, kind, key string) client.Object {
 		}
 	}
 	return nil
+}
+
+// selectKeys returns what a copy of src holds under spec.source.keys: each selector in order, the first to give a
+// name wins. Written here from the API's documentation, not with the operator's code.
+func selectKeys(src client.Object, keys []syncv1.KeySelector) client.Object {
+	if len(keys) == 0 {
+		return src
+	}
+	pick := func(names []string) map[string]string {
+		out := map[string]string{} // copy's key -> source key
+		for _, k := range keys {
+			for _, name := range names {
+				if ok, _ := path.Match(k.Key, name); ok {
+					target := cmp.Or(k.As, name)
+					if _, taken := out[target]; !taken {
+						out[target] = name
+					}
+				}
+			}
+		}
+		return out
+	}
+	switch s := src.(type) {
+	case *corev1.ConfigMap:
+		names := slices.Sorted(maps.Keys(s.Data))
+		names = append(names, slices.Sorted(maps.Keys(s.BinaryData))...)
+		out := &corev1.ConfigMap{Data: map[string]string{}, BinaryData: map[string][]byte{}}
+		for target, name := range pick(names) {
+			if v, ok := s.BinaryData[name]; ok {
+				out.BinaryData[target] = v
+			} else {
+				out.Data[target] = s.Data[name]
+			}
+		}
+		return out
+	case *corev1.Secret:
+		out := &corev1.Secret{Type: s.Type, Data: map[string][]byte{}}
+		for target, name := range pick(slices.Sorted(maps.Keys(s.Data))) {
+			out.Data[target] = s.Data[name]
+		}
+		return out
+	}
+	return src
 }
 
 // sameContent reports whether a copy holds exactly its source's content.

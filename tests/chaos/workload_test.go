@@ -202,6 +202,13 @@ func (w *workload) createV1() {
 	if w.rng.IntN(100) < 15 {
 		cms.Spec.DeletionPolicy = syncv1.DeletionPolicyOrphan
 	}
+	if w.rng.IntN(100) < 25 {
+		// Some keys, one renamed, and one glob that no source matches: the copies hold only what matched.
+		cms.Spec.Source.Keys = []syncv1.KeySelector{{Key: "value", As: "renamed-value"}, {Key: "b*"}, {Key: "*.none"}}
+	}
+	if w.rng.IntN(100) < 25 {
+		cms.Spec.Destination.ExcludeNamespaces = []string{destNS(1+w.rng.IntN(destinations-1)) + "*"}
+	}
 	if w.try(func(ctx context.Context) error { return ignoreAlreadyExists(k8s.Create(ctx, cms.DeepCopy())) }) {
 		w.live = append(w.live, name)
 		w.stats.created++
