@@ -135,7 +135,7 @@ func (r *ConfigMapSyncReconciler) rollOuts(ctx context.Context, cms *syncv1.Conf
 	var waiting []string
 	now := time.Now()
 	for _, c := range changes {
-		left, err := r.rollOut(ctx, cms, c, now)
+		left, err := r.rollouts().rollOut(ctx, cms.EffectiveRollout(), c, now)
 		if err != nil {
 			return 0, err
 		}
@@ -153,6 +153,11 @@ func (r *ConfigMapSyncReconciler) rollOuts(ctx context.Context, cms *syncv1.Conf
 	}
 	cms.Status.PendingRollouts = waiting
 	return wait, nil
+}
+
+// rollouts returns the rollout engine with the reconciler's clients.
+func (r *ConfigMapSyncReconciler) rollouts() rollouts {
+	return rollouts{patcher: r.Client, reader: r.APIReader, metadata: r.Metadata}
 }
 
 // maxPendingRollouts bounds status.pendingRollouts.

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -37,7 +38,9 @@ type ManagedSecretReconciler struct {
 	APIReader client.Reader
 	// Sources notifies of Secret changes by name, so that the deletion of a Secret in the way wakes the
 	// ManagedSecret waiting for its name.
-	Sources  *metawatch.Watches
+	Sources *metawatch.Watches
+	// Metadata caches the metadata of workloads (the rollout opt-in), shared with the ConfigMapSync controller.
+	Metadata cache.Cache
 	Recorder recorder.EventRecorder
 	// Now is the clock; nil means time.Now. Unit tests set it.
 	Now func() time.Time
@@ -126,10 +129,36 @@ func (r *ManagedSecretReconciler) reconcileNormal(ctx context.Context, before, m
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if out.plan == nil || out.plan.Wake.IsZero() {
-		return ctrl.Result{}, nil
+	wait, err := r.rollOut(ctx, ms, out)
+	if err != nil {
+		return ctrl.Result{}, err
 	}
-	return ctrl.Result{RequeueAfter: max(out.plan.Wake.Sub(r.now()), minWakeDelay)}, nil
+	var next time.Duration
+	if out.plan != nil && !out.plan.Wake.IsZero() {
+		next = max(out.plan.Wake.Sub(r.now()), minWakeDelay)
+	}
+	if wait > 0 && (next == 0 || wait < next) {
+		next = wait
+	}
+	return ctrl.Result{RequeueAfter: next}, nil
+}
+
+// rollOut restarts the workloads of the namespace that read the Secret when this reconcile changed its values, or
+// when a restart was debounced earlier (status.pendingRollout, so an operator restart loses none). It returns
+// when the debounced restart is due.
+func (r *ManagedSecretReconciler) rollOut(ctx context.Context, ms *syncv1.ManagedSecret, out secretOutcome) (time.Duration, error) {
+	if out.plan == nil || (!out.plan.ValuesChanged && !ms.Status.PendingRollout) {
+		return 0, nil
+	}
+	secret := out.plan.Desired
+	change := copyChange{namespace: ms.Namespace, kind: syncer.KindSecret, name: secret.Name,
+		token: syncer.RolloutToken(secret.UID, syncer.HashOf(secret))}
+	engine := rollouts{patcher: r.Client, reader: r.APIReader, metadata: r.Metadata}
+	wait, err := engine.rollOut(ctx, ms.EffectiveRollout(), change, r.now())
+	if err == nil {
+		ms.Status.PendingRollout = wait > 0
+	}
+	return wait, err
 }
 
 // secretOutcome is what one reconcile found and did.

@@ -102,7 +102,8 @@ func newMSFixture(t *testing.T, objs ...client.Object) *msFixture {
 			f.writes = append(f.writes, fmt.Sprintf("%s %T/%s", verb, obj, obj.GetName()))
 			return nil
 		})).Build()
-	f.r = &ManagedSecretReconciler{Client: f.client, APIReader: f.client, Recorder: f.events, Now: func() time.Time { return f.now }}
+	f.r = &ManagedSecretReconciler{Client: f.client, APIReader: f.client, Metadata: &fakeMetadata{}, Recorder: f.events,
+		Now: func() time.Time { return f.now }}
 	return f
 }
 

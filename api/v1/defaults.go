@@ -110,9 +110,14 @@ func (c *ConfigMapSync) SyncPeriod() (time.Duration, error) {
 
 // EffectiveRollout returns spec.rollout with its defaults filled in; without one, rollouts are off except for
 // workloads that opt in by annotation.
-func (c *ConfigMapSync) EffectiveRollout() RolloutPolicy {
+func (c *ConfigMapSync) EffectiveRollout() RolloutPolicy { return effectiveRollout(c.Spec.Rollout) }
+
+// EffectiveRollout returns spec.rollout with its defaults filled in, as a ConfigMapSync's.
+func (m *ManagedSecret) EffectiveRollout() RolloutPolicy { return effectiveRollout(m.Spec.Rollout) }
+
+func effectiveRollout(r *RolloutPolicy) RolloutPolicy {
 	p := RolloutPolicy{VolumeMounts: DefaultVolumeMounts, Debounce: DefaultRolloutDebounce}
-	if r := c.Spec.Rollout; r != nil {
+	if r != nil {
 		p.Enabled = r.Enabled
 		if r.VolumeMounts != "" {
 			p.VolumeMounts = r.VolumeMounts

@@ -60,9 +60,11 @@ func TestSchemaMarkersAgreeWithTheGoDefaults(t *testing.T) {
 			"spec.destination.namespace": nil,
 		},
 		"managedsecrets": {
-			"spec.type":           DefaultSecretType,
-			"spec.deletionPolicy": DefaultDeletionPolicy,
-			"spec.secretName":     nil,
+			"spec.type":                 DefaultSecretType,
+			"spec.deletionPolicy":       DefaultDeletionPolicy,
+			"spec.secretName":           nil,
+			"spec.rollout.volumeMounts": DefaultVolumeMounts,
+			"spec.rollout.debounce":     DefaultRolloutDebounce,
 		},
 	}
 	// v1beta1 spells its enums its own way; only the duration it shares with v1 must agree.

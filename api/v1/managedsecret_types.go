@@ -196,6 +196,14 @@ type ManagedSecretSpec struct {
 	// +kubebuilder:default=Delete
 	// +optional
 	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+
+	// rollout restarts the Deployments, StatefulSets and DaemonSets of this namespace that use the Secret when its
+	// values change (a rotation, or a repair after a hand edit) and they cannot see the change without a restart:
+	// the same engine and rules as a ConfigMapSync's rollout. Workloads can also opt in or out on their own with
+	// the annotation sync.configmapsync.io/rollout. Enabling it needs the right to patch those workloads, which the
+	// admission webhook checks for the requesting user.
+	// +optional
+	Rollout *RolloutPolicy `json:"rollout,omitempty"`
 }
 
 // ManagedSecretStatus is the observed state of a ManagedSecret. It never holds a value of the Secret or anything
@@ -240,6 +248,10 @@ type ManagedSecretStatus struct {
 	// last acted on.
 	// +optional
 	LastHandledRotationRequest string `json:"lastHandledRotationRequest,omitempty"`
+
+	// pendingRollout is true while a restart of workloads using the Secret waits for the end of the debounce window.
+	// +optional
+	PendingRollout bool `json:"pendingRollout,omitempty"`
 }
 
 // +kubebuilder:object:root=true

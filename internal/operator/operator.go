@@ -147,6 +147,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Sources:   sources,
+		Metadata:  metadataCache,
 		Recorder:  mgr.GetEventRecorder(Name),
 	}
 	if err := managedSecrets.SetupWithManager(ctx, mgr, opts.Controller); err != nil {
@@ -155,6 +156,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if opts.Webhooks {
 		if err := webhook.SetupConfigMapSyncWebhook(mgr); err != nil {
 			return fmt.Errorf("setting up the ConfigMapSync webhooks: %w", err)
+		}
+		if err := webhook.SetupManagedSecretWebhook(mgr); err != nil {
+			return fmt.Errorf("setting up the ManagedSecret webhook: %w", err)
 		}
 	}
 	if opts.MonitoringNamespace != "" {

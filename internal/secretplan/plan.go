@@ -49,6 +49,9 @@ type Plan struct {
 	// Generated lists the keys generated for another reason than a rotation: added, settings changed, or a value
 	// that was removed or no longer has the shape its settings give. Names only.
 	Generated []string
+	// ValuesChanged means the write replaces values of an existing Secret: the workloads reading it may need a
+	// restart.
+	ValuesChanged bool
 	// Keys counts the keys of the spec.
 	Keys int
 	// NextRotation is when the next scheduled rotation is due, when there is a rotationInterval.
@@ -95,6 +98,7 @@ func Decide(ms *syncv1.ManagedSecret, existing *corev1.Secret, now time.Time) (P
 	plan.schedule(interval, keep, hasPrevious)
 	plan.Desired = desiredSecret(ms, existing, data, plan.Record)
 	plan.Action = actionFor(existing, plan.Desired)
+	plan.ValuesChanged = existing != nil && !maps.EqualFunc(existing.Data, plan.Desired.Data, bytes.Equal)
 	return plan, nil
 }
 

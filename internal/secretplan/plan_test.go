@@ -124,10 +124,13 @@ func TestPlanSecret_RotationIsDueOneIntervalAfterTheLast(t *testing.T) {
 	early := msPlan(t, ms, created, msT0.Add(time.Hour-time.Second))
 	assert.False(t, early.Rotated)
 	assert.Equal(t, syncer.ActionNone, early.Action)
+	assert.False(t, early.ValuesChanged)
+	assert.False(t, msPlan(t, ms, nil, msT0).ValuesChanged, "a new Secret changes no value anyone read")
 	assert.Equal(t, msT0.Add(time.Hour), *early.NextRotation)
 
 	due := msPlan(t, ms, created, msT0.Add(time.Hour))
 	require.True(t, due.Rotated)
+	assert.True(t, due.ValuesChanged, "the workloads reading it may need a restart")
 	assert.False(t, due.Requested)
 	assert.Equal(t, syncer.ActionUpdate, due.Action)
 	assert.Equal(t, int64(1), due.Record.Count)

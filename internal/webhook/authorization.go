@@ -57,10 +57,18 @@ func needs(cms *syncv1.ConfigMapSync) []authorizationv1.ResourceAttributes {
 		}
 		// Rollouts restart workloads there: only for users who could restart them themselves.
 		if cms.Spec.Rollout != nil && cms.Spec.Rollout.Enabled {
-			for _, workloads := range []string{"deployments", "statefulsets", "daemonsets"} {
-				attrs = append(attrs, authorizationv1.ResourceAttributes{Verb: "patch", Group: "apps", Resource: workloads, Namespace: ns})
-			}
+			attrs = append(attrs, workloadPatches(ns)...)
 		}
+	}
+	return attrs
+}
+
+// workloadPatches lists the rights to restart the workloads of namespace, which a rollout uses.
+func workloadPatches(namespace string) []authorizationv1.ResourceAttributes {
+	kinds := []string{"deployments", "statefulsets", "daemonsets"}
+	attrs := make([]authorizationv1.ResourceAttributes, 0, len(kinds))
+	for _, workloads := range kinds {
+		attrs = append(attrs, authorizationv1.ResourceAttributes{Verb: "patch", Group: "apps", Resource: workloads, Namespace: namespace})
 	}
 	return attrs
 }
@@ -71,11 +79,34 @@ func (a Authorizer) Authorize(ctx context.Context, old, cms *syncv1.ConfigMapSyn
 	if old != nil && sameRequest(old, cms) {
 		return nil
 	}
+	user, missing, err := a.missing(ctx, needs(cms))
+	if err != nil || len(missing) == 0 {
+		return err
+	}
+	return apierrors.NewForbidden(syncv1.GroupVersion.WithResource("configmapsyncs").GroupResource(), cms.Name, fmt.Errorf(
+		"user %q may not ask the operator to copy what they cannot copy themselves; missing: %s", user, strings.Join(missing, "; ")))
+}
+
+// AuthorizeRollout returns a Forbidden error naming the rights a user lacks to have the operator restart the
+// workloads of a ManagedSecret's namespace: it is only checked when rollouts are turned on.
+func (a Authorizer) AuthorizeRollout(ctx context.Context, old, ms *syncv1.ManagedSecret) error {
+	if !ms.EffectiveRollout().Enabled || (old != nil && old.EffectiveRollout().Enabled) {
+		return nil
+	}
+	user, missing, err := a.missing(ctx, workloadPatches(ms.Namespace))
+	if err != nil || len(missing) == 0 {
+		return err
+	}
+	return apierrors.NewForbidden(syncv1.GroupVersion.WithResource("managedsecrets").GroupResource(), ms.Name, fmt.Errorf(
+		"user %q may not ask the operator to restart workloads they cannot restart themselves; missing: %s", user, strings.Join(missing, "; ")))
+}
+
+// missing returns the requesting user and the permissions of attrs they lack, described, in the order of attrs.
+func (a Authorizer) missing(ctx context.Context, attrs []authorizationv1.ResourceAttributes) (string, []string, error) {
 	req, err := admission.RequestFromContext(ctx)
 	if err != nil {
-		return errors.New("no admission request in context: cannot tell who is asking")
+		return "", nil, errors.New("no admission request in context: cannot tell who is asking")
 	}
-	attrs := needs(cms)
 	allowed := make([]bool, len(attrs))
 	errs := make([]error, len(attrs))
 	// One review per permission, at most reviewParallelism at once: the API server answers each in about a round
@@ -92,19 +123,15 @@ func (a Authorizer) Authorize(ctx context.Context, old, cms *syncv1.ConfigMapSyn
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("checking the requesting user's rights: %w", err)
+		return "", nil, fmt.Errorf("checking the requesting user's rights: %w", err)
 	}
-	var missing []string // In the order of needs, so the message is stable.
+	var missing []string // In the order of attrs, so the message is stable.
 	for i, attr := range attrs {
 		if !allowed[i] {
 			missing = append(missing, describePermission(attr))
 		}
 	}
-	if len(missing) == 0 {
-		return nil
-	}
-	return invalidForbidden(cms, fmt.Sprintf("user %q may not ask the operator to copy what they cannot copy themselves; missing: %s",
-		req.UserInfo.Username, strings.Join(missing, "; ")))
+	return req.UserInfo.Username, missing, nil
 }
 
 func (a Authorizer) allowed(ctx context.Context, user authenticationv1.UserInfo, attr authorizationv1.ResourceAttributes) (bool, error) {
@@ -139,10 +166,6 @@ func describePermission(attr authorizationv1.ResourceAttributes) string {
 	default:
 		return fmt.Sprintf("%s %s in namespace %q", attr.Verb, attr.Resource, attr.Namespace)
 	}
-}
-
-func invalidForbidden(cms *syncv1.ConfigMapSync, msg string) error {
-	return apierrors.NewForbidden(syncv1.GroupVersion.WithResource("configmapsyncs").GroupResource(), cms.Name, errors.New(msg))
 }
 
 // recordRequester sets RequestedByAnnotation to the requesting user when the source or destinations are set or

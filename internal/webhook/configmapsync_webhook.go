@@ -1,6 +1,7 @@
-// Package webhook holds the operator's admission webhooks: defaulting and validation of ConfigMapSync. Both are
-// registered for v1 only; the API server converts v1beta1 requests to v1 before calling them (matchPolicy
-// Equivalent), so one implementation serves both versions.
+// Package webhook holds the operator's admission webhooks: defaulting and validation of ConfigMapSync, and
+// validation of ManagedSecret rollouts. The ConfigMapSync webhooks are registered for v1 only; the API server
+// converts v1beta1 requests to v1 before calling them (matchPolicy Equivalent), so one implementation serves both
+// versions.
 package webhook
 
 import (

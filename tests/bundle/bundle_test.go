@@ -17,6 +17,8 @@ const (
 	conversionPath = "/convert"
 	mutatingPath   = "/mutate-sync-configmapsync-io-v1-configmapsync"
 	validatingPath = "/validate-sync-configmapsync-io-v1-configmapsync"
+	// validatingManagedSecretPath checks who may turn on a ManagedSecret's rollout.
+	validatingManagedSecretPath = "/validate-sync-configmapsync-io-v1-managedsecret"
 )
 
 // allowedWarning is a validator warning the bundle keeps on purpose. A warning matches when its text (prefixed with

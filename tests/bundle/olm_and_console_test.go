@@ -211,30 +211,33 @@ func TestBundleWebhookDefinitions(t *testing.T) {
 		}
 	})
 
-	for _, tc := range []struct {
-		typ  operatorsv1alpha1.WebhookAdmissionType
-		path string
+	admission := []struct {
+		typ            operatorsv1alpha1.WebhookAdmissionType
+		path, resource string
 	}{
-		{operatorsv1alpha1.MutatingAdmissionWebhook, mutatingPath},
-		{operatorsv1alpha1.ValidatingAdmissionWebhook, validatingPath},
-	} {
-		t.Run(string(tc.typ), func(t *testing.T) {
-			hooks := byType[tc.typ]
-			require.Len(t, hooks, 1, "exactly one %s", tc.typ)
-			w := hooks[0]
-			if assert.NotNil(t, w.WebhookPath) {
-				assert.Equal(t, tc.path, *w.WebhookPath)
-			}
+		{operatorsv1alpha1.MutatingAdmissionWebhook, mutatingPath, "configmapsyncs"},
+		{operatorsv1alpha1.ValidatingAdmissionWebhook, validatingPath, "configmapsyncs"},
+		{operatorsv1alpha1.ValidatingAdmissionWebhook, validatingManagedSecretPath, "managedsecrets"},
+	}
+	assert.Len(t, byType[operatorsv1alpha1.MutatingAdmissionWebhook], 1, "exactly one MutatingAdmissionWebhook")
+	assert.Len(t, byType[operatorsv1alpha1.ValidatingAdmissionWebhook], 2, "exactly two ValidatingAdmissionWebhooks")
+	for _, tc := range admission {
+		t.Run(string(tc.typ)+"/"+tc.resource, func(t *testing.T) {
+			i := slices.IndexFunc(byType[tc.typ], func(w operatorsv1alpha1.WebhookDescription) bool {
+				return w.WebhookPath != nil && *w.WebhookPath == tc.path
+			})
+			require.GreaterOrEqual(t, i, 0, "no %s at %s", tc.typ, tc.path)
+			w := byType[tc.typ][i]
 			if assert.NotNil(t, w.FailurePolicy) {
 				assert.Equal(t, admissionregistrationv1.Fail, *w.FailurePolicy, "a webhook that guards authorization must fail closed")
 			}
 			covered := slices.ContainsFunc(w.Rules, func(r admissionregistrationv1.RuleWithOperations) bool {
 				return slices.Contains(r.APIGroups, group) && slices.Contains(r.APIVersions, "v1") &&
-					slices.Contains(r.Resources, "configmapsyncs") &&
+					slices.Contains(r.Resources, tc.resource) &&
 					slices.Contains(r.Operations, admissionregistrationv1.Create) &&
 					slices.Contains(r.Operations, admissionregistrationv1.Update)
 			})
-			assert.True(t, covered, "%s does not cover CREATE and UPDATE of configmapsyncs %s/v1: %+v", tc.typ, group, w.Rules)
+			assert.True(t, covered, "%s does not cover CREATE and UPDATE of %s %s/v1: %+v", tc.typ, tc.resource, group, w.Rules)
 			for _, r := range w.Rules {
 				assert.NotContains(t, r.APIGroups, "*", "OLM refuses webhooks on all groups")
 				assert.NotContains(t, r.APIGroups, "operators.coreos.com", "OLM refuses webhooks on its own group")

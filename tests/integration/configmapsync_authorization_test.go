@@ -10,7 +10,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
 	"github.com/configmapsync/configmapsync-operator/internal/webhook"
@@ -66,13 +65,4 @@ func TestAUserCannotBorrowTheOperatorsRights(t *testing.T) {
 	got := &syncv1.ConfigMapSync{}
 	require.NoError(t, k8s.Get(context.Background(), clientKey(allowed), got))
 	assert.Equal(t, user, got.Annotations[webhook.RequestedByAnnotation])
-}
-
-// tryUpdateAs is tryUpdate with another client.
-func tryUpdateAs(c client.Client, obj client.Object, mutate func()) error {
-	if err := c.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
-		return err
-	}
-	mutate()
-	return c.Update(context.Background(), obj)
 }

@@ -31,13 +31,16 @@ func update(t *testing.T, obj client.Object, mutate func()) {
 }
 
 // tryUpdate is update that returns the error instead of failing the test.
-func tryUpdate(obj client.Object, mutate func()) error {
+func tryUpdate(obj client.Object, mutate func()) error { return tryUpdateAs(k8s, obj, mutate) }
+
+// tryUpdateAs is tryUpdate with another client, a user's.
+func tryUpdateAs(c client.Client, obj client.Object, mutate func()) error {
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		if err := k8s.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
+		if err := c.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
 			return err
 		}
 		mutate()
-		return k8s.Update(context.Background(), obj)
+		return c.Update(context.Background(), obj)
 	})
 }
 
