@@ -157,8 +157,8 @@ func (r *chaosRun) report(p *proxy, f *fleet, w *workload) string {
 	fmt.Fprintf(&b, "  replicas: %d; leader kills (SIGKILL) %d of %d kills; exits the test did not cause (lost lease) %d; processes started %d\n",
 		replicas, r.leaderKills, kills, exits, starts)
 	fmt.Fprintf(&b, "  API server restarts: 1 (down %s, port %s kept)\n", r.apiServerDown.Round(time.Millisecond), r.port)
-	fmt.Fprintf(&b, "  workload: ConfigMapSyncs created %d (v1beta1 %d), updated %d, deleted %d; source updates %d; namespace label moves %d; operations given up %d\n",
-		w.stats.created, w.stats.createdBeta, w.stats.updated, w.stats.deleted, w.stats.sourceUpdates, w.stats.labelChanges, w.stats.failed)
+	fmt.Fprintf(&b, "  workload: ConfigMapSyncs created %d (v1beta1 %d, adopting %d), updated %d, deleted %d; source updates %d; namespace label moves %d; operations given up %d\n",
+		w.stats.created, w.stats.createdBeta, w.stats.leftBehind, w.stats.updated, w.stats.deleted, w.stats.sourceUpdates, w.stats.labelChanges, w.stats.failed)
 	fmt.Fprintf(&b, "  end: %d live ConfigMapSyncs; operator writes that reached the API server %d, to ConfigMaps/Secrets %d (by replica slot %v)\n",
 		live, len(writes), copyWrites, perReplica)
 	return b.String()

@@ -30,6 +30,8 @@ const (
 	// with that name, and must leave it alone.
 	takenName    = "taken"
 	conflictSync = "conflict"
+	// adoptSync adopts the object another tool left in chaos-dst-1 under its copy's name, and lives to the end.
+	adoptSync = "adopt"
 	// unrelatedName is a ConfigMap and a Secret in every namespace that no ConfigMapSync names.
 	unrelatedName = "unrelated"
 	// maxLive bounds the ConfigMapSyncs alive at once (besides conflictSync).
@@ -61,6 +63,8 @@ type workload struct {
 // workloadStats counts what the workload did.
 type workloadStats struct {
 	created, createdBeta, updated, deleted, sourceUpdates, labelChanges, failed int
+	// leftBehind counts the objects left in a copy's way for a ConfigMapSync to adopt.
+	leftBehind int
 }
 
 func newWorkload(seed uint64) *workload {
@@ -113,6 +117,17 @@ func (w *workload) setup() ([]client.Object, error) {
 		},
 	}
 	if err := w.create(conflict); err != nil {
+		return nil, err
+	}
+	adopt := &syncv1.ConfigMapSync{
+		ObjectMeta: metav1.ObjectMeta{Namespace: sourceNS, Name: adoptSync},
+		Spec: syncv1.ConfigMapSyncSpec{
+			Source:      syncv1.SourceReference{Name: "cfg-0"},
+			Destination: syncv1.Destination{Namespaces: []string{destNS(1)}, Name: "left-behind"},
+		},
+	}
+	w.leaveCopyBehind(adopt)
+	if err := w.create(adopt); err != nil {
 		return nil, err
 	}
 	for range 6 {
@@ -209,9 +224,25 @@ func (w *workload) createV1() {
 	if w.rng.IntN(100) < 25 {
 		cms.Spec.Destination.ExcludeNamespaces = []string{destNS(1+w.rng.IntN(destinations-1)) + "*"}
 	}
+	if w.rng.IntN(100) < 20 && cms.Spec.Source.Kind != syncv1.SourceKindSecret && len(cms.Spec.Destination.Namespaces) > 0 {
+		w.leaveCopyBehind(cms)
+	}
 	if w.try(func(ctx context.Context) error { return ignoreAlreadyExists(k8s.Create(ctx, cms.DeepCopy())) }) {
 		w.live = append(w.live, name)
 		w.stats.created++
+	}
+}
+
+// leaveCopyBehind puts an unlabelled object of the copy's name in cms's first destination, as another tool would
+// have left it, and makes cms adopt it: the invariants then find it a copy owned by cms, with its source's content.
+func (w *workload) leaveCopyBehind(cms *syncv1.ConfigMapSync) {
+	left := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Namespace: cms.Spec.Destination.Namespaces[0], Name: cms.Spec.Destination.Name},
+		Data:       map[string]string{"left-by": "another tool"},
+	}
+	if w.try(func(ctx context.Context) error { return ignoreAlreadyExists(k8s.Create(ctx, left)) }) {
+		cms.Spec.ConflictPolicy = syncv1.ConflictPolicyAdopt
+		w.stats.leftBehind++
 	}
 }
 

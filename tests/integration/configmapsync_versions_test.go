@@ -41,14 +41,17 @@ func TestAV1ObjectSurvivesAnEditThroughV1beta1(t *testing.T) {
 	v1 := &syncv1.ConfigMapSync{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "rich"},
 		Spec: syncv1.ConfigMapSyncSpec{
-			Source: syncv1.SourceReference{Kind: syncv1.SourceKindSecret, Name: "db-credentials"},
+			Source: syncv1.SourceReference{Kind: syncv1.SourceKindSecret, Name: "db-credentials",
+				Keys: []syncv1.KeySelector{{Key: "password", As: "db-password"}, {Key: "*.crt"}}},
 			Destination: syncv1.Destination{
 				Namespaces:        []string{"team-b", "team-c"},
 				NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"tier": "backend"}},
+				ExcludeNamespaces: []string{"kube-*"},
 				Name:              "db",
 			},
 			SyncStrategy:   syncv1.SyncStrategyManual,
 			DeletionPolicy: syncv1.DeletionPolicyOrphan,
+			ConflictPolicy: syncv1.ConflictPolicyAdopt,
 		},
 	}
 	kit.Create(t, v1)
