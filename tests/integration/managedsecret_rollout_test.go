@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -74,6 +75,17 @@ func TestARotatedManagedSecretRestartsTheWorkloadsThatReadItThroughTheEnvironmen
 	assert.Equal(t, first, secretRestartToken(t, envUser), "no restart inside the debounce window")
 	require.Eventually(t, restartedForTheSecretNow, waitFor, tick)
 	harness.Eventually(t, k8s, ms, func(c *assert.CollectT, ms *syncv1.ManagedSecret) { assert.False(c, ms.Status.PendingRollout) })
+
+	// An operator restart is not a rotation: nothing is restarted.
+	before := &appsv1.Deployment{}
+	require.NoError(t, k8s.Get(context.Background(), clientKey(envUser), before))
+	stopOperator()
+	startOperator(t)
+	msReady(t, ms)
+	time.Sleep(2 * time.Second)
+	after := &appsv1.Deployment{}
+	require.NoError(t, k8s.Get(context.Background(), clientKey(envUser), after))
+	assert.Equal(t, before.ResourceVersion, after.ResourceVersion)
 }
 
 func TestTurningOnAManagedSecretRolloutNeedsTheRightToRestartTheWorkloads(t *testing.T) {
