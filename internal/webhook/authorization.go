@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
+	"github.com/configmapsync/configmapsync-operator/internal/syncer"
 )
 
 // Ask the API server whether the requesting user may do what a ConfigMapSync asks for.
@@ -63,12 +64,14 @@ func needs(cms *syncv1.ConfigMapSync) []authorizationv1.ResourceAttributes {
 	return attrs
 }
 
-// workloadPatches lists the rights to restart the workloads of namespace, which a rollout uses.
+// workloadPatches lists the rights to restart the workloads of namespace, which a rollout uses: patch on each of
+// the kinds the rollout engine restarts (their resources are the plural of the kind in lower case).
 func workloadPatches(namespace string) []authorizationv1.ResourceAttributes {
-	kinds := []string{"deployments", "statefulsets", "daemonsets"}
-	attrs := make([]authorizationv1.ResourceAttributes, 0, len(kinds))
-	for _, workloads := range kinds {
-		attrs = append(attrs, authorizationv1.ResourceAttributes{Verb: "patch", Group: "apps", Resource: workloads, Namespace: namespace})
+	attrs := make([]authorizationv1.ResourceAttributes, 0, len(syncer.WorkloadKinds))
+	for _, kind := range syncer.WorkloadKinds {
+		attrs = append(attrs, authorizationv1.ResourceAttributes{
+			Verb: "patch", Group: "apps", Resource: strings.ToLower(kind) + "s", Namespace: namespace,
+		})
 	}
 	return attrs
 }

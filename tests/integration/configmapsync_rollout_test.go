@@ -49,9 +49,15 @@ func deployment(namespace, name, configMap, use string) *appsv1.Deployment {
 // restartedFor returns the rollout annotation of a Deployment's pod template for the copy "settings".
 func restartedFor(t *testing.T, d *appsv1.Deployment) string {
 	t.Helper()
+	return rolloutTokenOf(t, d, syncer.KindConfigMap, "settings")
+}
+
+// rolloutTokenOf returns the rollout annotation of a Deployment's pod template for the ConfigMap or Secret name.
+func rolloutTokenOf(t *testing.T, d *appsv1.Deployment, kind, name string) string {
+	t.Helper()
 	got := &appsv1.Deployment{}
 	require.NoError(t, k8s.Get(context.Background(), clientKey(d), got))
-	return got.Spec.Template.Annotations[syncer.RolloutAnnotation(syncer.KindConfigMap, "settings")]
+	return got.Spec.Template.Annotations[syncer.RolloutAnnotation(kind, name)]
 }
 
 func TestWorkloadsThatCannotSeeAChangeLiveAreRestartedOnceAfterTheDebounce(t *testing.T) {

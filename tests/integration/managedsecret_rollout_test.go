@@ -38,9 +38,7 @@ func usingSecret(d *appsv1.Deployment) *appsv1.Deployment {
 // secretRestartToken returns the rollout annotation of a Deployment's pod template for the Secret "db".
 func secretRestartToken(t *testing.T, d *appsv1.Deployment) string {
 	t.Helper()
-	got := &appsv1.Deployment{}
-	require.NoError(t, k8s.Get(context.Background(), clientKey(d), got))
-	return got.Spec.Template.Annotations[syncer.RolloutAnnotation(syncer.KindSecret, "db")]
+	return rolloutTokenOf(t, d, syncer.KindSecret, "db")
 }
 
 func TestARotatedManagedSecretRestartsTheWorkloadsThatReadItThroughTheEnvironment(t *testing.T) {
