@@ -17,7 +17,6 @@ BUNDLE_GEN_FLAGS ?= -q --overwrite --version $(VERSION) --channels=$(CHANNELS) -
 
 # Pinned versions. Every tool is built from these into bin/ once and reused.
 KUBERNETES_VERSION ?= 1.37.2
-ETCD_VERSION ?= 3.6.6
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 KUSTOMIZE_VERSION ?= v5.7.1
 GOLANGCI_LINT_VERSION ?= v2.15.0
@@ -132,7 +131,7 @@ envtest: $(ENVTEST_DEP) ## Build kube-apiserver, etcd and kubectl for envtest fr
 	@echo "KUBEBUILDER_ASSETS=$(KUBEBUILDER_ASSETS)"
 
 $(ENVTEST_ASSETS_DIR)/kube-apiserver $(ENVTEST_ASSETS_DIR)/etcd $(ENVTEST_ASSETS_DIR)/kubectl &:
-	hack/envtest-assets.sh $(LOCALBIN)/k8s $(KUBERNETES_VERSION) $(ETCD_VERSION) kubectl
+	hack/envtest-assets.sh $(LOCALBIN)/k8s $(KUBERNETES_VERSION) kubectl
 
 ##@ Build and run
 
@@ -233,29 +232,23 @@ bundle-image: ## Build the bundle image of BUNDLE_DIR (as bundle.Dockerfile does
 	go run ./hack/image bundle -dir $(BUNDLE_DIR) -out $(IMAGES_DIR)/bundle-v$(VERSION) -tag v$(VERSION) \
 	  $(if $(IMAGE_PUSH),-push $(BUNDLE_IMG))
 
-# What the catalog image takes from the opm image, built here for linux/amd64: opm, static (its sqlite is cgo; the
-# image has no libc), grpc_health_probe (OLM's catalog pods exec it as their probes), and opm's serve cache of
-# catalog/ made by servecache (opm's cache package, JSON format: reproducible, unlike `opm serve --cache-only`).
+# What the catalog image takes from the opm image, built here for linux/amd64: opm, static, grpc_health_probe (OLM's
+# catalog pods exec it as their probes), and opm's serve cache of catalog/ made by servecache (opm's cache package,
+# JSON format: reproducible, unlike `opm serve --cache-only`). opm is built without cgo, as operator-sdk is: cgo is
+# only for its sqlite index databases, which file-based catalogs, `opm serve`, `opm render` and OLM's bundle
+# unpacking never open, and it would cost a C compile of sqlite and a static libc. All three share one
+# configuration, so the Go build cache compiles their packages once.
 GRPC_HEALTH_PROBE := $(LOCALBIN)/image/grpc_health_probe-linux-amd64
 SERVECACHE := $(LOCALBIN)/servecache-$(OPM_VERSION)
 SERVE_CACHE_DIR := $(LOCALBIN)/image/serve-cache
-# opm is built once, for the image, and the host uses the same binary (and servecache the same configuration).
-OPM_BUILD := cd hack/tools/opm && CGO_ENABLED=1 go build -mod=mod -trimpath -tags $(TOOLS_BUILD_TAGS),osusergo,netgo \
-  -ldflags '-s -w -linkmode external -extldflags -static'
-$(OPM_STATIC): | $(LOCALBIN) static-cgo-toolchain
+OPM_BUILD := cd hack/tools/opm && CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -mod=mod -trimpath \
+  -tags $(TOOLS_BUILD_TAGS) -ldflags '-s -w'
+$(OPM_STATIC): | $(LOCALBIN)
 	$(OPM_BUILD) -o $@ github.com/operator-framework/operator-registry/cmd/opm
-$(SERVECACHE): | $(LOCALBIN) static-cgo-toolchain
+$(SERVECACHE): | $(LOCALBIN)
 	$(OPM_BUILD) -o $@ ./servecache
 $(GRPC_HEALTH_PROBE): | $(LOCALBIN)
-	cd hack/tools/opm && CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -mod=mod -trimpath -ldflags '-s -w' \
-	  -o $@ github.com/grpc-ecosystem/grpc-health-probe
-
-# Linking opm statically with its cgo sqlite needs gcc and glibc's static libraries (Debian's gcc and libc6-dev).
-.PHONY: static-cgo-toolchain
-static-cgo-toolchain:
-	@if ! command -v gcc >/dev/null || [ ! -e "$$(gcc -print-file-name=libc.a)" ] || [ "$$(gcc -print-file-name=libc.a)" = libc.a ]; then \
-	  echo "Installing Debian's gcc and libc6-dev (needs root and apt)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev; fi
+	$(OPM_BUILD) -o $@ github.com/grpc-ecosystem/grpc-health-probe
 
 .PHONY: catalog-image-tools
 catalog-image-tools: $(OPM_STATIC) $(GRPC_HEALTH_PROBE) $(SERVECACHE) ## Build opm, grpc_health_probe and servecache for the catalog image.
@@ -301,8 +294,8 @@ catalog-push: ## Push the catalog image.
 $(LOCALBIN):
 	mkdir -p $(LOCALBIN)
 
-$(CONTROLLER_GEN): | $(LOCALBIN)
-	$(call go-install-tool,$@,sigs.k8s.io/controller-tools/cmd/controller-gen,$(CONTROLLER_TOOLS_VERSION),controller-gen)
+$(CONTROLLER_GEN): hack/tools/controller-gen/go.mod | $(LOCALBIN)
+	$(call aligned-go-build,controller-gen,,-ldflags='-s -w' -o $@ sigs.k8s.io/controller-tools/cmd/controller-gen)
 
 $(KUSTOMIZE): | $(LOCALBIN)
 	$(call go-install-tool,$@,sigs.k8s.io/kustomize/kustomize/v5,$(KUSTOMIZE_VERSION),kustomize)
@@ -310,11 +303,11 @@ $(KUSTOMIZE): | $(LOCALBIN)
 # These modules' version lists are refused by the proxy here, so they are built from small tools modules in
 # hack/tools/<name> that pin them (see the go.mod there).
 $(GOLANGCI_LINT): | $(LOCALBIN)
-	cd hack/tools/golangci-lint && go build -mod=mod -trimpath -o $@ github.com/golangci/golangci-lint/v2/cmd/golangci-lint
+	cd hack/tools/golangci-lint && go build -mod=mod -trimpath -ldflags='-s -w' -o $@ github.com/golangci/golangci-lint/v2/cmd/golangci-lint
 
 $(OPERATOR_SDK): | $(LOCALBIN)
 	cd hack/tools/operator-sdk && CGO_ENABLED=0 go build -mod=mod -trimpath -tags $(TOOLS_BUILD_TAGS) \
-		-ldflags "-X github.com/operator-framework/operator-sdk/internal/version.Version=$(OPERATOR_SDK_VERSION) -X github.com/operator-framework/operator-sdk/internal/version.ImageVersion=$(OPERATOR_SDK_VERSION)" \
+		-ldflags "-s -w -X github.com/operator-framework/operator-sdk/internal/version.Version=$(OPERATOR_SDK_VERSION) -X github.com/operator-framework/operator-sdk/internal/version.ImageVersion=$(OPERATOR_SDK_VERSION)" \
 		-o $@ github.com/operator-framework/operator-sdk/cmd/operator-sdk
 
 # operator-sdk's scorecard-test, static for its image (the one the bundle's tests/scorecard/config.yaml names).
@@ -353,7 +346,7 @@ olm-release: $(HELM) ## Render OLM's release manifests into tests/e2e/testdata/o
 COREDNS_VERSION ?= v1.15.0
 COREDNS := $(LOCALBIN)/image/coredns-$(COREDNS_VERSION)-linux-amd64
 $(COREDNS): hack/tools/coredns/go.mod hack/tools/coredns/main.go | $(LOCALBIN)
-	cd hack/tools/coredns && CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -mod=mod -trimpath -ldflags='-s -w' -o $@ .
+	$(call aligned-go-build,coredns,GOOS=linux GOARCH=amd64,-ldflags='-s -w' -o $@ .)
 
 # Debian's packages a node needs: containerd, runc, the CNI plugins, iptables (kube-proxy), and busybox's static
 # cp for OLM's util image. Installed when missing.
@@ -375,7 +368,7 @@ $(PAUSE): hack/pause/main.go | $(LOCALBIN)
 E2E_K8S_COMMANDS := kube-controller-manager kube-scheduler kubelet kube-proxy
 E2E_K8S := $(addprefix $(ENVTEST_ASSETS_DIR)/,$(E2E_K8S_COMMANDS))
 $(E2E_K8S) &:
-	hack/envtest-assets.sh $(LOCALBIN)/k8s $(KUBERNETES_VERSION) $(ETCD_VERSION) kubectl $(E2E_K8S_COMMANDS)
+	hack/envtest-assets.sh $(LOCALBIN)/k8s $(KUBERNETES_VERSION) kubectl $(E2E_K8S_COMMANDS)
 
 .PHONY: e2e-tools
 e2e-tools: envtest $(E2E_K8S) node-packages $(OLM_BINARIES)/.built $(COREDNS) $(OPERATOR_SDK) $(SCORECARD_TEST) $(OPM) $(PAUSE) catalog-image-tools ## Build what the end-to-end stack needs: controller-manager, scheduler, kubelet, kube-proxy, CoreDNS, OLM, opm.
@@ -415,17 +408,26 @@ unshare -n -m --propagation private bash -c 'set -e; ip link set lo up; ip addr 
 endef
 
 # Every binary CI builds, for `make -j2 ci-tools` (.ci/run): builds of different modules overlap, so one compiles
-# while the other links or waits on one long package; builds of one module (which share most packages) are
-# ordered below, so two processes never compile the same package at once. vet compiles the operator's packages and
-# tests meanwhile.
+# while the other links or waits on one long package; builds that share packages are ordered below, so two
+# processes never compile the same package at once.
 .PHONY: ci-tools
-ci-tools: $(E2E_K8S) $(OLM_BINARIES)/.built $(OPERATOR_SDK) $(SCORECARD_TEST) $(GOLANGCI_LINT) $(OPM_STATIC) \
-  $(SERVECACHE) $(GRPC_HEALTH_PROBE) $(COREDNS) $(CONTROLLER_GEN) $(KUSTOMIZE) $(PAUSE) $(RELEASED_MANAGERS) vet
+ci-tools: vet $(E2E_K8S) $(OLM_BINARIES)/.built $(OPERATOR_SDK) $(SCORECARD_TEST) $(GOLANGCI_LINT) $(OPM_STATIC) \
+  $(SERVECACHE) $(GRPC_HEALTH_PROBE) $(COREDNS) $(CONTROLLER_GEN) $(KUSTOMIZE) $(PAUSE) $(RELEASED_MANAGERS)
+ifneq ($(filter ci-tools,$(MAKECMDGOALS)),)
+# One tools module each, and OLM's, which shares the client libraries with operator-sdk's (hack/tools/olm/tools.go).
 $(SCORECARD_TEST): | $(OPERATOR_SDK)
+$(OLM_BINARIES)/.built: | $(SCORECARD_TEST)
 $(SERVECACHE): | $(OPM_STATIC)
 $(GRPC_HEALTH_PROBE): | $(SERVECACHE)
-$(word 2,$(RELEASED_MANAGERS)): | $(word 1,$(RELEASED_MANAGERS))
+# The operator's packages (vet compiles them and their tests), then the Kubernetes commands, etcd and CoreDNS: they
+# use client-go and its dependencies at one version (aligned-go-build), so each of those packages compiles once.
+$(E2E_K8S): | vet
+$(COREDNS): | $(E2E_K8S)
+$(CONTROLLER_GEN): | vet
+# The managers of earlier releases share some of the operator's dependencies.
 $(word 1,$(RELEASED_MANAGERS)): | vet
+$(word 2,$(RELEASED_MANAGERS)): | $(word 1,$(RELEASED_MANAGERS))
+endif
 
 .PHONY: e2e-binary
 e2e-binary: bundle catalog-image e2e-tools $(RELEASED_MANAGERS)
@@ -461,4 +463,16 @@ tools: $(CONTROLLER_GEN) $(KUSTOMIZE) $(GOLANGCI_LINT) $(OPERATOR_SDK) $(OPM) ##
 # go-install-tool builds package $(2) at version $(3), whose binary is named $(4), into the versioned path $(1).
 define go-install-tool
 @set -e; tmp=$$(mktemp -d); GOBIN=$$tmp go install $(2)@$(3); mv $$tmp/$(4) $(1); rm -rf $$tmp
+endef
+
+# aligned-go-build runs `$(2) go build $(3)` in the tools module hack/tools/$(1) with a copy of its go.mod that also
+# requires this operator's module (its folder here): where both use a module they then use one version, the higher
+# (a requirement only ever raises one), so the Go build cache compiles client-go and the rest of what they share
+# once, for the tests and for the tool. hack/envtest-assets.sh does the same for the Kubernetes commands.
+OPERATOR_MODULE := github.com/configmapsync/configmapsync-operator
+define aligned-go-build
+@set -e; mod=$(LOCALBIN)/modfiles/$(1).mod; mkdir -p $(LOCALBIN)/modfiles; \
+  cp hack/tools/$(1)/go.mod $$mod; cp hack/tools/$(1)/go.sum $${mod%.mod}.sum; \
+  go mod edit -require=$(OPERATOR_MODULE)@v0.0.0 -replace=$(OPERATOR_MODULE)=$(CURDIR) $$mod; \
+  cd hack/tools/$(1) && set -x && $(2) go build -mod=mod -modfile=$$mod $(3)
 endef
