@@ -407,26 +407,25 @@ unshare -n -m --propagation private bash -c 'set -e; ip link set lo up; ip addr 
 	mkdir -p $$d; mount -t tmpfs tmpfs $$d; done; cd tests/e2e && $(1)'
 endef
 
-# Every binary CI builds, for `make -j2 ci-tools` (.ci/run): builds of different modules overlap, so one compiles
-# while the other links or waits on one long package; builds that share packages are ordered below, so two
-# processes never compile the same package at once.
+# Every binary CI builds, for `make -j2 ci-tools` (.ci/run), in two lanes that run side by side. Each lane is a chain
+# (each build waits for the one before it), so make always has exactly one build per lane to run, the longest
+# (Kubernetes) starts as soon as it can, and builds that share packages never compile them at the same time:
+# - lane A: the operator's packages (vet compiles them and their tests), then the Kubernetes commands with etcd,
+#   then CoreDNS; they use client-go and its dependencies at one version (aligned-go-build);
+# - lane B: operator-sdk, then OLM, which shares its client libraries (hack/tools/olm/tools.go); opm's three; the
+#   rest. controller-gen and the earlier releases' managers share packages with the operator, so they also wait
+#   for vet.
+CI_LANE_A := vet $(firstword $(E2E_K8S)) $(COREDNS)
+CI_LANE_B := $(OPERATOR_SDK) $(SCORECARD_TEST) $(OLM_BINARIES)/.built $(OPM_STATIC) $(SERVECACHE) $(GRPC_HEALTH_PROBE) \
+  $(GOLANGCI_LINT) $(CONTROLLER_GEN) $(KUSTOMIZE) $(PAUSE) $(RELEASED_MANAGERS)
 .PHONY: ci-tools
-ci-tools: vet $(E2E_K8S) $(OLM_BINARIES)/.built $(OPERATOR_SDK) $(SCORECARD_TEST) $(GOLANGCI_LINT) $(OPM_STATIC) \
-  $(SERVECACHE) $(GRPC_HEALTH_PROBE) $(COREDNS) $(CONTROLLER_GEN) $(KUSTOMIZE) $(PAUSE) $(RELEASED_MANAGERS)
+ci-tools: $(CI_LANE_A) $(E2E_K8S) $(CI_LANE_B)
+# ci-chain makes each target of the list $(1) wait for the one before it (order only: nothing is rebuilt for it).
+ci-chain = $(if $(word 2,$(1)),$(eval $(word 2,$(1)): | $(word 1,$(1)))$(call ci-chain,$(wordlist 2,$(words $(1)),$(1))))
 ifneq ($(filter ci-tools,$(MAKECMDGOALS)),)
-# One tools module each, and OLM's, which shares the client libraries with operator-sdk's (hack/tools/olm/tools.go).
-$(SCORECARD_TEST): | $(OPERATOR_SDK)
-$(OLM_BINARIES)/.built: | $(SCORECARD_TEST)
-$(SERVECACHE): | $(OPM_STATIC)
-$(GRPC_HEALTH_PROBE): | $(SERVECACHE)
-# The operator's packages (vet compiles them and their tests), then the Kubernetes commands, etcd and CoreDNS: they
-# use client-go and its dependencies at one version (aligned-go-build), so each of those packages compiles once.
-$(E2E_K8S): | vet
-$(COREDNS): | $(E2E_K8S)
-$(CONTROLLER_GEN): | vet
-# The managers of earlier releases share some of the operator's dependencies.
-$(word 1,$(RELEASED_MANAGERS)): | vet
-$(word 2,$(RELEASED_MANAGERS)): | $(word 1,$(RELEASED_MANAGERS))
+$(call ci-chain,$(CI_LANE_A))
+$(call ci-chain,$(CI_LANE_B))
+$(E2E_K8S) $(CONTROLLER_GEN) $(RELEASED_MANAGERS): | vet
 endif
 
 .PHONY: e2e-binary
