@@ -350,10 +350,11 @@ $(COREDNS): hack/tools/coredns/go.mod hack/tools/coredns/main.go | $(LOCALBIN)
 
 # Debian's packages a node needs: containerd, runc, the CNI plugins, iptables (kube-proxy), and busybox's static
 # cp for OLM's util image. Installed when missing.
+# (Installed means dpkg's state "install ok installed": `dpkg -s` also succeeds for a package removed but not purged.)
 NODE_PACKAGES := containerd runc containernetworking-plugins iptables busybox-static
 .PHONY: node-packages
 node-packages: ## Install the Debian packages the local node runs (containerd, runc, CNI plugins, iptables, busybox) when missing.
-	@missing=$$(for p in $(NODE_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	@missing=$$(for p in $(NODE_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then echo "Installing Debian's $$missing (needs root and apt)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 
