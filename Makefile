@@ -17,7 +17,8 @@ BUNDLE_GEN_FLAGS ?= -q --overwrite --version $(VERSION) --channels=$(CHANNELS) -
 
 # Pinned versions. Every tool is built from these into bin/ once and reused.
 KUBERNETES_VERSION ?= 1.37.2
-CONTROLLER_TOOLS_VERSION ?= v0.23.0
+# controller-gen's version is the one its tools module pins (hack/tools/controller-gen/go.mod), so it is read from there.
+CONTROLLER_TOOLS_VERSION := $(shell sed -n 's|.*sigs\.k8s\.io/controller-tools \(v[^ ]*\).*|\1|p' hack/tools/controller-gen/go.mod)
 KUSTOMIZE_VERSION ?= v5.7.1
 GOLANGCI_LINT_VERSION ?= v2.15.0
 OPERATOR_SDK_VERSION ?= v1.42.2

@@ -67,6 +67,5 @@ log "go build ${commands[*]/#/./cmd/}"
 mkdir -p "$work/out"
 go build -mod=mod -trimpath -ldflags="$ldflags" -o "$work/out/" "${commands[@]/#/./cmd/}"
 for cmd in "${commands[@]}"; do mv "$work/out/$cmd" "$out/$cmd"; done
-cd - >/dev/null
 
 echo "$out"
