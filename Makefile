@@ -21,8 +21,11 @@ KUBERNETES_VERSION ?= 1.37.2
 CONTROLLER_TOOLS_VERSION := $(shell sed -n 's|.*sigs\.k8s\.io/controller-tools \(v[^ ]*\).*|\1|p' hack/tools/controller-gen/go.mod)
 KUSTOMIZE_VERSION ?= v5.7.1
 GOLANGCI_LINT_VERSION ?= v2.15.0
-OPERATOR_SDK_VERSION ?= v1.42.2
-OPM_VERSION ?= v1.61.0
+# operator-sdk, scorecard-test, opm and grpc_health_probe come from one tools module (hack/tools/operator-sdk), so
+# their versions are read from its go.mod: opm is the operator-registry that operator-sdk requires.
+SDK_TOOLS_MOD := hack/tools/operator-sdk/go.mod
+OPERATOR_SDK_VERSION := $(shell sed -n 's|.*github\.com/operator-framework/operator-sdk \(v[^ ]*\).*|\1|p' $(SDK_TOOLS_MOD))
+OPM_VERSION := $(shell sed -n 's|.*github\.com/operator-framework/operator-registry \(v[^ ]*\).*|\1|p' $(SDK_TOOLS_MOD))
 OLM_VERSION ?= v0.33.0
 
 SHELL := /usr/bin/env bash -o pipefail
@@ -237,18 +240,17 @@ bundle-image: ## Build the bundle image of BUNDLE_DIR (as bundle.Dockerfile does
 # catalog pods exec it as their probes), and opm's serve cache of catalog/ made by servecache (opm's cache package,
 # JSON format: reproducible, unlike `opm serve --cache-only`). opm is built without cgo, as operator-sdk is: cgo is
 # only for its sqlite index databases, which file-based catalogs, `opm serve`, `opm render` and OLM's bundle
-# unpacking never open, and it would cost a C compile of sqlite and a static libc. All three share one
-# configuration, so the Go build cache compiles their packages once.
+# unpacking never open, and it would cost a C compile of sqlite and a static libc. They are built from operator-sdk's
+# tools module in the same configuration as operator-sdk, so the Go build cache compiles their packages once.
 GRPC_HEALTH_PROBE := $(LOCALBIN)/image/grpc_health_probe-linux-amd64
 SERVECACHE := $(LOCALBIN)/servecache-$(OPM_VERSION)
 SERVE_CACHE_DIR := $(LOCALBIN)/image/serve-cache
-OPM_BUILD := cd hack/tools/opm && CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -mod=mod -trimpath \
-  -tags $(TOOLS_BUILD_TAGS) -ldflags '-s -w'
-$(OPM_STATIC): | $(LOCALBIN)
+OPM_BUILD = $(SDK_TOOLS_BUILD) -ldflags '-s -w'
+$(OPM_STATIC): $(SDK_TOOLS_MOD) | $(LOCALBIN)
 	$(OPM_BUILD) -o $@ github.com/operator-framework/operator-registry/cmd/opm
-$(SERVECACHE): | $(LOCALBIN)
+$(SERVECACHE): $(SDK_TOOLS_MOD) | $(LOCALBIN)
 	$(OPM_BUILD) -o $@ ./servecache
-$(GRPC_HEALTH_PROBE): | $(LOCALBIN)
+$(GRPC_HEALTH_PROBE): $(SDK_TOOLS_MOD) | $(LOCALBIN)
 	$(OPM_BUILD) -o $@ github.com/grpc-ecosystem/grpc-health-probe
 
 .PHONY: catalog-image-tools
@@ -306,16 +308,19 @@ $(KUSTOMIZE): | $(LOCALBIN)
 $(GOLANGCI_LINT): | $(LOCALBIN)
 	cd hack/tools/golangci-lint && go build -mod=mod -trimpath -ldflags='-s -w' -o $@ github.com/golangci/golangci-lint/v2/cmd/golangci-lint
 
-$(OPERATOR_SDK): | $(LOCALBIN)
-	cd hack/tools/operator-sdk && CGO_ENABLED=0 go build -mod=mod -trimpath -tags $(TOOLS_BUILD_TAGS) \
-		-ldflags "-s -w -X github.com/operator-framework/operator-sdk/internal/version.Version=$(OPERATOR_SDK_VERSION) -X github.com/operator-framework/operator-sdk/internal/version.ImageVersion=$(OPERATOR_SDK_VERSION)" \
-		-o $@ github.com/operator-framework/operator-sdk/cmd/operator-sdk
+# operator-sdk's tools module (hack/tools/operator-sdk) builds operator-sdk, scorecard-test, opm and
+# grpc_health_probe, all static for linux/amd64 (the images' platform, and this machine's).
+SDK_TOOLS_BUILD = cd hack/tools/operator-sdk && CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -mod=mod -trimpath \
+  -tags $(TOOLS_BUILD_TAGS)
+$(OPERATOR_SDK): $(SDK_TOOLS_MOD) | $(LOCALBIN)
+	$(SDK_TOOLS_BUILD) \
+	  -ldflags "-s -w -X github.com/operator-framework/operator-sdk/internal/version.Version=$(OPERATOR_SDK_VERSION) -X github.com/operator-framework/operator-sdk/internal/version.ImageVersion=$(OPERATOR_SDK_VERSION)" \
+	  -o $@ github.com/operator-framework/operator-sdk/cmd/operator-sdk
 
-# operator-sdk's scorecard-test, static for its image (the one the bundle's tests/scorecard/config.yaml names).
+# operator-sdk's scorecard-test, for its image (the one the bundle's tests/scorecard/config.yaml names).
 SCORECARD_TEST := $(LOCALBIN)/image/scorecard-test-$(OPERATOR_SDK_VERSION)-linux-amd64
-$(SCORECARD_TEST): | $(LOCALBIN)
-	cd hack/tools/operator-sdk && CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -mod=mod -trimpath -tags $(TOOLS_BUILD_TAGS) \
-	  -ldflags='-s -w' -o $@ github.com/operator-framework/operator-sdk/images/scorecard-test
+$(SCORECARD_TEST): $(SDK_TOOLS_MOD) | $(LOCALBIN)
+	$(SDK_TOOLS_BUILD) -ldflags='-s -w' -o $@ github.com/operator-framework/operator-sdk/images/scorecard-test
 
 # OLM v0's image: its olm, catalog and package-server operators, copy-content and cpb (bundle unpacking), static for
 # linux/amd64, from a tools module that copies OLM's go.mod (it has module replaces, which `go install` refuses).
@@ -414,11 +419,11 @@ endef
 # (Kubernetes) starts as soon as it can, and builds that share packages never compile them at the same time:
 # - lane A: the operator's packages (vet compiles them and their tests), then the Kubernetes commands with etcd,
 #   then CoreDNS; they use client-go and its dependencies at one version (aligned-go-build);
-# - lane B: operator-sdk, then OLM, which shares its client libraries (hack/tools/olm/tools.go); opm's three; the
-#   rest. controller-gen and the earlier releases' managers share packages with the operator, so they also wait
-#   for vet.
+# - lane B: operator-sdk, scorecard-test and opm's three (one tools module), then OLM, which shares their client
+#   libraries (hack/tools/olm/tools.go); the rest. controller-gen and the earlier releases' managers share packages
+#   with the operator, so they also wait for vet.
 CI_LANE_A := vet $(firstword $(E2E_K8S)) $(COREDNS)
-CI_LANE_B := $(OPERATOR_SDK) $(SCORECARD_TEST) $(OLM_BINARIES)/.built $(OPM_STATIC) $(SERVECACHE) $(GRPC_HEALTH_PROBE) \
+CI_LANE_B := $(OPERATOR_SDK) $(SCORECARD_TEST) $(OPM_STATIC) $(SERVECACHE) $(GRPC_HEALTH_PROBE) $(OLM_BINARIES)/.built \
   $(GOLANGCI_LINT) $(CONTROLLER_GEN) $(KUSTOMIZE) $(PAUSE) $(RELEASED_MANAGERS)
 .PHONY: ci-tools
 ci-tools: $(CI_LANE_A) $(E2E_K8S) $(CI_LANE_B)

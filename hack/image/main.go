@@ -74,7 +74,7 @@ func run(args []string) error {
 	var base ociimage.OpmBase
 	fs.StringVar(&base.Opm, "opm", "", "Static opm binary for the catalog image (linux/amd64).")
 	fs.StringVar(&base.HealthProbe, "health-probe", "", "Static grpc_health_probe binary for the catalog image.")
-	fs.StringVar(&base.ServeCache, "serve-cache", "", "opm's serve cache of the catalog (hack/tools/opm/servecache).")
+	fs.StringVar(&base.ServeCache, "serve-cache", "", "opm's serve cache of the catalog (hack/tools/operator-sdk/servecache).")
 	fs.Var(&binaries, "binary", "ARCH=path of a static manager binary; repeat for each architecture (operator).")
 	fs.Var(&labels, "label", "KEY=VALUE label of the operator image; repeatable.")
 	if err := fs.Parse(args[1:]); err != nil {

@@ -82,7 +82,7 @@ func FromDockerfile(d Dockerfile, context string, platform v1.Platform, base *Ba
 // opm and grpc_health_probe (which OLM's catalog pods run as their probes), linux/amd64.
 type OpmBase struct {
 	Opm, HealthProbe string
-	// ServeCache is the folder of opm's serve cache for the catalog, made by hack/tools/opm/servecache.
+	// ServeCache is the folder of opm's serve cache for the catalog, made by hack/tools/operator-sdk/servecache.
 	ServeCache string
 }
 

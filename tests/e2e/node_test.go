@@ -32,7 +32,7 @@ const (
 	// olmImage is OLM's image, built here, and opmImage what OLM's catalog operator runs to unpack a bundle image:
 	// the images OLM's release manifests name (OLM_RELEASE, rendered by hack/olm-release.sh).
 	olmImage = "quay.io/operator-framework/olm:v0.33.0"
-	opmImage = "quay.io/operator-framework/opm:v1.61.0"
+	opmImage = "quay.io/operator-framework/opm:v1.59.0"
 	// corednsImage is the cluster DNS's image (testdata/coredns.yaml), built here.
 	corednsImage = "registry.k8s.io/coredns/coredns:v1.15.0"
 	// scorecardTestImage is what the bundle's scorecard config runs; the untar and storage images are given to
