@@ -40,6 +40,8 @@ GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 OPERATOR_SDK ?= $(LOCALBIN)/operator-sdk-$(OPERATOR_SDK_VERSION)
 # opm: the static linux/amd64 binary the catalog image carries serves the host too.
 OPM_STATIC := $(LOCALBIN)/image/opm-$(OPM_VERSION)-linux-amd64
+# OPM_IMAGE is the opm image that OPM_STATIC is for: catalog.Dockerfile's base, and OLM's bundle unpacking image.
+OPM_IMAGE := quay.io/operator-framework/opm:$(OPM_VERSION)
 OPM ?= $(OPM_STATIC)
 
 # The control plane for tests: the user's own KUBEBUILDER_ASSETS (setup-envtest) when set, else ours, built from source.
@@ -261,6 +263,9 @@ catalog-image-tools: $(OPM_STATIC) $(GRPC_HEALTH_PROBE) $(SERVECACHE) ## Build o
 
 .PHONY: catalog-image
 catalog-image: catalog catalog-image-tools ## Build the catalog image from catalog.Dockerfile (opm built here) into bin/images/catalog; IMAGE_PUSH=1 pushes it to CATALOG_IMG.
+	@# The opm built here stands in for the Dockerfile's base image, so the two must be the same version.
+	@grep -qx 'FROM $(OPM_IMAGE)' catalog.Dockerfile || \
+	  { echo "catalog.Dockerfile must build FROM $(OPM_IMAGE), the opm built here (OPM_VERSION)" >&2; exit 1; }
 	$(SERVECACHE) catalog $(SERVE_CACHE_DIR)
 	go run ./hack/image catalog -dockerfile catalog.Dockerfile -opm $(OPM_STATIC) -health-probe $(GRPC_HEALTH_PROBE) \
 	  -serve-cache $(SERVE_CACHE_DIR) -out $(IMAGES_DIR)/catalog -tag v$(VERSION) $(if $(IMAGE_PUSH),-push $(CATALOG_IMG))
@@ -342,7 +347,7 @@ HELM_VERSION ?= v3.22.0
 HELM := $(LOCALBIN)/helm-$(HELM_VERSION)
 OLM_RELEASE := tests/e2e/testdata/olm-$(OLM_VERSION)
 OLM_RELEASE_ARGS = "$$(cd hack/tools/olm && go list -m -f '{{.Dir}}' github.com/operator-framework/operator-lifecycle-manager)" \
-  $(OLM_VERSION) quay.io/operator-framework/olm:$(OLM_VERSION) quay.io/operator-framework/opm:$(OPM_VERSION) $(OLM_RELEASE)
+  $(OLM_VERSION) quay.io/operator-framework/olm:$(OLM_VERSION) $(OPM_IMAGE) $(OLM_RELEASE)
 $(HELM): hack/tools/helm/go.mod | $(LOCALBIN)
 	cd hack/tools/helm && go build -mod=mod -trimpath -o $@ helm.sh/helm/v3/cmd/helm
 
