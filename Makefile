@@ -16,16 +16,18 @@ BUNDLE_GEN_FLAGS ?= -q --overwrite --version $(VERSION) --channels=$(CHANNELS) -
   --extra-service-accounts $(PACKAGE)-metrics-scraper
 
 # Pinned versions. Every tool is built from these into bin/ once and reused.
+# go-mod-version is the version of module $(1) that the go.mod $(2) requires.
+go-mod-version = $(shell sed -n 's|.*$(subst .,\.,$(1)) \(v[^ ]*\).*|\1|p' $(2))
 KUBERNETES_VERSION ?= 1.37.2
 # controller-gen's version is the one its tools module pins (hack/tools/controller-gen/go.mod), so it is read from there.
-CONTROLLER_TOOLS_VERSION := $(shell sed -n 's|.*sigs\.k8s\.io/controller-tools \(v[^ ]*\).*|\1|p' hack/tools/controller-gen/go.mod)
+CONTROLLER_TOOLS_VERSION := $(call go-mod-version,sigs.k8s.io/controller-tools,hack/tools/controller-gen/go.mod)
 KUSTOMIZE_VERSION ?= v5.7.1
 GOLANGCI_LINT_VERSION ?= v2.15.0
 # operator-sdk, scorecard-test, opm and grpc_health_probe come from one tools module (hack/tools/operator-sdk), so
 # their versions are read from its go.mod: opm is the operator-registry that operator-sdk requires.
 SDK_TOOLS_MOD := hack/tools/operator-sdk/go.mod
-OPERATOR_SDK_VERSION := $(shell sed -n 's|.*github\.com/operator-framework/operator-sdk \(v[^ ]*\).*|\1|p' $(SDK_TOOLS_MOD))
-OPM_VERSION := $(shell sed -n 's|.*github\.com/operator-framework/operator-registry \(v[^ ]*\).*|\1|p' $(SDK_TOOLS_MOD))
+OPERATOR_SDK_VERSION := $(call go-mod-version,github.com/operator-framework/operator-sdk,$(SDK_TOOLS_MOD))
+OPM_VERSION := $(call go-mod-version,github.com/operator-framework/operator-registry,$(SDK_TOOLS_MOD))
 OLM_VERSION ?= v0.33.0
 
 SHELL := /usr/bin/env bash -o pipefail
