@@ -102,6 +102,7 @@ func run(opts operator.Flags) error {
 		WebhookServer:                 webhookServer,
 		Scheme:                        operator.NewScheme(),
 		Cache:                         operator.CacheOptions(),
+		Client:                        operator.ClientOptions(),
 		Metrics:                       metricsOpts,
 		HealthProbeBindAddress:        opts.ProbeAddr,
 		PprofBindAddress:              opts.PprofAddr,

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
+	"github.com/configmapsync/configmapsync-operator/internal/copystore"
 	"github.com/configmapsync/configmapsync-operator/internal/metawatch"
 	"github.com/configmapsync/configmapsync-operator/internal/metrics"
 	"github.com/configmapsync/configmapsync-operator/internal/syncer"
@@ -36,8 +37,13 @@ type ConfigMapSyncReconciler struct {
 	// Sources notifies of ConfigMap and Secret changes (internal/metawatch), shared with the ManagedSecret controller.
 	Sources  *metawatch.Watches
 	Recorder recorder.EventRecorder
-	// Writer creates and updates copies; nil writes them with Client.
+	// Writer creates and patches copies; nil writes them with Client.
 	Writer CopyWriter
+	// Copies holds the views of the objects labelled as the operator's, their data hashed and proofs checked.
+	Copies *copystore.Store
+	// AcceptUnprovenUntil ends the upgrade window: until then, an object without a proof that claims a
+	// ConfigMapSync exactly, at one of its destinations, is taken as its copy and signed (ownership.Keys).
+	AcceptUnprovenUntil time.Time
 	// FanOut bounds how many copies one sync writes in parallel.
 	FanOut int
 	// ExcludedNamespaces holds names and globs of namespaces no ConfigMapSync may write to, whatever it asks
@@ -51,6 +57,8 @@ type ConfigMapSyncReconciler struct {
 	written writtenCopies
 	// finalized remembers the ConfigMapSyncs this process cleaned up, whose late copies are orphans.
 	finalized finalizedUIDs
+	// unproven remembers the objects last reported as claiming each ConfigMapSync without a proof.
+	unproven unprovenReports
 	// sourceCache keeps small sources between syncs; nil without SourceCacheBytes.
 	sourceCache *sourceCache
 }
@@ -82,6 +90,7 @@ func (r *ConfigMapSyncReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 // cleanup (deleteOrphans).
 func (r *ConfigMapSyncReconciler) gone(ctx context.Context, key types.NamespacedName) error {
 	metrics.SetCopies(key, "", 0)
+	metrics.SetUnproven(key, "", 0)
 	return r.deleteOrphans(ctx, key)
 }
 
@@ -96,6 +105,7 @@ func (r *ConfigMapSyncReconciler) reconcileNormal(ctx context.Context, before, c
 		emitConditionEvents(r.Recorder, before, cms, "Sync")
 		emitKeysEvent(r.Recorder, before, cms)
 		emitAdoptions(r.Recorder, cms, out)
+		r.reportUnproven(cms, out.kind, out.unproven)
 		logOutcome(ctx, out)
 		recordSyncMetrics(cms, out, err, time.Since(start))
 		if err != nil {
@@ -166,7 +176,7 @@ const maxPendingRollouts = 100
 // pendingChanges rebuilds the changes of the namespaces in status.pendingRollouts from the operator's copies.
 func (r *ConfigMapSyncReconciler) pendingChanges(ctx context.Context, cms *syncv1.ConfigMapSync, already []copyChange) ([]copyChange, error) {
 	kind := string(cms.SourceKind())
-	owned, err := r.ownedCopies(ctx, cms, kind)
+	owned, _, err := r.ownedCopies(cms, kind)
 	if err != nil {
 		return nil, err
 	}
@@ -212,6 +222,8 @@ type outcome struct {
 	copies int
 	// changes lists the copies whose content changed, for rollouts.
 	changes []copyChange
+	// unproven lists the objects that claim the ConfigMapSync without a proof and were left alone.
+	unproven []client.Object
 }
 
 type destinationResult struct {
@@ -246,17 +258,18 @@ func (r *ConfigMapSyncReconciler) sync(ctx context.Context, cms *syncv1.ConfigMa
 		return out, err
 	}
 	out.missing, out.excluded = targets.Missing, targets.Excluded
-	owned, err := r.ownedCopies(ctx, cms, out.kind)
+	owned, unproven, err := r.ownedCopies(cms, out.kind)
 	if err != nil {
 		return out, err
 	}
 
 	name := cms.CopyName()
-	out.destinations = r.writeCopies(ctx, cms, src, content, targets.Namespaces, owned)
+	out.destinations = r.writeCopies(ctx, cms, src, content, targets.Namespaces)
 	keep := make(map[types.NamespacedName]bool, len(targets.Namespaces))
 	for _, ns := range targets.Namespaces {
 		keep[types.NamespacedName{Namespace: ns, Name: name}] = true
 	}
+	out.unproven = unproven
 	// Prune what is no longer wanted: namespaces that stopped matching or were unlisted, and the old name after a
 	// rename. Found by label in the cache, not remembered, so a restart loses nothing.
 	var stale []client.Object
@@ -271,18 +284,27 @@ func (r *ConfigMapSyncReconciler) sync(ctx context.Context, cms *syncv1.ConfigMa
 }
 
 // writeCopies brings the copy in every target namespace in line with the source, a few at a time (fewer for a
-// large source), and returns what happened in each. owned holds the operator's cached copies.
+// large source), and returns what happened in each. What stands at each destination comes from the copy store:
+// the operator's copy, or an object that only claims to be one, which Plan tells apart by its proof.
 func (r *ConfigMapSyncReconciler) writeCopies(ctx context.Context, cms *syncv1.ConfigMapSync, src client.Object, content syncer.Content,
-	namespaces []string, owned map[types.NamespacedName]client.Object) []destinationResult {
+	namespaces []string) []destinationResult {
 	owner := syncer.OwnerOf(cms)
 	name := cms.CopyName()
 	kind := string(cms.SourceKind())
+	opts := syncer.PlanOptions{
+		Adopt:          cms.Spec.ConflictPolicy == syncv1.ConflictPolicyAdopt,
+		AcceptUnproven: time.Now().Before(r.AcceptUnprovenUntil),
+	}
+	keys := r.Copies.Keys()
 	results := make([]destinationResult, len(namespaces))
 	fanOut(writesInFlight(r.FanOut, content.Size()), len(namespaces), func(i int) {
 		ns := namespaces[i]
-		desired := syncer.Desired(src, content, ns, name, owner)
-		existing := owned[types.NamespacedName{Namespace: ns, Name: name}]
-		action, err := r.syncCopy(ctx, existing, desired, owner, cms.Spec.ConflictPolicy == syncv1.ConflictPolicyAdopt)
+		desired := syncer.Desired(src, content, ns, name, owner, keys)
+		var existing client.Object
+		if v := r.Copies.Get(kind, types.NamespacedName{Namespace: ns, Name: name}); v != nil {
+			existing = v
+		}
+		action, err := r.syncCopy(ctx, existing, desired, owner, opts)
 		results[i] = destinationResult{namespace: ns, action: action, err: err}
 		if err == nil && contentChanged(existing, action, content.Hash()) {
 			results[i].change = &copyChange{namespace: ns, kind: kind, name: name,
@@ -341,10 +363,11 @@ func (r *ConfigMapSyncReconciler) readSource(ctx context.Context, key copyKey) (
 // contentChanged reports whether a write replaced the content of an existing copy (a new copy has no consumers
 // that need restarting).
 func contentChanged(existing client.Object, action syncer.Action, hash string) bool {
-	if existing == nil || (action != syncer.ActionUpdate && action != syncer.ActionReplace) {
+	v, ok := existing.(*syncer.View)
+	if !ok || (action != syncer.ActionUpdate && action != syncer.ActionReplace) {
 		return false
 	}
-	return existing.GetAnnotations()[syncv1.ContentHashAnnotation] != hash
+	return v.Hash() != hash
 }
 
 // fanOut runs fn for 0..n-1 with at most r.FanOut calls at a time.

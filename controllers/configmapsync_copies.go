@@ -21,46 +21,60 @@ import (
 	"github.com/configmapsync/configmapsync-operator/internal/syncer"
 )
 
-// ownerUIDIndex indexes cached copies by the UID of the ConfigMapSync that owns them.
-const ownerUIDIndex = "metadata.labels.owner-uid"
-
-// syncCopy brings one destination in line with desired. existing is the operator's cached copy there, or nil;
-// adopt takes over an object of the copy's name that the owner does not own.
-func (r *ConfigMapSyncReconciler) syncCopy(ctx context.Context, existing, desired client.Object, owner syncer.Owner, adopt bool) (syncer.Action, error) {
+// syncCopy brings one destination in line with desired. existing is the view of the object the copy store holds
+// there (labelled as the operator's, proven or not), or nil; opts says what the ConfigMapSync lets Plan take over.
+func (r *ConfigMapSyncReconciler) syncCopy(ctx context.Context, existing, desired client.Object, owner syncer.Owner, opts syncer.PlanOptions) (syncer.Action, error) {
 	if r.written.holds(desired, existing) {
-		return syncer.ActionNone, nil // Written by this process already; the cache has not caught up yet.
+		return syncer.ActionNone, nil // Written by this process already; the store has not caught up yet.
 	}
-	action := syncer.Plan(existing, desired, owner, adopt)
+	action := syncer.Plan(existing, desired, owner, opts)
 	if action == syncer.ActionCreate {
 		err := r.copyWriter().Create(ctx, desired)
 		if !apierrors.IsAlreadyExists(err) {
 			return action, r.wrote(desired, action, err)
 		}
-		// The cache only holds labelled copies, so the object in the way is either someone else's (invisible to
-		// the cache) or a copy the cache has not seen yet: read it live to tell which.
+		// The store only holds labelled objects, so the object in the way is either someone else's (invisible to
+		// the store) or a copy the store has not seen yet: read it live to tell which.
 		live := syncer.NewObject(kindName(desired))
 		if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(desired), live); err != nil {
 			return action, fmt.Errorf("reading %s: %w", describe(desired), err)
 		}
-		// Planned from the same data-less view as the cache's, so that no other rule decides a live object.
-		existing = syncer.DropData(live)
-		action = syncer.Plan(existing, desired, owner, adopt)
+		// Judged as the store judges: a view, its data hashed and its proof checked, so that no other rule decides
+		// a live object.
+		existing = r.Copies.View(live)
+		action = syncer.Plan(existing, desired, owner, opts)
 	}
 	keepAdoption(existing, desired, action)
 	switch {
 	case action == syncer.ActionAdopt && !syncer.NeedsReplace(existing, desired), action == syncer.ActionUpdate:
-		desired.SetResourceVersion(existing.GetResourceVersion())
-		return action, r.wrote(desired, action, r.copyWriter().Update(ctx, desired))
-	case action == syncer.ActionAdopt, action == syncer.ActionReplace:
-		// Immutable objects and Secret types cannot be updated: delete (only the exact object we read) and create.
-		uid, rv := existing.GetUID(), existing.GetResourceVersion()
-		err := r.Delete(ctx, existing, client.Preconditions{UID: &uid, ResourceVersion: &rv})
-		if err != nil && !apierrors.IsNotFound(err) {
-			return action, r.wrote(desired, action, err)
+		patch, err := syncer.UpdatePatch(existing, desired)
+		if err != nil {
+			return action, described(action, desired, err)
 		}
-		return action, r.wrote(desired, action, r.copyWriter().Create(ctx, desired))
+		return action, r.wrote(desired, action, r.copyWriter().Patch(ctx, desired, patch))
+	case action == syncer.ActionAdopt, action == syncer.ActionReplace:
+		return action, r.wrote(desired, action, r.replace(ctx, existing, desired))
 	}
 	return action, nil
+}
+
+// replace deletes existing and creates desired in its place, for what cannot be patched: an immutable copy whose
+// data changes, a Secret whose type changes. The new object is first sent as a server-side dry run (under a
+// generated name, since the old one still holds the name): when the API server or an admission policy would refuse
+// it, the old copy stays, rather than leaving the destination with none. Only the exact object read is deleted.
+func (r *ConfigMapSyncReconciler) replace(ctx context.Context, existing, desired client.Object) error {
+	probe := desired.DeepCopyObject().(client.Object)
+	probe.SetName("")
+	probe.SetGenerateName(desired.GetName() + "-")
+	if err := r.Client.Create(ctx, probe, client.DryRunAll); err != nil {
+		return fmt.Errorf("the replacement would be refused, so the object in place is kept: %w", err)
+	}
+	uid, rv := existing.GetUID(), existing.GetResourceVersion()
+	err := r.Delete(ctx, asMetadata(existing), client.Preconditions{UID: &uid, ResourceVersion: &rv})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return err
+	}
+	return r.copyWriter().Create(ctx, desired)
 }
 
 // keepAdoption marks desired as adopted when action adopts existing, and keeps the mark of an earlier adoption.
@@ -79,11 +93,12 @@ func keepAdoption(existing, desired client.Object, action syncer.Action) {
 	}
 }
 
-// CopyWriter creates and updates copies and sets their metadata to the API server's answer. internal/metawrite's
+// CopyWriter creates and patches copies and sets their metadata to the API server's answer. internal/metawrite's
 // reads back only the metadata, not the MiB of data a copy may hold.
 type CopyWriter interface {
 	Create(ctx context.Context, obj client.Object) error
-	Update(ctx context.Context, obj client.Object) error
+	// Patch applies a strategic merge patch to the object obj names.
+	Patch(ctx context.Context, obj client.Object, patch []byte) error
 }
 
 // copyWriter returns r.Writer, or the manager's client when none is set (unit tests).
@@ -100,8 +115,8 @@ type clientWriter struct{ client.Client }
 func (w clientWriter) Create(ctx context.Context, obj client.Object) error {
 	return w.Client.Create(ctx, obj)
 }
-func (w clientWriter) Update(ctx context.Context, obj client.Object) error {
-	return w.Client.Update(ctx, obj)
+func (w clientWriter) Patch(ctx context.Context, obj client.Object, patch []byte) error {
+	return w.Client.Patch(ctx, obj, client.RawPatch(types.StrategicMergePatchType, patch))
 }
 
 // wrote counts a write to a copy and wraps its error with what was written. Errors name the object, never its data.
@@ -130,21 +145,27 @@ func (r *ConfigMapSyncReconciler) releaseCopy(ctx context.Context, obj client.Ob
 	return r.wrote(obj, "Release", release(ctx, r.Client, obj))
 }
 
-// ownedCopies returns the operator's cached copies of kind owned by cms, by namespace and name.
-func (r *ConfigMapSyncReconciler) ownedCopies(ctx context.Context, cms *syncv1.ConfigMapSync, kind string) (map[types.NamespacedName]client.Object, error) {
-	list := syncer.NewList(kind)
-	if err := r.List(ctx, list, client.MatchingFields{ownerUIDIndex: string(cms.UID)}); err != nil {
-		return nil, fmt.Errorf("listing copies: %w", err)
+// ownedCopies returns the copies of kind the store shows as cms's, by namespace and name: labelled for cms and
+// proven. The objects that claim cms without a proof come second: they are never written, pruned or deleted.
+func (r *ConfigMapSyncReconciler) ownedCopies(cms *syncv1.ConfigMapSync, kind string) (owned map[types.NamespacedName]client.Object, unproven []client.Object, err error) {
+	views, err := r.Copies.ByOwner(kind, cms.UID)
+	if err != nil {
+		return nil, nil, err
 	}
-	owned := byKey(list)
 	owner := syncer.OwnerOf(cms)
-	maps.DeleteFunc(owned, func(_ types.NamespacedName, obj client.Object) bool { return !syncer.IsOwnedBy(obj, owner) })
-	return owned, nil
+	owned = make(map[types.NamespacedName]client.Object, len(views))
+	for _, v := range views {
+		if syncer.IsOwnedBy(v, owner) {
+			owned[client.ObjectKeyFromObject(v)] = v
+		} else {
+			unproven = append(unproven, v)
+		}
+	}
+	return owned, unproven, nil
 }
 
 // liveCopies lists every copy owned by cms straight from the API server, metadata only (a copy may hold a MiB):
-// releasing copies must not miss one the cache has not seen yet, nor touch an object that only looks like one
-// (the same owner label without ours).
+// releasing copies must not miss one the store has not seen yet, nor touch an object that only claims to be one.
 func (r *ConfigMapSyncReconciler) liveCopies(ctx context.Context, cms *syncv1.ConfigMapSync) ([]client.Object, error) {
 	list := &metav1.PartialObjectMetadataList{}
 	list.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind(string(cms.SourceKind()) + "List"))
@@ -156,20 +177,20 @@ func (r *ConfigMapSyncReconciler) liveCopies(ctx context.Context, cms *syncv1.Co
 	}
 	var out []client.Object
 	for i := range list.Items {
-		if obj := &list.Items[i]; syncer.IsOwnedBy(obj, owner) {
-			out = append(out, obj)
+		if v := r.Copies.View(&list.Items[i]); syncer.IsOwnedBy(v, owner) {
+			out = append(out, v)
 		}
 	}
 	return out, nil
 }
 
-// copiesToDelete returns the copies of cms to delete, without a cluster-wide list: those in the cache, and, read
-// live by name (metadata only), the copy in every namespace the sync writes to that the cache has not shown yet:
-// a copy written a moment ago may not have reached it. A copy the cache only sees after its ConfigMapSync is gone
+// copiesToDelete returns the copies of cms to delete, without a cluster-wide list: those in the store, and, read
+// live by name (metadata only), the copy in every namespace the sync writes to that the store has not shown yet:
+// a copy written a moment ago may not have reached it. A copy the store only sees after its ConfigMapSync is gone
 // is deleted then (deleteOrphans).
 func (r *ConfigMapSyncReconciler) copiesToDelete(ctx context.Context, cms *syncv1.ConfigMapSync) ([]client.Object, error) {
 	kind := string(cms.SourceKind())
-	owned, err := r.ownedCopies(ctx, cms, kind)
+	owned, _, err := r.ownedCopies(cms, kind)
 	if err != nil {
 		return nil, err
 	}
@@ -191,8 +212,8 @@ func (r *ConfigMapSyncReconciler) copiesToDelete(ctx context.Context, cms *syncv
 		obj := metadataOf(kind)
 		if err := r.APIReader.Get(ctx, unseen[i], obj); err != nil {
 			errs[i] = client.IgnoreNotFound(err)
-		} else if syncer.IsOwnedBy(obj, owner) {
-			found[i] = obj
+		} else if v := r.Copies.View(obj); syncer.IsOwnedBy(v, owner) {
+			found[i] = v
 		}
 	})
 	if err := errors.Join(errs...); err != nil {
@@ -207,24 +228,24 @@ func (r *ConfigMapSyncReconciler) copiesToDelete(ctx context.Context, cms *syncv
 	return out, nil
 }
 
-// deleteOrphans deletes the copies the cache holds for a ConfigMapSync this process finalized: copies written
-// while it was being deleted and seen by the cache only after its cleanup. Only the UIDs this process cleaned up
-// under that name count, so an object that merely carries the operator's labels and an owner that does not exist
-// (anyone who can label an object can forge that) is never deleted.
+// deleteOrphans deletes the copies the store holds for a ConfigMapSync this process finalized: copies written
+// while it was being deleted and seen by the store only after its cleanup. Only the UIDs this process cleaned up
+// under that name count, and only proven copies, so an object that merely carries the operator's labels and an
+// owner that does not exist is never deleted.
 func (r *ConfigMapSyncReconciler) deleteOrphans(ctx context.Context, key types.NamespacedName) error {
 	var orphans []client.Object
 	for _, uid := range r.finalized.of(key) {
 		owner := syncer.Owner{NamespacedName: key, UID: uid}
 		for _, kind := range []string{syncer.KindConfigMap, syncer.KindSecret} {
-			list := syncer.NewList(kind)
-			if err := r.List(ctx, list, client.MatchingFields{ownerUIDIndex: string(uid)}); err != nil {
-				return fmt.Errorf("listing copies: %w", err)
+			views, err := r.Copies.ByOwner(kind, uid)
+			if err != nil {
+				return err
 			}
-			_ = metaEach(list, func(obj client.Object) {
-				if got, ok := syncer.OwnerKey(obj); ok && got == key && syncer.IsSyncCopy(obj) && syncer.IsOwnedBy(obj, owner) {
-					orphans = append(orphans, obj)
+			for _, v := range views {
+				if got, ok := syncer.OwnerKey(v); ok && got == key && syncer.IsSyncCopy(v) && syncer.IsOwnedBy(v, owner) {
+					orphans = append(orphans, v)
 				}
-			})
+			}
 		}
 	}
 	errs := make([]error, len(orphans))

@@ -35,8 +35,8 @@ const (
 	anyNamespace              = "*"
 )
 
-// SetupWithManager registers the controller and its watches: ConfigMapSyncs; the operator's own copies (a
-// tampered or deleted copy is restored at once); the metadata of every ConfigMap and Secret (a changed source is
+// SetupWithManager registers the controller and its watches: ConfigMapSyncs; the objects labelled as the
+// operator's copies, through the copy store (a tampered or deleted copy is restored at once); the metadata of every ConfigMap and Secret (a changed source is
 // synced at once); and the metadata of namespaces (new namespaces matching a selector get their copy).
 func (r *ConfigMapSyncReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	indexer := mgr.GetFieldIndexer()
@@ -45,11 +45,6 @@ func (r *ConfigMapSyncReconciler) SetupWithManager(ctx context.Context, mgr ctrl
 	}
 	if err := indexer.IndexField(ctx, &syncv1.ConfigMapSync{}, destinationNamespaceIndex, destinationNamespaces); err != nil {
 		return fmt.Errorf("indexing ConfigMapSyncs by destination namespace: %w", err)
-	}
-	for _, kind := range []string{syncer.KindConfigMap, syncer.KindSecret} {
-		if err := indexer.IndexField(ctx, syncer.NewObject(kind), ownerUIDIndex, copyOwnerUID); err != nil {
-			return fmt.Errorf("indexing copies by owner: %w", err)
-		}
 	}
 
 	if r.SourceCacheBytes > 0 {
@@ -60,7 +55,7 @@ func (r *ConfigMapSyncReconciler) SetupWithManager(ctx context.Context, mgr ctrl
 		Named("configmapsync").
 		WithOptions(controllerOptions(o))
 	for _, kind := range []string{syncer.KindConfigMap, syncer.KindSecret} {
-		b = b.Watches(syncer.NewObject(kind), r.copyEvents()).
+		b = b.WatchesRawSource(r.Copies.Source(kind, r.copyEvents())).
 			WatchesRawSource(r.Sources.Source(resourceOf(kind), r.syncsWatching(kind)))
 	}
 	b = b.WatchesRawSource(source.Kind(r.Metadata, metadataOf("Namespace"),
@@ -115,9 +110,6 @@ func destinationNamespaces(obj client.Object) []string {
 	}
 	return keys
 }
-
-// copyOwnerUID is the ownerUIDIndex of a cached copy.
-func copyOwnerUID(obj client.Object) []string { return []string{obj.GetLabels()[syncv1.OwnerUIDLabel]} }
 
 func objectKey(kind, namespace, name string) string { return kind + "/" + namespace + "/" + name }
 

@@ -245,13 +245,16 @@ func (c cleanup) run(ctx context.Context, rec recorder.EventRecorder, before, ob
 // deleteOwned deletes one object the operator wrote (only the exact object read, by UID); one already gone is fine.
 func deleteOwned(ctx context.Context, c client.Client, obj client.Object) error {
 	uid := obj.GetUID()
-	return client.IgnoreNotFound(c.Delete(ctx, obj, client.Preconditions{UID: &uid}))
+	return client.IgnoreNotFound(c.Delete(ctx, asMetadata(obj), client.Preconditions{UID: &uid}))
 }
 
-// release strips the operator's ownership from an object and leaves its data: what the Orphan deletion policy
-// leaves behind is an ordinary object nothing manages. One already gone is fine.
+// release strips the operator's ownership from an object and leaves its data and everything else on it: what the
+// Orphan deletion policy leaves behind is an ordinary object nothing manages. Only the exact object read is
+// patched, by UID; one already gone is fine.
 func release(ctx context.Context, c client.Client, obj client.Object) error {
-	return client.IgnoreNotFound(c.Patch(ctx, syncer.Released(obj), client.MergeFrom(obj)))
+	target := metadataOf(kindName(obj))
+	target.Namespace, target.Name = obj.GetNamespace(), obj.GetName()
+	return client.IgnoreNotFound(c.Patch(ctx, target, client.RawPatch(types.MergePatchType, syncer.ReleasePatch(obj.GetUID()))))
 }
 
 // described wraps err, when there is one, with what was done to which object: kind, namespace and name, never data.

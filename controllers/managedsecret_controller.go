@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
+	"github.com/configmapsync/configmapsync-operator/internal/copystore"
 	"github.com/configmapsync/configmapsync-operator/internal/metawatch"
 	"github.com/configmapsync/configmapsync-operator/internal/metrics"
 	"github.com/configmapsync/configmapsync-operator/internal/secretplan"
@@ -41,6 +42,12 @@ type ManagedSecretReconciler struct {
 	Sources *metawatch.Watches
 	// Metadata caches the metadata of workloads (the rollout opt-in), shared with the ConfigMapSync controller.
 	Metadata cache.Cache
+	// Copies holds the views of the objects labelled as the operator's; its Secrets wake their ManagedSecret, and
+	// its keys sign and check the generated Secrets.
+	Copies *copystore.Store
+	// AcceptUnprovenUntil ends the upgrade window: until then, a Secret without a proof that claims a
+	// ManagedSecret exactly is taken as its Secret and signed (ownership.Keys).
+	AcceptUnprovenUntil time.Time
 	Recorder recorder.EventRecorder
 	// Now is the clock; nil means time.Now. Unit tests set it.
 	Now func() time.Time
@@ -81,7 +88,7 @@ func (r *ManagedSecretReconciler) SetupWithManager(ctx context.Context, mgr ctrl
 		For(&syncv1.ManagedSecret{}).
 		Named("managedsecret").
 		WithOptions(controllerOptions(o)).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(managedSecretOf)).
+		WatchesRawSource(r.Copies.Source(syncer.KindSecret, handler.EnqueueRequestsFromMapFunc(managedSecretOf))).
 		WatchesRawSource(r.Sources.Source(resourceOf(syncer.KindSecret), r.managedSecretsNamed)).
 		Complete(r)
 }
@@ -173,16 +180,12 @@ type secretOutcome struct {
 	stale bool
 }
 
-// apply plans the Secret from the cached copy and, when that calls for a write, plans again from a live read and
-// writes. Planning against the live Secret means a rotation is never repeated because the cache had not seen it
-// yet, and an object of someone else's, which the cache cannot see, is found before anything is written.
+// apply plans the Secret from a live read and writes it when the plan says so. Planning against the live Secret
+// means a rotation is never repeated because a cache had not seen it yet, and an object of someone else's is found
+// before anything is written; no cache holds the values of Secrets.
 func (r *ManagedSecretReconciler) apply(ctx context.Context, ms *syncv1.ManagedSecret) (secretOutcome, error) {
-	now := r.now()
-	out, err := r.decide(ctx, r.Client, ms, now)
+	out, err := r.decide(ctx, r.APIReader, ms, r.now())
 	if err != nil || out.conflict || out.action == syncer.ActionNone {
-		return out, err
-	}
-	if out, err = r.decide(ctx, r.APIReader, ms, now); err != nil || out.conflict {
 		return out, err
 	}
 	plan := out.plan
@@ -212,14 +215,21 @@ func (r *ManagedSecretReconciler) decide(ctx context.Context, reader client.Read
 		}
 		existing = nil
 	}
-	if existing != nil && !syncer.IsOwnedBy(existing, syncer.OwnerOf(ms)) {
+	owner := syncer.OwnerOf(ms)
+	if existing != nil && !r.owns(r.Copies.View(existing), owner, now) {
 		return secretOutcome{conflict: true}, nil
 	}
 	plan, err := secretplan.Decide(ms, existing, now)
 	if err != nil {
 		return secretOutcome{}, err
 	}
+	plan.Sign(existing, r.Copies.Keys().Proof(ms.UID, syncer.KindSecret, key.Namespace, key.Name))
 	return secretOutcome{plan: &plan, action: plan.Action}, nil
+}
+
+// owns reports whether the Secret seen as v is owner's: proven, or, in the upgrade window, claiming owner exactly.
+func (r *ManagedSecretReconciler) owns(v *syncer.View, owner syncer.Owner, now time.Time) bool {
+	return syncer.IsOwnedBy(v, owner) || (now.Before(r.AcceptUnprovenUntil) && syncer.ClaimsExactly(v, owner))
 }
 
 func (r *ManagedSecretReconciler) now() time.Time {
@@ -277,8 +287,11 @@ func (r *ManagedSecretReconciler) reconcileDelete(ctx context.Context, before, m
 			return described("Release", s, release(ctx, r.Client, s))
 		}
 	}
+	owner := syncer.OwnerOf(ms)
 	for i := range list.Items {
-		work.objects = append(work.objects, &list.Items[i])
+		if v := r.Copies.View(&list.Items[i]); syncer.IsOwnedBy(v, owner) {
+			work.objects = append(work.objects, v)
+		}
 	}
 	if _, err := work.run(ctx, r.Recorder, before, ms); err != nil {
 		metrics.ManagedSecretFailures.WithLabelValues(syncv1.ReasonCleanupFailed).Inc()

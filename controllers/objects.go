@@ -21,6 +21,8 @@ func kindName(obj client.Object) string {
 	switch o := obj.(type) {
 	case *corev1.Secret:
 		return syncer.KindSecret
+	case *syncer.View:
+		return o.Kind()
 	case *metav1.PartialObjectMetadata:
 		if o.Kind == syncer.KindSecret {
 			return syncer.KindSecret
@@ -40,4 +42,16 @@ func metaEach(list client.ObjectList, fn func(client.Object)) error {
 		fn(o.(client.Object))
 		return nil
 	})
+}
+
+// asMetadata returns obj as the metadata-only object the client can delete or patch: a view is not a type the
+// client knows, and nothing but its identity is needed.
+func asMetadata(obj client.Object) client.Object {
+	v, ok := obj.(*syncer.View)
+	if !ok {
+		return obj
+	}
+	m := metadataOf(v.Kind())
+	m.Namespace, m.Name, m.UID, m.ResourceVersion = v.GetNamespace(), v.GetName(), v.GetUID(), v.GetResourceVersion()
+	return m
 }

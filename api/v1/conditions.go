@@ -50,6 +50,9 @@ const (
 	ReasonKeysFound = "KeysFound"
 	// ReasonKeysNotFound means some entries of spec.source.keys match no key of the source; the message names them.
 	ReasonKeysNotFound = "KeysNotFound"
+	// ReasonUnprovenOwnership, on a Warning event, means objects carry the ownership labels of a ConfigMapSync or
+	// ManagedSecret without a valid ownership proof; the operator leaves them alone.
+	ReasonUnprovenOwnership = "UnprovenOwnership"
 	// ReasonCleanupFailed means deleting or releasing some copies failed; the finalizer stays and the operator retries.
 	ReasonCleanupFailed = "CleanupFailed"
 )

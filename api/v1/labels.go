@@ -26,3 +26,16 @@ const (
 	// LastRolloutAnnotation on a workload holds when the operator last restarted it (RFC 3339), for debouncing.
 	LastRolloutAnnotation = "sync.configmapsync.io/last-rollout"
 )
+
+// Ownership proof: what makes an object the operator's. Labels and annotations can be set by anyone who may patch
+// an object, so they only say what an object claims; the proof says it is true.
+const (
+	// OwnershipProofAnnotation holds, on every copy and generated Secret the operator writes, an HMAC-SHA256 of
+	// (owner UID, kind, namespace, name) under a key only the operator can read ("<key id>:<hex>"). An object
+	// without a valid proof is never written, pruned, released or deleted by the operator, whatever its labels say.
+	OwnershipProofAnnotation = "sync.configmapsync.io/ownership-proof"
+	// SourceKeysAnnotation lists, on a copy, the label and annotation keys it carries from its source
+	// ("labels=a,b;annotations=c"), so that a key the source drops is removed from the copy while the labels and
+	// annotations other tools add to a copy are kept.
+	SourceKeysAnnotation = "sync.configmapsync.io/source-keys"
+)

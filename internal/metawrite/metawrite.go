@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -55,29 +56,56 @@ func New(base *rest.Config, httpClient *http.Client) (*Writer, error) {
 // Create creates obj (a ConfigMap or a Secret) and sets its metadata to the API server's (uid, resourceVersion,
 // creationTimestamp...). Its data is left as sent.
 func (w *Writer) Create(ctx context.Context, obj client.Object) error {
-	return w.do(ctx, w.rest.Post().Namespace(obj.GetNamespace()), obj)
+	return w.do(ctx, w.rest.Post().Namespace(obj.GetNamespace()).Body(obj), obj)
 }
 
 // Update replaces obj (a ConfigMap or a Secret) under the optimistic lock of its resourceVersion and sets its
 // metadata to the API server's. Its data is left as sent.
 func (w *Writer) Update(ctx context.Context, obj client.Object) error {
-	return w.do(ctx, w.rest.Put().Namespace(obj.GetNamespace()).Name(obj.GetName()), obj)
+	return w.do(ctx, w.rest.Put().Namespace(obj.GetNamespace()).Name(obj.GetName()).Body(obj), obj)
+}
+
+// Patch applies a strategic merge patch to obj (a ConfigMap or a Secret, or a syncer.View of one: only its kind,
+// namespace and name are read) and sets its metadata to the API server's answer.
+func (w *Writer) Patch(ctx context.Context, obj client.Object, patch []byte) error {
+	req := w.rest.Patch(types.StrategicMergePatchType).Namespace(obj.GetNamespace()).Name(obj.GetName()).Body(patch)
+	return w.do(ctx, req, obj)
 }
 
 func (w *Writer) do(ctx context.Context, req *rest.Request, obj client.Object) error {
-	var meta *metav1.ObjectMeta
-	switch o := obj.(type) {
-	case *corev1.ConfigMap:
-		req, meta = req.Resource("configmaps"), &o.ObjectMeta
-	case *corev1.Secret:
-		req, meta = req.Resource("secrets"), &o.ObjectMeta
+	switch obj.GetObjectKind().GroupVersionKind().Kind {
+	case "ConfigMap":
+		req = req.Resource("configmaps")
+	case "Secret":
+		req = req.Resource("secrets")
 	default:
-		return fmt.Errorf("metawrite: %T is neither a ConfigMap nor a Secret", obj)
+		switch obj.(type) {
+		case *corev1.ConfigMap:
+			req = req.Resource("configmaps")
+		case *corev1.Secret:
+			req = req.Resource("secrets")
+		default:
+			return fmt.Errorf("metawrite: %T is neither a ConfigMap nor a Secret", obj)
+		}
 	}
 	answer := &metav1.PartialObjectMetadata{}
-	if err := req.Body(obj).Do(ctx).Into(answer); err != nil {
+	if err := req.Do(ctx).Into(answer); err != nil {
 		return err
 	}
-	*meta = answer.ObjectMeta
+	setMetadata(obj, answer.ObjectMeta)
 	return nil
+}
+
+// setMetadata sets obj's identity and version to the API server's answer: all of its metadata for a ConfigMap or a
+// Secret; for a view, its UID and resourceVersion.
+func setMetadata(obj client.Object, answer metav1.ObjectMeta) {
+	switch o := obj.(type) {
+	case *corev1.ConfigMap:
+		o.ObjectMeta = answer
+	case *corev1.Secret:
+		o.ObjectMeta = answer
+	default:
+		obj.SetUID(answer.UID)
+		obj.SetResourceVersion(answer.ResourceVersion)
+	}
 }

@@ -44,6 +44,11 @@ var (
 		Help: "Copies the operator manages across all ConfigMapSyncs, by kind.",
 	}, []string{"kind"})
 
+	unprovenObjects = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "configmapsync_unproven_objects",
+		Help: "Objects that carry a ConfigMapSync's ownership labels without a valid ownership proof (forged, or signed with a lost key), by kind. The operator leaves them alone.",
+	}, []string{"kind"})
+
 	lastSuccess = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "configmapsync_last_successful_sync_timestamp_seconds",
 		Help: "Unix time of the last sync that left every destination of a ConfigMapSync up to date.",
@@ -70,7 +75,7 @@ var (
 )
 
 func init() {
-	ctrlmetrics.Registry.MustRegister(SyncDuration, SyncErrors, CopyWrites, copiesManaged, lastSuccess,
+	ctrlmetrics.Registry.MustRegister(SyncDuration, SyncErrors, CopyWrites, copiesManaged, unprovenObjects, lastSuccess,
 		Rotations, ManagedSecretFailures, NextRotation)
 }
 
@@ -103,31 +108,43 @@ func SetNextRotation(key types.NamespacedName, next time.Time) {
 	NextRotation.Set(float64(earliest.UnixNano()) / 1e9)
 }
 
-// copies remembers each ConfigMapSync's copy count so the gauge is a sum that can drop a deleted sync's share.
-var copies = struct {
+// perOwner is a gauge by kind that sums one count per ConfigMapSync, so that it can drop a deleted sync's share.
+type perOwner struct {
 	sync.Mutex
-	byOwner map[types.NamespacedName]ownerCopies
-}{byOwner: map[types.NamespacedName]ownerCopies{}}
+	gauge   *prometheus.GaugeVec
+	byOwner map[types.NamespacedName]ownerCount
+}
 
-type ownerCopies struct {
+type ownerCount struct {
 	kind  string
 	count int
 }
 
-// SetCopies records how many copies of kind the ConfigMapSync key manages now; count 0 forgets it.
-func SetCopies(key types.NamespacedName, kind string, count int) {
-	copies.Lock()
-	defer copies.Unlock()
-	if old, ok := copies.byOwner[key]; ok {
-		copiesManaged.WithLabelValues(old.kind).Sub(float64(old.count))
+// set records the count of kind for the ConfigMapSync key; count 0 forgets it.
+func (p *perOwner) set(key types.NamespacedName, kind string, count int) {
+	p.Lock()
+	defer p.Unlock()
+	if old, ok := p.byOwner[key]; ok {
+		p.gauge.WithLabelValues(old.kind).Sub(float64(old.count))
 	}
 	if count == 0 {
-		delete(copies.byOwner, key)
+		delete(p.byOwner, key)
 		return
 	}
-	copies.byOwner[key] = ownerCopies{kind: kind, count: count}
-	copiesManaged.WithLabelValues(kind).Add(float64(count))
+	p.byOwner[key] = ownerCount{kind: kind, count: count}
+	p.gauge.WithLabelValues(kind).Add(float64(count))
 }
+
+var (
+	copies   = perOwner{gauge: copiesManaged, byOwner: map[types.NamespacedName]ownerCount{}}
+	unproven = perOwner{gauge: unprovenObjects, byOwner: map[types.NamespacedName]ownerCount{}}
+)
+
+// SetCopies records how many copies of kind the ConfigMapSync key manages now; count 0 forgets it.
+func SetCopies(key types.NamespacedName, kind string, count int) { copies.set(key, kind, count) }
+
+// SetUnproven records how many objects of kind claim the ConfigMapSync key without a proof; 0 forgets it.
+func SetUnproven(key types.NamespacedName, kind string, count int) { unproven.set(key, kind, count) }
 
 // SyncSucceeded records a sync that left every destination up to date.
 func SyncSucceeded() { lastSuccess.SetToCurrentTime() }

@@ -90,6 +90,9 @@ func (f *Flags) Bind(fs *flag.FlagSet) {
 	fs.BoolVar(&f.InstallMonitoring, "install-monitoring", f.InstallMonitoring,
 		"Install the ServiceMonitor and PrometheusRule in the operator's namespace (POD_NAMESPACE) when the cluster "+
 			"has the Prometheus Operator's CRDs, at start and every 5 minutes.")
+	fs.StringVar(&f.Operator.Namespace, "operator-namespace", f.Operator.Namespace,
+		"The operator's own namespace, which holds the Secret of its ownership key; only cluster admins should read "+
+			"Secrets there. Defaults to POD_NAMESPACE (set from the pod's namespace by the Deployment).")
 	fs.IntVar(&f.Operator.Controller.MaxConcurrentReconciles, "max-concurrent-reconciles",
 		f.Operator.Controller.MaxConcurrentReconciles, "How many objects of each kind are reconciled at once.")
 	fs.IntVar(&f.Operator.MaxParallelWrites, "max-parallel-writes", f.Operator.MaxParallelWrites,
@@ -107,8 +110,14 @@ func (f *Flags) Bind(fs *flag.FlagSet) {
 // (spec.config.env) but not its command line.
 const ExcludedNamespacesEnv = "EXCLUDED_NAMESPACES"
 
+// PodNamespaceEnv is the operator's namespace, from the downward API: --operator-namespace's default.
+const PodNamespaceEnv = "POD_NAMESPACE"
+
 // FromEnvironment sets the defaults that the environment may give, before Bind: the command line still wins.
 func (f *Flags) FromEnvironment(getenv func(string) string) error {
+	if v := getenv(PodNamespaceEnv); v != "" {
+		f.Operator.Namespace = v
+	}
 	if v := getenv(ExcludedNamespacesEnv); v != "" {
 		if err := (*patternList)(&f.Operator.ExcludedNamespaces).Set(v); err != nil {
 			return fmt.Errorf("%s: %w", ExcludedNamespacesEnv, err)

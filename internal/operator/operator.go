@@ -4,6 +4,7 @@ package operator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -11,7 +12,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/discovery"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -24,10 +24,12 @@ import (
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
 	syncv1beta1 "github.com/configmapsync/configmapsync-operator/api/v1beta1"
 	"github.com/configmapsync/configmapsync-operator/controllers"
+	"github.com/configmapsync/configmapsync-operator/internal/copystore"
 	"github.com/configmapsync/configmapsync-operator/internal/metawatch"
 	"github.com/configmapsync/configmapsync-operator/internal/metawrite"
 	"github.com/configmapsync/configmapsync-operator/internal/migration"
 	"github.com/configmapsync/configmapsync-operator/internal/monitoring"
+	"github.com/configmapsync/configmapsync-operator/internal/ownership"
 	"github.com/configmapsync/configmapsync-operator/internal/syncer"
 	"github.com/configmapsync/configmapsync-operator/internal/webhook"
 )
@@ -53,6 +55,9 @@ type Options struct {
 	MaxParallelWrites int
 	// ExcludedNamespaces holds names and globs of namespaces no ConfigMapSync may write to.
 	ExcludedNamespaces []string
+	// Namespace is the operator's own namespace, where the ownership key Secret lives (internal/ownership). Only
+	// cluster admins may read Secrets there.
+	Namespace string
 	// MonitoringNamespace is the operator's namespace, where it installs its ServiceMonitor and PrometheusRule when
 	// the cluster has the Prometheus Operator's CRDs (internal/monitoring). Empty: it installs none.
 	MonitoringNamespace string
@@ -65,6 +70,7 @@ type Options struct {
 func DefaultOptions() Options {
 	return Options{
 		Webhooks:          true,
+		Namespace:         "default", // Out of a cluster (make run, make demo); in one, POD_NAMESPACE.
 		Controller:        controllers.Options{MaxConcurrentReconciles: 4, RetryBaseDelay: 500 * time.Millisecond, RetryMaxDelay: 5 * time.Minute},
 		MaxParallelWrites: 16,
 	}
@@ -83,30 +89,17 @@ func NewScheme() *runtime.Scheme {
 	return s
 }
 
-// CacheOptions limits the manager's cache to what the operator owns: ConfigMaps and Secrets are cached only when
-// they carry the operator's managed-by label, and managedFields are dropped from everything. Reading any other
-// ConfigMap or Secret through the cached client finds nothing; sources are read with the API reader instead.
-// The copies of ConfigMapSyncs are cached without their data (syncer.DropData keeps the hash of what each holds),
-// so the cache costs the same for a copy of a 1 MiB CA bundle as for one of a single setting.
+// CacheOptions drops managedFields from everything the manager caches. The manager caches no ConfigMap and no
+// Secret (ClientOptions): the objects labelled as the operator's are kept as views by internal/copystore, without
+// data, and everything else is read live.
 func CacheOptions() cache.Options {
-	owned := labels.SelectorFromSet(labels.Set{syncv1.ManagedByLabel: syncv1.ManagedByValue})
-	return cache.Options{
-		DefaultTransform: cache.TransformStripManagedFields(),
-		ByObject: map[client.Object]cache.ByObject{
-			&corev1.ConfigMap{}: {Label: owned, Transform: dataLessCopies},
-			&corev1.Secret{}:    {Label: owned, Transform: dataLessCopies},
-		},
-	}
+	return cache.Options{DefaultTransform: cache.TransformStripManagedFields()}
 }
 
-// dataLessCopies is the cache transform of ConfigMaps and Secrets: managedFields go, as for every object, and
-// the copies of ConfigMapSyncs keep their metadata and the hash of their data, not the data.
-var dataLessCopies toolscache.TransformFunc = func(in any) (any, error) {
-	out, err := cache.TransformStripManagedFields()(in)
-	if obj, ok := out.(client.Object); ok && err == nil {
-		return syncer.DropData(obj), nil
-	}
-	return out, err
+// ClientOptions makes the manager's client read ConfigMaps and Secrets from the API server, never from a cache: a
+// cached read would start an informer over every ConfigMap or Secret in the cluster, data included.
+func ClientOptions() client.Options {
+	return client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.ConfigMap{}, &corev1.Secret{}}}}
 }
 
 // Setup adds the operator's controllers, webhooks and the stored-version migration to mgr.
@@ -120,6 +113,15 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		return fmt.Errorf("creating the metadata client: %w", err)
 	}
 	sources := metawatch.New(metadataClient)
+	keys, err := loadKeys(ctx, mgr, opts.Namespace)
+	if err != nil {
+		return err
+	}
+	watcher, err := client.NewWithWatch(mgr.GetConfig(), client.Options{Scheme: mgr.GetScheme(), HTTPClient: mgr.GetHTTPClient(), Mapper: mgr.GetRESTMapper()})
+	if err != nil {
+		return fmt.Errorf("creating the copy store's client: %w", err)
+	}
+	copies := copystore.New(watcher, keys.Keys)
 	var writer controllers.CopyWriter
 	if writer, err = metawrite.New(mgr.GetConfig(), mgr.GetHTTPClient()); err != nil {
 		return err
@@ -128,14 +130,16 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		writer = opts.WrapCopyWriter(writer)
 	}
 	r := &controllers.ConfigMapSyncReconciler{
-		Client:             mgr.GetClient(),
-		Writer:             writer,
-		APIReader:          mgr.GetAPIReader(),
-		Metadata:           metadataCache,
-		Sources:            sources,
-		Recorder:           mgr.GetEventRecorder(Name),
-		FanOut:             opts.MaxParallelWrites,
-		ExcludedNamespaces: opts.ExcludedNamespaces,
+		Client:              mgr.GetClient(),
+		Writer:              writer,
+		Copies:              copies,
+		AcceptUnprovenUntil: keys.AcceptUnprovenUntil,
+		APIReader:           mgr.GetAPIReader(),
+		Metadata:            metadataCache,
+		Sources:             sources,
+		Recorder:            mgr.GetEventRecorder(Name),
+		FanOut:              opts.MaxParallelWrites,
+		ExcludedNamespaces:  opts.ExcludedNamespaces,
 		// Sources of up to 64 KiB are kept while unchanged, 4 MiB in all: the resync of 10,000 syncs of one
 		// source reads it once.
 		SourceCacheBytes: 4 << 20,
@@ -149,6 +153,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		Sources:   sources,
 		Metadata:  metadataCache,
 		Recorder:  mgr.GetEventRecorder(Name),
+		Copies:    copies,
+
+		AcceptUnprovenUntil: keys.AcceptUnprovenUntil,
 	}
 	if err := managedSecrets.SetupWithManager(ctx, mgr, opts.Controller); err != nil {
 		return fmt.Errorf("setting up the ManagedSecret controller: %w", err)
@@ -172,6 +179,27 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		Recorder: mgr.GetEventRecorder(Name),
 		CRD:      ConfigMapSyncCRD,
 	})
+}
+
+// loadKeys reads (or, on the first start, creates) the ownership key in namespace, before the manager starts: every
+// replica reads the same key, so any of them can check what another signed.
+func loadKeys(ctx context.Context, mgr ctrl.Manager, namespace string) (ownership.Keys, error) {
+	if namespace == "" {
+		return ownership.Keys{}, errors.New("no namespace for the ownership key: set --operator-namespace or POD_NAMESPACE")
+	}
+	c, err := client.New(mgr.GetConfig(), client.Options{Scheme: mgr.GetScheme(), HTTPClient: mgr.GetHTTPClient()})
+	if err != nil {
+		return ownership.Keys{}, err
+	}
+	keys, err := ownership.Load(ctx, c, namespace, ownership.OwnersExist(c))
+	if err != nil {
+		return ownership.Keys{}, err
+	}
+	if keys.AcceptsUnproven(time.Now()) {
+		mgr.GetLogger().Info("Accepting copies without an ownership proof at their owners' destinations (upgrade window)",
+			"until", keys.AcceptUnprovenUntil, "secret", namespace+"/"+ownership.SecretName)
+	}
+	return keys, nil
 }
 
 // addMonitoring adds the installer of the ServiceMonitor and PrometheusRule in namespace.

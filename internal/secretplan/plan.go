@@ -359,3 +359,10 @@ func desiredSecret(ms *syncv1.ManagedSecret, existing *corev1.Secret, data map[s
 	s.Annotations = annotations
 	return s
 }
+
+// Sign puts the ownership proof on the planned Secret and decides the write again: a Secret without the proof (one
+// written before proofs existed, or signed with the previous key) is written to be signed.
+func (p *Plan) Sign(existing *corev1.Secret, proof string) {
+	p.Desired.Annotations[syncv1.OwnershipProofAnnotation] = proof
+	p.Action = actionFor(existing, p.Desired)
+}

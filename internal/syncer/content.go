@@ -114,7 +114,7 @@ func (c Content) Size() int {
 }
 
 // HashOf returns the hash of obj's content, the same as ContentOf(obj).Hash(), without copying a ConfigMap's
-// values: the operator's cache hashes every copy it is sent (see DropData), and a copy may hold a MiB.
+// values: the operator's copy store hashes every copy it is sent (see ViewOf), and a copy may hold a MiB.
 func HashOf(obj client.Object) string {
 	cm, ok := obj.(*corev1.ConfigMap)
 	if !ok {
@@ -249,6 +249,8 @@ func isImmutable(obj client.Object) bool {
 		return o.Immutable != nil && *o.Immutable
 	case *corev1.Secret:
 		return o.Immutable != nil && *o.Immutable
+	case *View:
+		return o.Immutable
 	}
 	return false
 }

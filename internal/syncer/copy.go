@@ -1,10 +1,13 @@
 package syncer
 
 import (
-	"fmt"
+	"encoding/json"
 	"maps"
+	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
@@ -31,33 +34,47 @@ const (
 	ActionAdopt Action = "Adopt"
 )
 
-// Desired returns the copy of src that belongs in namespace under name, labelled for owner. It carries the
-// source's content, its labels and annotations minus other tools' tracking metadata, the ownership labels, and the
-// content hash.
-func Desired(src client.Object, content Content, namespace, name string, owner Owner) client.Object {
+// Desired returns the copy of src that belongs in namespace under name, labelled for owner and signed with keys. It
+// carries the source's content, its labels and annotations minus other tools' tracking metadata (and the list of
+// their keys), the ownership labels and proof, and the content hash.
+func Desired(src client.Object, content Content, namespace, name string, owner Owner, keys Keys) client.Object {
 	obj := content.newObject()
 	obj.SetNamespace(namespace)
 	obj.SetName(name)
 	labels := copiedMetadata(src.GetLabels())
+	annotations := copiedMetadata(src.GetAnnotations())
+	sourceKeys := sourceKeysOf(labels, annotations)
 	labels[syncv1.ManagedByLabel] = syncv1.ManagedByValue
 	labels[syncv1.OwnerUIDLabel] = string(owner.UID)
 	obj.SetLabels(labels)
-	annotations := copiedMetadata(src.GetAnnotations())
-	annotations[syncv1.OwnerAnnotation] = fmt.Sprintf("%s/%s", owner.Namespace, owner.Name)
+	annotations[syncv1.OwnerAnnotation] = owner.String()
 	annotations[syncv1.ContentHashAnnotation] = content.Hash()
+	annotations[syncv1.OwnershipProofAnnotation] = keys.Proof(owner.UID, content.Kind, namespace, name)
+	if sourceKeys != "" {
+		annotations[syncv1.SourceKeysAnnotation] = sourceKeys
+	}
 	obj.SetAnnotations(annotations)
 	return obj
 }
 
-// Plan decides what to do with a destination given the object found there (nil when there is none). adopt says
-// whether an object the owner does not own is taken over (conflictPolicy Adopt).
-func Plan(existing, desired client.Object, owner Owner, adopt bool) Action {
+// PlanOptions are the choices of a ConfigMapSync that change what Plan decides.
+type PlanOptions struct {
+	// Adopt takes over an object of the copy's name that no owner claims (conflictPolicy Adopt).
+	Adopt bool
+	// AcceptUnproven takes an object that claims owner exactly, without a proof, as owner's (the upgrade window:
+	// copies written before proofs existed). It is signed by the write Plan then asks for.
+	AcceptUnproven bool
+}
+
+// Plan decides what to do with a destination given the object found there (nil when there is none; else its
+// View, whose proof was checked when it was made).
+func Plan(existing, desired client.Object, owner Owner, opts PlanOptions) Action {
 	switch {
 	case existing == nil:
 		return ActionCreate
-	case !IsOwnedBy(existing, owner) && adopt && !ownedByAnother(existing):
+	case !owns(existing, owner, opts) && opts.Adopt && !ClaimsSomeOwner(existing):
 		return ActionAdopt
-	case !IsOwnedBy(existing, owner):
+	case !owns(existing, owner, opts):
 		return ActionConflict
 	case upToDate(existing, desired):
 		return ActionNone
@@ -67,35 +84,39 @@ func Plan(existing, desired client.Object, owner Owner, adopt bool) Action {
 	return ActionUpdate
 }
 
-// NeedsReplace reports whether existing cannot be updated into desired: it is immutable, or its Secret type
-// differs (the API server refuses to update either).
+// owns reports whether the object found at a destination is owner's copy: proven, or, in the upgrade window,
+// claiming owner exactly.
+func owns(existing client.Object, owner Owner, opts PlanOptions) bool {
+	return IsOwnedBy(existing, owner) || (opts.AcceptUnproven && ClaimsExactly(existing, owner))
+}
+
+// NeedsReplace reports whether existing cannot be patched into desired: its Secret type differs, or it is
+// immutable and its data or its immutability must change (the API server refuses either). An immutable copy whose
+// data is up to date has only its metadata patched, in place.
 func NeedsReplace(existing, desired client.Object) bool {
-	return isImmutable(existing) || secretType(existing) != secretType(desired)
+	if secretType(existing) != secretType(desired) {
+		return true
+	}
+	return isImmutable(existing) && (hashOf(existing) != desired.GetAnnotations()[syncv1.ContentHashAnnotation] || !isImmutable(desired))
 }
 
-// ownedByAnother reports whether obj belongs to another of the operator's owners: never adopted, so that two
-// ConfigMapSyncs writing one name fight over nothing.
-func ownedByAnother(obj client.Object) bool {
-	labels := obj.GetLabels()
-	return labels[syncv1.ManagedByLabel] == syncv1.ManagedByValue && labels[syncv1.OwnerUIDLabel] != ""
-}
-
-// upToDate compares content by hash, recomputed from the existing copy's data (by DropData, for the operator's
-// data-less views) rather than read from its content-hash annotation, so that a copy someone edited by hand is
-// restored. Labels and annotations only need to be present: what other controllers add to a copy is left alone
-// rather than fought over.
+// upToDate reports whether existing holds desired's content, by the hash of its data (never by an annotation a
+// user could set), carries desired's labels and annotations, and is signed with the current key. Labels and
+// annotations other tools add to a copy are left alone rather than fought over.
 func upToDate(existing, desired client.Object) bool {
-	if observedHash(existing) != desired.GetAnnotations()[syncv1.ContentHashAnnotation] ||
-		isImmutable(existing) != isImmutable(desired) {
+	v, ok := existing.(*View)
+	if !ok || v.Verdict != Proven || v.Hash() != desired.GetAnnotations()[syncv1.ContentHashAnnotation] ||
+		v.Immutable != isImmutable(desired) {
 		return false
 	}
-	return containsAll(existing.GetLabels(), desired.GetLabels()) &&
-		containsAll(existing.GetAnnotations(), desired.GetAnnotations())
+	return containsAll(existing.GetLabels(), desired.GetLabels(), "") &&
+		containsAll(existing.GetAnnotations(), desired.GetAnnotations(), syncv1.OwnershipProofAnnotation)
 }
 
-func containsAll(have, want map[string]string) bool {
+// containsAll reports whether have holds every entry of want but the key skip.
+func containsAll(have, want map[string]string, skip string) bool {
 	for k, v := range want {
-		if got, ok := have[k]; !ok || got != v {
+		if got, ok := have[k]; k != skip && (!ok || got != v) {
 			return false
 		}
 	}
@@ -103,29 +124,130 @@ func containsAll(have, want map[string]string) bool {
 }
 
 func secretType(obj client.Object) corev1.SecretType {
-	if s, ok := obj.(*corev1.Secret); ok {
-		if s.Type == "" {
+	switch o := obj.(type) {
+	case *corev1.Secret:
+		if o.Type == "" {
 			return corev1.SecretTypeOpaque
 		}
-		return s.Type
+		return o.Type
+	case *View:
+		return o.Type
 	}
 	return ""
 }
 
-// Released returns a copy of obj without the operator's ownership labels and annotations, its rotation record
-// included: what the Orphan deletion policy leaves behind, an ordinary object that the operator will not touch
-// again. It serves the copies of a ConfigMapSync and the Secret of a ManagedSecret alike.
-func Released(obj client.Object) client.Object {
-	out := obj.DeepCopyObject().(client.Object)
-	labels := maps.Clone(out.GetLabels())
-	delete(labels, syncv1.ManagedByLabel)
-	delete(labels, syncv1.OwnerUIDLabel)
-	out.SetLabels(labels)
-	annotations := maps.Clone(out.GetAnnotations())
-	for _, key := range []string{syncv1.OwnerAnnotation, syncv1.ContentHashAnnotation, syncv1.AdoptedAnnotation, syncv1.GeneratorsAnnotation,
-		syncv1.LastRotationAnnotation, syncv1.RotationCountAnnotation, syncv1.RotationRequestAnnotation} {
-		delete(annotations, key)
+// hashOf is the hash of the data obj holds: from a View, or computed.
+func hashOf(obj client.Object) string {
+	if v, ok := obj.(*View); ok {
+		return v.Hash()
 	}
-	out.SetAnnotations(annotations)
+	return HashOf(obj)
+}
+
+// sourceKeysOf is the SourceKeysAnnotation of a copy carrying labels and annotations from its source; "" for none.
+func sourceKeysOf(labels, annotations map[string]string) string {
+	if len(labels) == 0 && len(annotations) == 0 {
+		return ""
+	}
+	return "labels=" + strings.Join(slices.Sorted(maps.Keys(labels)), ",") +
+		";annotations=" + strings.Join(slices.Sorted(maps.Keys(annotations)), ",")
+}
+
+// parseSourceKeys returns the label and annotation keys a SourceKeysAnnotation lists.
+func parseSourceKeys(value string) (labels, annotations []string) {
+	for part := range strings.SplitSeq(value, ";") {
+		name, keys, _ := strings.Cut(part, "=")
+		var list []string
+		if keys != "" {
+			list = strings.Split(keys, ",")
+		}
+		switch name {
+		case "labels":
+			labels = list
+		case "annotations":
+			annotations = list
+		}
+	}
+	return labels, annotations
+}
+
+// UpdatePatch returns the strategic merge patch that turns existing (a View) into desired while touching only what
+// the operator owns: the data is replaced whole, the operator's labels and annotations and those copied from the
+// source are set, the ones the source no longer has are removed, and everything else on the object (other tools'
+// labels and annotations, finalizers, ownerReferences) is left as it is. The patch carries existing's
+// resourceVersion, so it applies only to the object the plan was made from. Data already up to date is left out:
+// an immutable copy gets its metadata patched in place.
+func UpdatePatch(existing, desired client.Object) ([]byte, error) {
+	labels := nullable(desired.GetLabels())
+	annotations := nullable(desired.GetAnnotations())
+	staleLabels, staleAnnotations := parseSourceKeys(existing.GetAnnotations()[syncv1.SourceKeysAnnotation])
+	for _, k := range staleLabels {
+		if _, ok := labels[k]; !ok {
+			labels[k] = nil
+		}
+	}
+	for _, k := range staleAnnotations {
+		if _, ok := annotations[k]; !ok {
+			annotations[k] = nil
+		}
+	}
+	if _, ok := annotations[syncv1.SourceKeysAnnotation]; !ok {
+		annotations[syncv1.SourceKeysAnnotation] = nil
+	}
+	patch := map[string]any{"metadata": map[string]any{
+		"resourceVersion": existing.GetResourceVersion(), "labels": labels, "annotations": annotations,
+	}}
+	if hashOf(existing) != desired.GetAnnotations()[syncv1.ContentHashAnnotation] {
+		switch o := desired.(type) {
+		case *corev1.ConfigMap:
+			patch["data"] = replaced(o.Data)
+			patch["binaryData"] = replaced(o.BinaryData)
+		case *corev1.Secret:
+			patch["data"] = replaced(o.Data)
+		}
+	}
+	if isImmutable(desired) {
+		patch["immutable"] = true
+	} else if isImmutable(existing) {
+		patch["immutable"] = nil
+	}
+	return json.Marshal(patch)
+}
+
+// nullable copies a map of strings into a map whose values may be set to null.
+func nullable(in map[string]string) map[string]any {
+	out := make(map[string]any, len(in))
+	for k, v := range in {
+		out[k] = v
+	}
 	return out
+}
+
+// replaced is the strategic-merge-patch value that replaces a map whole.
+func replaced[V any](in map[string]V) map[string]any {
+	out := make(map[string]any, len(in)+1)
+	for k, v := range in {
+		out[k] = v
+	}
+	out["$patch"] = "replace"
+	return out
+}
+
+// ReleasePatch is the merge patch that strips the operator's ownership from an object, its rotation record
+// included: what the Orphan deletion policy leaves behind, an ordinary object the operator will not touch again.
+// It serves the copies of a ConfigMapSync and the Secret of a ManagedSecret alike, and changes nothing else. The
+// UID in the patch makes the API server refuse it for any other object of that name.
+func ReleasePatch(uid types.UID) []byte {
+	annotations := map[string]any{}
+	for _, key := range []string{syncv1.OwnerAnnotation, syncv1.ContentHashAnnotation, syncv1.AdoptedAnnotation, syncv1.GeneratorsAnnotation,
+		syncv1.LastRotationAnnotation, syncv1.RotationCountAnnotation, syncv1.RotationRequestAnnotation,
+		syncv1.OwnershipProofAnnotation, syncv1.SourceKeysAnnotation} {
+		annotations[key] = nil
+	}
+	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{
+		"uid":         uid,
+		"labels":      map[string]any{syncv1.ManagedByLabel: nil, syncv1.OwnerUIDLabel: nil},
+		"annotations": annotations,
+	}})
+	return patch
 }

@@ -104,9 +104,9 @@ func (w recordingWriter) Create(ctx context.Context, obj client.Object) error {
 	return w.inner.Create(ctx, obj)
 }
 
-func (w recordingWriter) Update(ctx context.Context, obj client.Object) error {
-	if err := w.calls.record("update", obj); err != nil {
+func (w recordingWriter) Patch(ctx context.Context, obj client.Object, patch []byte) error {
+	if err := w.calls.record("patch", obj); err != nil {
 		return err
 	}
-	return w.inner.Update(ctx, obj)
+	return w.inner.Patch(ctx, obj, patch)
 }

@@ -117,6 +117,7 @@ func (e *Env) RunOperator(ctx context.Context) (stop func(), err error) {
 	mgr, err := ctrl.NewManager(e.Config, ctrl.Options{
 		Scheme:                 e.Scheme,
 		Cache:                  operator.CacheOptions(),
+		Client:                 operator.ClientOptions(),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		NewClient:              e.Calls.newClient,

@@ -1,0 +1,221 @@
+package syncer
+
+import (
+	"maps"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"unique"
+	"weak"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
+)
+
+// View is the operator's picture of a ConfigMap or Secret that carries its managed-by label: what deciding about
+// the object needs, and nothing else. It never holds the object's data: the hash of the data is computed from the
+// data itself when the view is made (never read from an annotation someone could set), and the ownership proof is
+// checked then too. Strings that repeat across views (namespaces, names, hashes, and the labels and annotations,
+// which all copies of one source share) are stored once, so that 100,000 copies cost a few hundred bytes each.
+//
+// A View is read-only: the maps GetLabels and GetAnnotations return are shared with other views.
+type View struct {
+	kind            string
+	namespace, name unique.Handle[string]
+	uid             types.UID
+	resourceVersion string
+	deletion        *metav1.Time
+	meta            *metaSet
+	hash            unique.Handle[string]
+	// Immutable is the object's immutable flag.
+	Immutable bool
+	// Type is a Secret's type (Opaque when unset); empty for ConfigMaps.
+	Type corev1.SecretType
+	// Verdict is what the object's ownership proof said when the view was made.
+	Verdict Verdict
+}
+
+// ViewOf returns the view of obj, a ConfigMap, a Secret or the metadata of either, with its proof checked by keys.
+func ViewOf(obj client.Object, keys Keys) *View {
+	v := &View{
+		namespace: unique.Make(obj.GetNamespace()), name: unique.Make(obj.GetName()), uid: obj.GetUID(),
+		resourceVersion: obj.GetResourceVersion(), deletion: obj.GetDeletionTimestamp(),
+	}
+	switch o := obj.(type) {
+	case *corev1.ConfigMap:
+		v.kind, v.hash, v.Immutable = KindConfigMap, unique.Make(HashOf(o)), isImmutable(o)
+	case *corev1.Secret:
+		v.kind, v.hash, v.Immutable, v.Type = KindSecret, unique.Make(HashOf(o)), isImmutable(o), secretType(o)
+	case *metav1.PartialObjectMetadata:
+		v.kind = KindConfigMap
+		if o.Kind == KindSecret {
+			v.kind = KindSecret
+		}
+	case *View:
+		return o
+	}
+	v.Verdict = keys.Verify(obj, v.kind)
+	v.meta = internMeta(obj.GetLabels(), obj.GetAnnotations())
+	return v
+}
+
+// Kind is ConfigMap or Secret.
+func (v *View) Kind() string { return v.kind }
+
+// Hash is the hash of the data the object holds, computed from the data; "" in a view made from metadata alone.
+func (v *View) Hash() string { return value(v.hash) }
+
+// Proven reports whether the object's ownership proof was valid, with either key.
+func (v *View) Proven() bool { return v.Verdict != Unproven }
+
+// The client.Object methods. Setters exist only to satisfy the interface: a view is never written.
+
+func (v *View) GetObjectKind() schema.ObjectKind              { return viewKinds[v.kind] }
+func (v *View) DeepCopyObject() k8sruntime.Object             { c := *v; return &c }
+func (v *View) GetNamespace() string                          { return value(v.namespace) }
+func (v *View) SetNamespace(ns string)                        { v.namespace = unique.Make(ns) }
+func (v *View) GetName() string                               { return value(v.name) }
+func (v *View) SetName(name string)                           { v.name = unique.Make(name) }
+func (v *View) GetGenerateName() string                       { return "" }
+func (v *View) SetGenerateName(string)                        {}
+func (v *View) GetUID() types.UID                             { return v.uid }
+func (v *View) SetUID(uid types.UID)                          { v.uid = uid }
+func (v *View) GetResourceVersion() string                    { return v.resourceVersion }
+func (v *View) SetResourceVersion(rv string)                  { v.resourceVersion = rv }
+func (v *View) GetGeneration() int64                          { return 0 }
+func (v *View) SetGeneration(int64)                           {}
+func (v *View) GetSelfLink() string                           { return "" }
+func (v *View) SetSelfLink(string)                            {}
+func (v *View) GetCreationTimestamp() metav1.Time             { return metav1.Time{} }
+func (v *View) SetCreationTimestamp(metav1.Time)              {}
+func (v *View) GetDeletionTimestamp() *metav1.Time            { return v.deletion }
+func (v *View) SetDeletionTimestamp(t *metav1.Time)           { v.deletion = t }
+func (v *View) GetDeletionGracePeriodSeconds() *int64         { return nil }
+func (v *View) SetDeletionGracePeriodSeconds(*int64)          {}
+func (v *View) GetLabels() map[string]string                  { return v.meta.get().labels }
+func (v *View) SetLabels(l map[string]string)                 { v.meta = internMeta(l, v.GetAnnotations()) }
+func (v *View) GetAnnotations() map[string]string             { return v.meta.get().annotations }
+func (v *View) SetAnnotations(a map[string]string)            { v.meta = internMeta(v.GetLabels(), a) }
+func (v *View) GetFinalizers() []string                       { return nil }
+func (v *View) SetFinalizers([]string)                        {}
+func (v *View) GetOwnerReferences() []metav1.OwnerReference   { return nil }
+func (v *View) SetOwnerReferences([]metav1.OwnerReference)    {}
+func (v *View) GetManagedFields() []metav1.ManagedFieldsEntry { return nil }
+func (v *View) SetManagedFields([]metav1.ManagedFieldsEntry)  {}
+
+// viewKinds are the ObjectKinds of views, one per kind, never changed.
+var viewKinds = map[string]schema.ObjectKind{
+	KindConfigMap: fixedKind(corev1.SchemeGroupVersion.WithKind(KindConfigMap)),
+	KindSecret:    fixedKind(corev1.SchemeGroupVersion.WithKind(KindSecret)),
+	"":            fixedKind{},
+}
+
+type fixedKind schema.GroupVersionKind
+
+func (k fixedKind) SetGroupVersionKind(schema.GroupVersionKind) {}
+func (k fixedKind) GroupVersionKind() schema.GroupVersionKind   { return schema.GroupVersionKind(k) }
+
+// ViewList is a list of views, as a lister returns it.
+type ViewList struct {
+	metav1.TypeMeta
+	metav1.ListMeta
+	Items []View
+}
+
+// DeepCopyObject returns a copy of the list that shares the views' immutable parts.
+func (l *ViewList) DeepCopyObject() k8sruntime.Object {
+	c := *l
+	c.Items = slices.Clone(l.Items)
+	return &c
+}
+
+// metaSet is the labels and annotations of a view, minus the ownership proof (unique to each object). All copies
+// of one source carry the same ones, so views share them.
+type metaSet struct {
+	labels, annotations map[string]string
+}
+
+var emptyMeta = &metaSet{}
+
+func (m *metaSet) get() *metaSet {
+	if m == nil {
+		return emptyMeta
+	}
+	return m
+}
+
+// metaSets interns metaSets by their canonical form; an entry goes when no view holds its set any more.
+var metaSets = struct {
+	sync.Mutex
+	m map[string]weak.Pointer[metaSet]
+}{m: map[string]weak.Pointer[metaSet]{}}
+
+// internMeta returns the shared metaSet holding labels and annotations (the proof left out).
+func internMeta(labels, annotations map[string]string) *metaSet {
+	if len(labels) == 0 && len(annotations) == 0 {
+		return nil
+	}
+	key := canonical(labels, annotations)
+	metaSets.Lock()
+	defer metaSets.Unlock()
+	if m := metaSets.m[key].Value(); m != nil {
+		return m
+	}
+	m := &metaSet{labels: internMap(labels, ""), annotations: internMap(annotations, syncv1.OwnershipProofAnnotation)}
+	metaSets.m[key] = weak.Make(m)
+	runtime.AddCleanup(m, func(key string) {
+		metaSets.Lock()
+		defer metaSets.Unlock()
+		if metaSets.m[key].Value() == nil {
+			delete(metaSets.m, key)
+		}
+	}, key)
+	return m
+}
+
+// canonical is the labels and annotations (the proof left out) as one string, the same for equal maps.
+func canonical(labels, annotations map[string]string) string {
+	var b strings.Builder
+	for _, part := range []map[string]string{labels, annotations} {
+		for _, k := range slices.Sorted(maps.Keys(part)) {
+			if k == syncv1.OwnershipProofAnnotation {
+				continue
+			}
+			b.WriteString(k)
+			b.WriteByte(0)
+			b.WriteString(part[k])
+			b.WriteByte(0)
+		}
+		b.WriteByte(1)
+	}
+	return b.String()
+}
+
+// internMap returns a copy of in without the key skip; nil when nothing is left.
+func internMap(in map[string]string, skip string) map[string]string {
+	out := make(map[string]string, len(in))
+	for k, v := range in {
+		if k != skip {
+			out[k] = v
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// value returns the string h stands for; "" for the zero handle.
+func value(h unique.Handle[string]) string {
+	if h == (unique.Handle[string]{}) {
+		return ""
+	}
+	return h.Value()
+}
