@@ -109,8 +109,8 @@ func sourceOf(secret bool, secretType string, entries []entry) client.Object {
 	return cm
 }
 
-// hashOf returns the content hash of the object built from entries.
-func hashOf(t *testing.T, secret bool, secretType string, entries []entry) string {
+// entriesHash returns the content hash of the object built from entries.
+func entriesHash(t *testing.T, secret bool, secretType string, entries []entry) string {
 	t.Helper()
 	c, err := ContentOf(sourceOf(secret, secretType, entries))
 	if err != nil {
@@ -141,7 +141,7 @@ func FuzzContentHash(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, secret bool, secretType string, data []byte) {
 		entries := decodeEntries(data)
-		h := hashOf(t, secret, secretType, entries)
+		h := entriesHash(t, secret, secretType, entries)
 		checkHashIsStable(t, h, secret, secretType, entries)
 		checkHashPathsAgree(t, h, secret, secretType, entries)
 		checkHashHidesValues(t, h, secret, secretType, entries)
@@ -169,12 +169,12 @@ func checkHashPathsAgree(t *testing.T, h string, secret bool, secretType string,
 // checkHashIsStable: the same content hashes the same, however its maps were filled.
 func checkHashIsStable(t *testing.T, h string, secret bool, secretType string, entries []entry) {
 	t.Helper()
-	if again := hashOf(t, secret, secretType, entries); again != h {
+	if again := entriesHash(t, secret, secretType, entries); again != h {
 		t.Fatalf("hash not deterministic: %s then %s", h, again)
 	}
 	reversed := slices.Clone(entries)
 	slices.Reverse(reversed)
-	if other := hashOf(t, secret, secretType, reversed); other != h {
+	if other := entriesHash(t, secret, secretType, reversed); other != h {
 		t.Fatalf("hash depends on insertion order: %s vs %s", h, other)
 	}
 	if secret {
@@ -183,7 +183,7 @@ func checkHashIsStable(t *testing.T, h string, secret bool, secretType string, e
 		for i := range moved {
 			moved[i].binary = !moved[i].binary
 		}
-		if other := hashOf(t, secret, secretType, moved); other != h {
+		if other := entriesHash(t, secret, secretType, moved); other != h {
 			t.Fatalf("a Secret's hash depends on data vs stringData: %s vs %s", h, other)
 		}
 	}
@@ -199,7 +199,7 @@ func checkHashHidesValues(t *testing.T, h string, secret bool, secretType string
 	}
 	copyObj := Desired(src, content, "dst", "copy", Owner{
 		NamespacedName: types.NamespacedName{Namespace: "src", Name: "sync"}, UID: "uid-1",
-	})
+	}, testKeys)
 	derived := make([]string, 0, 2+len(copyObj.GetAnnotations())+len(copyObj.GetLabels()))
 	derived = append(derived, h, RolloutToken("uid-1", h))
 	derived = append(derived, slices.Collect(maps.Values(copyObj.GetAnnotations()))...)
@@ -223,7 +223,7 @@ func checkEveryChangeChangesHash(t *testing.T, h string, secret bool, secretType
 	t.Helper()
 	differs := func(what string, changed []entry, changedSecret bool, changedType string) {
 		t.Helper()
-		if hashOf(t, changedSecret, changedType, changed) == h {
+		if entriesHash(t, changedSecret, changedType, changed) == h {
 			t.Fatalf("%s does not change the hash", what)
 		}
 	}
@@ -270,7 +270,7 @@ func checkEveryChangeChangesHash(t *testing.T, h string, secret bool, secretType
 // change, and this pins it.
 func TestEmptySecretTypeHashesAsOpaque(t *testing.T) {
 	e := []entry{{key: "k", value: []byte("v")}}
-	if hashOf(t, true, "", e) != hashOf(t, true, string(corev1.SecretTypeOpaque), e) {
+	if entriesHash(t, true, "", e) != entriesHash(t, true, string(corev1.SecretTypeOpaque), e) {
 		t.Fatal("an empty Secret type should hash as Opaque")
 	}
 }

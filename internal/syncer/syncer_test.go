@@ -1,8 +1,10 @@
 package syncer
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -17,6 +19,20 @@ import (
 )
 
 var testOwner = Owner{NamespacedName: types.NamespacedName{Namespace: "team-a", Name: "settings"}, UID: "uid-1"}
+
+// testKeys signs the copies of these tests; otherKeys is another installation's key.
+var (
+	testKeys  = Keys{Current: NewKey([]byte("test-ownership-key-0123456789abc"))}
+	otherKeys = Keys{Current: NewKey([]byte("another-installation-key-987654"))}
+)
+
+// viewOf is the View of obj the operator decides with, its proof checked with testKeys; nil for nil.
+func viewOf(obj client.Object) client.Object {
+	if obj == nil {
+		return nil
+	}
+	return ViewOf(obj, testKeys)
+}
 
 func mustContent(t *testing.T, obj client.Object) Content {
 	t.Helper()
@@ -188,7 +204,7 @@ func TestDesired_ConfigMapCarriesContentAndOwnership(t *testing.T) {
 	src.Namespace, src.Name = "team-a", "settings"
 	content := mustContent(t, src)
 
-	obj := Desired(src, content, "team-b", "copy-name", testOwner)
+	obj := Desired(src, content, "team-b", "copy-name", testOwner, testKeys)
 	got, ok := obj.(*corev1.ConfigMap)
 	require.True(t, ok, "want a ConfigMap, got %T", obj)
 
@@ -200,9 +216,12 @@ func TestDesired_ConfigMapCarriesContentAndOwnership(t *testing.T) {
 	assert.Equal(t, "uid-1", got.Labels[syncv1.OwnerUIDLabel])
 	assert.Equal(t, "team-a/settings", got.Annotations[syncv1.OwnerAnnotation])
 	assert.Equal(t, content.Hash(), got.Annotations[syncv1.ContentHashAnnotation])
+	assert.Equal(t, testKeys.Proof("uid-1", KindConfigMap, "team-b", "copy-name"), got.Annotations[syncv1.OwnershipProofAnnotation])
 	assert.Empty(t, got.ResourceVersion)
 	assert.Empty(t, got.UID)
-	assert.True(t, IsOwnedBy(got, testOwner))
+	assert.True(t, IsOwnedBy(ViewOf(got, testKeys), testOwner), "its view proves it is the owner's")
+	assert.False(t, IsOwnedBy(got, testOwner), "an object whose proof was not checked (not a View) is never owned")
+	assert.False(t, IsOwnedBy(ViewOf(got, otherKeys), testOwner), "another installation's key proves nothing")
 	key, ok := OwnerKey(got)
 	assert.True(t, ok)
 	assert.Equal(t, testOwner.NamespacedName, key)
@@ -217,7 +236,7 @@ func TestDesired_HashMatchesCopyContent(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			content := mustContent(t, src)
-			obj := Desired(src, content, "team-b", "n", testOwner)
+			obj := Desired(src, content, "team-b", "n", testOwner, testKeys)
 			assert.Equal(t, obj.GetAnnotations()[syncv1.ContentHashAnnotation], mustContent(t, obj).Hash())
 		})
 	}
@@ -229,25 +248,29 @@ func TestDesired_SecretCarriesDataAndType(t *testing.T) {
 		Data:       map[string][]byte{"tls.crt": []byte("c")},
 		StringData: map[string]string{"tls.key": "k"},
 	}
-	obj := Desired(src, mustContent(t, src), "team-b", "tls", testOwner)
+	obj := Desired(src, mustContent(t, src), "team-b", "tls", testOwner, testKeys)
 	got, ok := obj.(*corev1.Secret)
 	require.True(t, ok, "want a Secret, got %T", obj)
 	assert.Equal(t, corev1.SecretTypeTLS, got.Type)
 	assert.Equal(t, map[string][]byte{"tls.crt": []byte("c"), "tls.key": []byte("k")}, got.Data)
 	assert.Empty(t, got.StringData)
 	assert.Equal(t, "uid-1", got.Labels[syncv1.OwnerUIDLabel])
+	assert.Equal(t, testKeys.Proof("uid-1", KindSecret, "team-b", "tls"), got.Annotations[syncv1.OwnershipProofAnnotation],
+		"a Secret's proof names its kind")
+	assert.Equal(t, Proven, testKeys.Verify(got, KindSecret))
+	assert.Equal(t, Unproven, testKeys.Verify(got, KindConfigMap))
 }
 
 func TestDesired_SecretWithoutTypeBecomesOpaque(t *testing.T) {
 	src := secret("", map[string][]byte{"a": []byte("1")})
-	got := Desired(src, mustContent(t, src), "team-b", "s", testOwner).(*corev1.Secret)
+	got := Desired(src, mustContent(t, src), "team-b", "s", testOwner, testKeys).(*corev1.Secret)
 	assert.Equal(t, corev1.SecretTypeOpaque, got.Type)
 }
 
 func TestDesired_DoesNotAliasContent(t *testing.T) {
 	src := secret(corev1.SecretTypeOpaque, map[string][]byte{"a": []byte("1")})
 	content := mustContent(t, src)
-	got := Desired(src, content, "team-b", "s", testOwner).(*corev1.Secret)
+	got := Desired(src, content, "team-b", "s", testOwner, testKeys).(*corev1.Secret)
 	got.Data["a"] = []byte("changed")
 	assert.Equal(t, []byte("1"), content.Data["a"])
 }
@@ -279,9 +302,11 @@ func TestDesired_FiltersTrackingMetadata(t *testing.T) {
 		"sync.configmapsync.io/sync-now":                   "t1",
 		"sync.configmapsync.io/owner":                      "other/owner",
 		"sync.configmapsync.io/content-hash":               "stale",
+		syncv1.OwnershipProofAnnotation:                    "forged:00",
+		syncv1.SourceKeysAnnotation:                        "labels=forged",
 	}
 	content := mustContent(t, src)
-	obj := Desired(src, content, "team-b", "n", testOwner)
+	obj := Desired(src, content, "team-b", "n", testOwner, testKeys)
 
 	assert.Equal(t, map[string]string{
 		"team":                   "payments",
@@ -290,9 +315,12 @@ func TestDesired_FiltersTrackingMetadata(t *testing.T) {
 		syncv1.OwnerUIDLabel:     "uid-1",
 	}, obj.GetLabels())
 	assert.Equal(t, map[string]string{
-		"description":                "kept",
-		syncv1.OwnerAnnotation:       "team-a/settings",
-		syncv1.ContentHashAnnotation: content.Hash(),
+		"description":                   "kept",
+		syncv1.OwnerAnnotation:          "team-a/settings",
+		syncv1.ContentHashAnnotation:    content.Hash(),
+		syncv1.OwnershipProofAnnotation: testKeys.Proof("uid-1", KindConfigMap, "team-b", "n"),
+		// The keys copied from the source, so that one the source drops is removed from the copy.
+		syncv1.SourceKeysAnnotation: "labels=app.kubernetes.io/name,team;annotations=description",
 	}, obj.GetAnnotations())
 
 	// The source's maps are untouched.
@@ -302,9 +330,10 @@ func TestDesired_FiltersTrackingMetadata(t *testing.T) {
 
 func TestDesired_SourceWithoutMetadata(t *testing.T) {
 	src := cm(map[string]string{"k": "v"}, nil)
-	obj := Desired(src, mustContent(t, src), "team-b", "n", testOwner)
+	obj := Desired(src, mustContent(t, src), "team-b", "n", testOwner, testKeys)
 	assert.Len(t, obj.GetLabels(), 2)
-	assert.Len(t, obj.GetAnnotations(), 2)
+	assert.Equal(t, []string{syncv1.ContentHashAnnotation, syncv1.OwnerAnnotation, syncv1.OwnershipProofAnnotation},
+		slices.Sorted(maps.Keys(obj.GetAnnotations())), "no source keys to list")
 }
 
 // --- Plan -----------------------------------------------------------------------------------------------------
@@ -313,7 +342,7 @@ func TestPlan(t *testing.T) {
 	src := cm(map[string]string{"k": "v"}, nil)
 	src.Labels = map[string]string{"team": "payments"}
 	src.Annotations = map[string]string{"note": "n"}
-	desired := Desired(src, mustContent(t, src), "team-b", "settings", testOwner)
+	desired := Desired(src, mustContent(t, src), "team-b", "settings", testOwner, testKeys)
 
 	// existingCopy returns what the operator would have written, as read back, changed by mutate.
 	existingCopy := func(mutate func(*corev1.ConfigMap)) client.Object {
@@ -353,6 +382,16 @@ func TestPlan(t *testing.T) {
 		}), ActionUpdate},
 		{"data edited by hand, hash annotation unchanged", existingCopy(func(c *corev1.ConfigMap) { c.Data["k"] = "hacked" }), ActionUpdate},
 		{"hash annotation edited, data unchanged", existingCopy(func(c *corev1.ConfigMap) { c.Annotations[syncv1.ContentHashAnnotation] = "x" }), ActionUpdate},
+		// The hash the plan compares is computed from the data the copy holds, never read from its annotation.
+		{"emptied by hand, hash annotation intact", existingCopy(func(c *corev1.ConfigMap) { c.Data, c.BinaryData = nil, nil }), ActionUpdate},
+		{"proof missing", existingCopy(func(c *corev1.ConfigMap) { delete(c.Annotations, syncv1.OwnershipProofAnnotation) }), ActionConflict},
+		{"proof of another copy", existingCopy(func(c *corev1.ConfigMap) {
+			c.Annotations[syncv1.OwnershipProofAnnotation] = testKeys.Proof(testOwner.UID, KindConfigMap, "team-b", "other")
+		}), ActionConflict},
+		{"proof made with another key", existingCopy(func(c *corev1.ConfigMap) {
+			c.Annotations[syncv1.OwnershipProofAnnotation] = otherKeys.Proof(testOwner.UID, KindConfigMap, "team-b", "settings")
+		}), ActionConflict},
+		{"source keys annotation missing", existingCopy(func(c *corev1.ConfigMap) { delete(c.Annotations, syncv1.SourceKeysAnnotation) }), ActionUpdate},
 		{"copied label missing", existingCopy(func(c *corev1.ConfigMap) { delete(c.Labels, "team") }), ActionUpdate},
 		{"copied label changed", existingCopy(func(c *corev1.ConfigMap) { c.Labels["team"] = "other" }), ActionUpdate},
 		{"copied annotation missing", existingCopy(func(c *corev1.ConfigMap) { delete(c.Annotations, "note") }), ActionUpdate},
@@ -369,28 +408,30 @@ func TestPlan(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want, Plan(tt.existing, desired, testOwner, false))
+			assert.Equal(t, tt.want, Plan(viewOf(tt.existing), desired, testOwner, PlanOptions{}))
 		})
 	}
 }
 
 func TestPlan_AdoptTakesOverAnythingButAnotherOwnersObject(t *testing.T) {
 	src := cm(map[string]string{"k": "v"}, nil)
-	desired := Desired(src, mustContent(t, src), "team-b", "settings", testOwner)
+	desired := Desired(src, mustContent(t, src), "team-b", "settings", testOwner, testKeys)
 	foreign := cm(map[string]string{"k": "old"}, nil)
 	foreign.Labels = map[string]string{"replicator": "yes"}
-	assert.Equal(t, ActionAdopt, Plan(foreign, desired, testOwner, true))
-	assert.Equal(t, ActionConflict, Plan(foreign, desired, testOwner, false), "Refuse")
+	assert.Equal(t, ActionAdopt, Plan(viewOf(foreign), desired, testOwner, PlanOptions{Adopt: true}))
+	assert.Equal(t, ActionConflict, Plan(viewOf(foreign), desired, testOwner, PlanOptions{}), "Refuse")
 
-	released := Released(desired)
-	assert.Equal(t, ActionAdopt, Plan(released, desired, testOwner, true), "an orphaned copy")
+	orphaned := desired.DeepCopyObject().(client.Object)
+	orphaned.SetUID("copy-uid")
+	released := applyPatch(t, orphaned, ReleasePatch("copy-uid"))
+	assert.Equal(t, ActionAdopt, Plan(viewOf(released), desired, testOwner, PlanOptions{Adopt: true}), "an orphaned copy")
 
 	another := desired.DeepCopyObject().(*corev1.ConfigMap)
 	another.Labels[syncv1.OwnerUIDLabel] = "uid-of-another-configmapsync"
-	assert.Equal(t, ActionConflict, Plan(another, desired, testOwner, true), "another ConfigMapSync's copy is never adopted")
+	assert.Equal(t, ActionConflict, Plan(viewOf(another), desired, testOwner, PlanOptions{Adopt: true}), "another ConfigMapSync's copy is never adopted")
 
 	ours := desired.DeepCopyObject().(*corev1.ConfigMap)
-	assert.Equal(t, ActionNone, Plan(ours, desired, testOwner, true))
+	assert.Equal(t, ActionNone, Plan(viewOf(ours), desired, testOwner, PlanOptions{Adopt: true}))
 }
 
 func TestPlan_AnImmutableSourceGivesImmutableCopies(t *testing.T) {
@@ -399,7 +440,7 @@ func TestPlan_AnImmutableSourceGivesImmutableCopies(t *testing.T) {
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "src", Name: "ca"}, Immutable: ptr(true), Data: map[string][]byte{"ca.crt": []byte("v1")}},
 	} {
 		t.Run(fmt.Sprintf("%T", src), func(t *testing.T) {
-			desired := Desired(src, mustContent(t, src), "team-b", "ca", testOwner)
+			desired := Desired(src, mustContent(t, src), "team-b", "ca", testOwner, testKeys)
 			assert.True(t, isImmutable(desired), "the copy keeps the source's immutable flag")
 			existing := func(immutable bool, value string) client.Object {
 				c := desired.DeepCopyObject().(client.Object)
@@ -411,17 +452,17 @@ func TestPlan_AnImmutableSourceGivesImmutableCopies(t *testing.T) {
 				}
 				return c
 			}
-			assert.Equal(t, ActionNone, Plan(existing(true, "v1"), desired, testOwner, false))
-			assert.Equal(t, ActionUpdate, Plan(existing(false, "v1"), desired, testOwner, false), "a mutable copy is made immutable in place")
-			assert.Equal(t, ActionUpdate, Plan(existing(false, "v0"), desired, testOwner, false))
-			assert.Equal(t, ActionReplace, Plan(existing(true, "v0"), desired, testOwner, false), "an immutable copy of old content is replaced")
+			assert.Equal(t, ActionNone, Plan(viewOf(existing(true, "v1")), desired, testOwner, PlanOptions{}))
+			assert.Equal(t, ActionUpdate, Plan(viewOf(existing(false, "v1")), desired, testOwner, PlanOptions{}), "a mutable copy is made immutable in place")
+			assert.Equal(t, ActionUpdate, Plan(viewOf(existing(false, "v0")), desired, testOwner, PlanOptions{}))
+			assert.Equal(t, ActionReplace, Plan(viewOf(existing(true, "v0")), desired, testOwner, PlanOptions{}), "an immutable copy of old content is replaced")
 		})
 	}
 }
 
 func TestPlan_Secrets(t *testing.T) {
 	src := secret(corev1.SecretTypeTLS, map[string][]byte{"tls.crt": []byte("c"), "tls.key": []byte("k")})
-	desired := Desired(src, mustContent(t, src), "team-b", "tls", testOwner)
+	desired := Desired(src, mustContent(t, src), "team-b", "tls", testOwner, testKeys)
 	existingCopy := func(mutate func(*corev1.Secret)) client.Object {
 		c := desired.DeepCopyObject().(*corev1.Secret)
 		c.ResourceVersion = "7"
@@ -450,73 +491,96 @@ func TestPlan_Secrets(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want, Plan(tt.existing, desired, testOwner, false))
+			assert.Equal(t, tt.want, Plan(viewOf(tt.existing), desired, testOwner, PlanOptions{}))
 		})
 	}
 }
 
 func TestPlan_OpaqueSecretWithEmptyTypeIsUpToDate(t *testing.T) {
 	src := secret(corev1.SecretTypeOpaque, map[string][]byte{"a": []byte("1")})
-	desired := Desired(src, mustContent(t, src), "team-b", "s", testOwner)
+	desired := Desired(src, mustContent(t, src), "team-b", "s", testOwner, testKeys)
 	existing := desired.DeepCopyObject().(*corev1.Secret)
 	existing.Type = "" // as an older or partial read might return it
-	assert.Equal(t, ActionNone, Plan(existing, desired, testOwner, false))
+	assert.Equal(t, ActionNone, Plan(viewOf(existing), desired, testOwner, PlanOptions{}))
 }
 
 func TestPlan_DoesNotMutateArguments(t *testing.T) {
 	src := cm(map[string]string{"k": "v"}, nil)
-	desired := Desired(src, mustContent(t, src), "team-b", "n", testOwner)
+	desired := Desired(src, mustContent(t, src), "team-b", "n", testOwner, testKeys)
 	existing := desired.DeepCopyObject().(*corev1.ConfigMap)
 	existing.Data["k"] = "old"
 	wantDesired, wantExisting := desired.DeepCopyObject(), existing.DeepCopy()
-	_ = Plan(existing, desired, testOwner, false)
+	_ = Plan(viewOf(existing), desired, testOwner, PlanOptions{})
 	assert.Equal(t, wantDesired, desired)
 	assert.Equal(t, wantExisting, existing)
 }
 
-// --- Released -------------------------------------------------------------------------------------------------
+// --- ReleasePatch ---------------------------------------------------------------------------------------------
 
-func TestReleased(t *testing.T) {
+// operatorKeys are every label and annotation key the operator writes on the objects it owns.
+var operatorKeys = []string{syncv1.ManagedByLabel, syncv1.OwnerUIDLabel, syncv1.OwnerAnnotation, syncv1.ContentHashAnnotation,
+	syncv1.AdoptedAnnotation, syncv1.GeneratorsAnnotation, syncv1.LastRotationAnnotation, syncv1.RotationCountAnnotation,
+	syncv1.RotationRequestAnnotation, syncv1.OwnershipProofAnnotation, syncv1.SourceKeysAnnotation}
+
+func TestReleasePatch_LeavesAnOrdinaryObject(t *testing.T) {
 	src := cm(map[string]string{"k": "v"}, map[string][]byte{"b": {1}})
 	src.Labels = map[string]string{"team": "payments"}
 	src.Annotations = map[string]string{"note": "n"}
-	copyObj := Desired(src, mustContent(t, src), "team-b", "n", testOwner).(*corev1.ConfigMap)
-	copyObj.ResourceVersion = "5"
-	original := copyObj.DeepCopy()
+	copyObj := Desired(src, mustContent(t, src), "team-b", "n", testOwner, testKeys).(*corev1.ConfigMap)
+	copyObj.ResourceVersion, copyObj.UID = "5", "copy-uid"
+	copyObj.Labels["added-by"] = "kyverno"
+	copyObj.Finalizers = []string{"example.com/keep"}
 
-	out := Released(copyObj)
-	got, ok := out.(*corev1.ConfigMap)
-	require.True(t, ok)
+	got := applyPatch(t, copyObj, ReleasePatch("copy-uid")).(*corev1.ConfigMap)
 
-	assert.Equal(t, map[string]string{"team": "payments"}, got.Labels)
+	assert.Equal(t, map[string]string{"team": "payments", "added-by": "kyverno"}, got.Labels)
 	assert.Equal(t, map[string]string{"note": "n"}, got.Annotations)
 	assert.Equal(t, map[string]string{"k": "v"}, got.Data)
 	assert.Equal(t, map[string][]byte{"b": {1}}, got.BinaryData)
-	assert.Equal(t, "team-b", got.Namespace)
-	assert.Equal(t, "n", got.Name)
-	assert.Equal(t, "5", got.ResourceVersion)
-	assert.False(t, IsOwnedBy(got, testOwner))
+	assert.Equal(t, []string{"example.com/keep"}, got.Finalizers)
+	assert.Equal(t, types.UID("copy-uid"), got.UID)
+	assert.False(t, IsOwnedBy(ViewOf(got, testKeys), testOwner))
+	assert.False(t, ClaimsSomeOwner(got))
 	_, owned := OwnerKey(got)
 	assert.False(t, owned)
-
-	assert.Equal(t, original, copyObj, "Released must not modify its argument")
 }
 
-func TestReleased_Secret(t *testing.T) {
-	src := secret(corev1.SecretTypeTLS, map[string][]byte{"tls.crt": []byte("c")})
-	copyObj := Desired(src, mustContent(t, src), "team-b", "tls", testOwner)
-	got := Released(copyObj).(*corev1.Secret)
+func TestReleasePatch_ManagedSecret(t *testing.T) {
+	s := secret(corev1.SecretTypeOpaque, map[string][]byte{"password": []byte("p")})
+	s.Namespace, s.Name, s.UID = "team-b", "db", "secret-uid"
+	s.Labels = map[string]string{syncv1.ManagedByLabel: syncv1.ManagedByValue, syncv1.OwnerUIDLabel: "uid-1"}
+	s.Annotations = map[string]string{}
+	for _, key := range operatorKeys[2:] {
+		s.Annotations[key] = "x"
+	}
+	got := applyPatch(t, s, ReleasePatch("secret-uid")).(*corev1.Secret)
 	assert.Empty(t, got.Labels)
-	assert.Empty(t, got.Annotations)
-	assert.Equal(t, corev1.SecretTypeTLS, got.Type)
-	assert.Equal(t, map[string][]byte{"tls.crt": []byte("c")}, got.Data)
-	assert.Equal(t, syncv1.ManagedByValue, copyObj.GetLabels()[syncv1.ManagedByLabel], "input untouched")
+	assert.Empty(t, got.Annotations, "every operator annotation goes, the rotation record included")
+	assert.Equal(t, map[string][]byte{"password": []byte("p")}, got.Data)
 }
 
-func TestReleased_ObjectWithoutMetadata(t *testing.T) {
-	got := Released(cm(map[string]string{"k": "v"}, nil))
-	assert.Empty(t, got.GetLabels())
-	assert.Empty(t, got.GetAnnotations())
+func TestReleasePatch_NullsEveryOperatorKeyAndCarriesTheUID(t *testing.T) {
+	var patch struct {
+		Metadata struct {
+			UID         types.UID          `json:"uid"`
+			Labels      map[string]*string `json:"labels"`
+			Annotations map[string]*string `json:"annotations"`
+		} `json:"metadata"`
+	}
+	raw := ReleasePatch("the-uid")
+	require.NoError(t, json.Unmarshal(raw, &patch))
+	assert.Equal(t, types.UID("the-uid"), patch.Metadata.UID, "the API server refuses the patch for another object of the name")
+	nulled := slices.Concat(slices.Collect(maps.Keys(patch.Metadata.Labels)), slices.Collect(maps.Keys(patch.Metadata.Annotations)))
+	assert.ElementsMatch(t, operatorKeys, nulled)
+	for k, v := range patch.Metadata.Labels {
+		assert.Nil(t, v, k)
+	}
+	for k, v := range patch.Metadata.Annotations {
+		assert.Nil(t, v, k)
+	}
+	var top map[string]any
+	require.NoError(t, json.Unmarshal(raw, &top))
+	assert.Equal(t, []string{"metadata"}, slices.Collect(maps.Keys(top)), "nothing but the metadata changes")
 }
 
 // --- ResolveTargets -------------------------------------------------------------------------------------------
@@ -645,10 +709,39 @@ func TestIsOwnedBy(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			obj := cm(nil, nil)
-			obj.Labels = tt.labels
-			assert.Equal(t, tt.want, IsOwnedBy(obj, testOwner))
+			obj.Namespace, obj.Name, obj.Labels = "team-b", "settings", tt.labels
+			obj.Annotations = map[string]string{syncv1.OwnershipProofAnnotation: testKeys.Proof("uid-1", KindConfigMap, "team-b", "settings")}
+			assert.Equal(t, tt.want, IsOwnedBy(ViewOf(obj, testKeys), testOwner), "with a valid proof")
+			assert.False(t, IsOwnedBy(obj, testOwner), "not a View: its proof was never checked")
+			delete(obj.Annotations, syncv1.OwnershipProofAnnotation)
+			assert.False(t, IsOwnedBy(ViewOf(obj, testKeys), testOwner), "labels without a proof")
 		})
 	}
+}
+
+func TestClaims(t *testing.T) {
+	managed := func(uid string, owner string) *corev1.ConfigMap {
+		obj := cm(nil, nil)
+		obj.Labels = map[string]string{syncv1.ManagedByLabel: syncv1.ManagedByValue, syncv1.OwnerUIDLabel: uid}
+		if owner != "" {
+			obj.Annotations = map[string]string{syncv1.OwnerAnnotation: owner}
+		}
+		return obj
+	}
+	assert.True(t, ClaimsExactly(managed("uid-1", "team-a/settings"), testOwner))
+	assert.False(t, ClaimsExactly(managed("uid-1", ""), testOwner), "no owner annotation")
+	assert.False(t, ClaimsExactly(managed("uid-1", "team-a/other"), testOwner), "another owner's name")
+	assert.False(t, ClaimsExactly(managed("uid-2", "team-a/settings"), testOwner), "another owner's UID")
+	assert.True(t, ClaimsSomeOwner(managed("uid-2", "")))
+	assert.False(t, ClaimsSomeOwner(managed("", "team-a/settings")), "no owner UID")
+	assert.False(t, ClaimsSomeOwner(cm(nil, nil)))
+
+	hashed := managed("uid-1", "")
+	hashed.Annotations = map[string]string{syncv1.ContentHashAnnotation: "h"}
+	assert.True(t, IsSyncCopy(hashed))
+	assert.False(t, IsSyncCopy(managed("uid-1", "team-a/settings")), "a ManagedSecret's object carries no content hash")
+	delete(hashed.Labels, syncv1.ManagedByLabel)
+	assert.False(t, IsSyncCopy(hashed))
 }
 
 func TestOwnerOf(t *testing.T) {
