@@ -123,7 +123,7 @@ func run(opts operator.Flags) error {
 	if opts.InstallMonitoring {
 		opts.Operator.MonitoringNamespace = os.Getenv("POD_NAMESPACE")
 	}
-	if err := operator.Setup(ctx, mgr, opts.Operator); err != nil {
+	if _, err := operator.Setup(ctx, mgr, opts.Operator); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

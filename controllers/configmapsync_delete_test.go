@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
+	"github.com/configmapsync/configmapsync-operator/internal/copystore"
 	"github.com/configmapsync/configmapsync-operator/internal/syncer"
 )
 
@@ -73,6 +74,8 @@ func TestReconcile_DeleteFindsCopiesTheCacheMissed(t *testing.T) {
 	e.setup(func(c client.Client) {
 		extra := e.copyIn("ns-a").DeepCopy()
 		extra.Namespace, extra.ResourceVersion, extra.UID = "old-ns", "", ""
+		// Signed for where it is, as the operator signed it when it wrote it there.
+		extra.Annotations[syncv1.OwnershipProofAnnotation] = testKeys.Proof(testCMSUID, syncer.KindConfigMap, "old-ns", extra.Name)
 		require.NoError(t, c.Create(t.Context(), extra))
 		require.NoError(t, c.Delete(t.Context(), e.cms()))
 	})
@@ -177,12 +180,14 @@ func TestReconcile_OrphanedCopiesAreDeleted(t *testing.T) {
 			return c.Get(ctx, key, obj, opts...)
 		},
 	})
+	e.r.Copies = copystore.NewDirect(e.r.Client, testKeys)
 	e.mustReconcile()
 	require.True(t, apierrors.IsNotFound(e.client.Get(t.Context(), testCMSKey, &syncv1.ConfigMapSync{})), "cleaned up and gone")
 	require.NotNil(t, e.copyIn("ns-b"), "the late copy survived the cleanup")
 
 	// Its event arrives: the cache now shows it.
 	e.r.Client, e.r.APIReader = e.client, e.client
+	e.r.Copies = copystore.NewDirect(e.client, testKeys)
 	e.mustReconcile()
 	assert.Nil(t, e.copyIn("ns-b"), "the orphan is deleted")
 	assert.NotNil(t, e.configMap("ns-a", "forged"), "an object with forged ownership is never deleted")

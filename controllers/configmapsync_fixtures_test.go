@@ -29,6 +29,8 @@ import (
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
 	"github.com/configmapsync/configmapsync-operator/internal/clienttap"
+	"github.com/configmapsync/configmapsync-operator/internal/copystore"
+	"github.com/configmapsync/configmapsync-operator/internal/syncer"
 )
 
 // --- fakes ----------------------------------------------------------------------------------------------------
@@ -163,8 +165,6 @@ func newCMSEnv(t *testing.T, objs ...client.Object) *cmsEnv {
 		WithScheme(cmsTestScheme(t)).
 		WithObjects(objs...).
 		WithStatusSubresource(&syncv1.ConfigMapSync{}).
-		WithIndex(&corev1.ConfigMap{}, ownerUIDIndex, copyOwnerUID).
-		WithIndex(&corev1.Secret{}, ownerUIDIndex, copyOwnerUID).
 		WithIndex(&syncv1.ConfigMapSync{}, watchedObjectIndex, watchedObjects).
 		WithIndex(&syncv1.ConfigMapSync{}, destinationNamespaceIndex, destinationNamespaces).
 		WithInterceptorFuncs(e.interceptors()).
@@ -175,9 +175,13 @@ func newCMSEnv(t *testing.T, objs ...client.Object) *cmsEnv {
 		Metadata:  e.ns,
 		Recorder:  e.rec,
 		FanOut:    4,
+		Copies:    copystore.NewDirect(e.client, testKeys),
 	}
 	return e
 }
+
+// testKeys are the ownership keys of the unit tests' reconcilers.
+var testKeys = syncer.Keys{Current: syncer.NewKey([]byte("unit-test-ownership-key-32-bytes"))}
 
 func (e *cmsEnv) interceptors() interceptor.Funcs {
 	funcs := clienttap.Writes(e.write)

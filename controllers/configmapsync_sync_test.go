@@ -1,12 +1,15 @@
 package controllers
 
 import (
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -51,7 +54,7 @@ func TestReconcile_FirstSyncAddsFinalizerAndCreatesCopies(t *testing.T) {
 		require.NotNil(t, cp, "copy in %s", ns)
 		assert.Equal(t, src.Data, cp.Data, ns)
 		assert.Equal(t, src.BinaryData, cp.BinaryData, ns)
-		assert.True(t, syncer.IsOwnedBy(cp, owner), ns)
+		assert.True(t, syncer.IsOwnedBy(e.r.Copies.View(cp), owner), ns)
 		assert.Equal(t, "payments", cp.Labels["team"], ns)
 		assert.Equal(t, "kept", cp.Annotations["note"], ns)
 		assert.Equal(t, testCMSNamespace+"/"+testCMSName, cp.Annotations[syncv1.OwnerAnnotation], ns)
@@ -151,7 +154,7 @@ func TestReconcile_RestoresHandEditedCopy(t *testing.T) {
 	e.mustReconcile()
 	assert.Equal(t, "value", e.copyIn("ns-b").Data["key"])
 	writes := e.recordedWrites()
-	assert.Contains(t, writes, "update *v1.ConfigMap ns-b/"+testSourceName)
+	assert.Contains(t, writes, "patch *v1.ConfigMap ns-b/"+testSourceName)
 	for _, w := range writes {
 		assert.NotContains(t, w, "ns-a/")
 		assert.NotContains(t, w, "ns-c/")
@@ -190,7 +193,7 @@ func TestReconcile_ReplacesImmutableCopy(t *testing.T) {
 	writes := e.recordedWrites()
 	assert.Contains(t, writes, "delete *v1.ConfigMap ns-a/"+testSourceName)
 	assert.Contains(t, writes, "create *v1.ConfigMap ns-a/"+testSourceName)
-	assert.Contains(t, writes, "update *v1.ConfigMap ns-b/"+testSourceName, "mutable copies are updated in place")
+	assert.Contains(t, writes, "patch *v1.ConfigMap ns-b/"+testSourceName, "mutable copies are patched in place")
 	assert.NotContains(t, writes, "delete *v1.ConfigMap ns-b/"+testSourceName)
 	cp := e.copyIn("ns-a")
 	assert.Equal(t, "new", cp.Data["key"])
@@ -284,4 +287,57 @@ func TestReconcile_NeverWritesOverSource(t *testing.T) {
 	src := e.configMap(testCMSNamespace, testSourceName)
 	assert.NotContains(t, src.Labels, syncv1.OwnerUIDLabel)
 	assert.EqualValues(t, 1, e.cms().Status.DesiredDestinations)
+}
+
+// TestReconcile_ReplacementRefusedKeepsTheCopy: when the API server would refuse the new object (here, its dry run
+// is refused), the immutable copy that cannot be patched is not deleted: the destination keeps its old copy and
+// the failure is reported, instead of being left with none.
+func TestReconcile_ReplacementRefusedKeepsTheCopy(t *testing.T) {
+	e := newCMSEnv(t, newTestCMS(), newSourceConfigMap())
+	e.mustReconcile()
+	e.setup(func(c client.Client) {
+		cp := e.copyIn("ns-a")
+		cp.Immutable = cmsPtr(true)
+		require.NoError(t, c.Update(t.Context(), cp))
+		src := e.configMap(testCMSNamespace, testSourceName)
+		src.Data["key"] = "new"
+		require.NoError(t, c.Update(t.Context(), src))
+	})
+	e.setFault(func(verb string, obj client.Object) error {
+		if verb == "create" && obj.GetGenerateName() != "" && obj.GetNamespace() == "ns-a" {
+			return apierrors.NewForbidden(corev1.Resource("configmaps"), "", errors.New("a policy refuses it"))
+		}
+		return nil
+	})
+	_, err := e.reconcile()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "the replacement would be refused")
+	assert.NotContains(t, e.recordedWrites(), "delete *v1.ConfigMap ns-a/"+testSourceName, "the copy in place is not deleted")
+	cp := e.copyIn("ns-a")
+	require.NotNil(t, cp, "the destination keeps a copy")
+	assert.Equal(t, "value", cp.Data["key"])
+	assert.Equal(t, "new", e.copyIn("ns-b").Data["key"], "other destinations are synced")
+}
+
+// TestReconcile_ImmutableCopyMetadataIsPatchedInPlace: a source change of metadata only patches immutable copies
+// in place: nothing is deleted or created.
+func TestReconcile_ImmutableCopyMetadataIsPatchedInPlace(t *testing.T) {
+	src := newSourceConfigMap()
+	src.Immutable = cmsPtr(true)
+	e := newCMSEnv(t, newTestCMS(), src)
+	e.mustReconcile()
+	before := e.copyIn("ns-a").UID
+	e.setup(func(c client.Client) {
+		src := e.configMap(testCMSNamespace, testSourceName)
+		src.Labels["team"] = "billing"
+		require.NoError(t, c.Update(t.Context(), src))
+	})
+	e.resetWrites()
+	e.mustReconcile()
+	for _, w := range e.recordedWrites() {
+		assert.False(t, strings.HasPrefix(w, "delete ") || strings.HasPrefix(w, "create "), "no replacement: %s", w)
+	}
+	cp := e.copyIn("ns-a")
+	assert.Equal(t, before, cp.UID, "the same object")
+	assert.Equal(t, "billing", cp.Labels["team"])
 }

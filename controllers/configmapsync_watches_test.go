@@ -45,7 +45,7 @@ func TestOwnerOfCopy(t *testing.T) {
 	src := newSourceConfigMap()
 	content, err := syncer.ContentOf(src)
 	require.NoError(t, err)
-	cp := syncer.Desired(src, content, "ns-a", testSourceName, syncer.OwnerOf(newTestCMS()))
+	cp := syncer.Desired(src, content, "ns-a", testSourceName, syncer.OwnerOf(newTestCMS()), testKeys)
 	assert.Equal(t, []reconcile.Request{{NamespacedName: testCMSKey}}, ownerOfCopy(t.Context(), cp))
 	assert.Nil(t, ownerOfCopy(t.Context(), src))
 }

@@ -48,7 +48,7 @@ type ManagedSecretReconciler struct {
 	// AcceptUnprovenUntil ends the upgrade window: until then, a Secret without a proof that claims a
 	// ManagedSecret exactly is taken as its Secret and signed (ownership.Keys).
 	AcceptUnprovenUntil time.Time
-	Recorder recorder.EventRecorder
+	Recorder            recorder.EventRecorder
 	// Now is the clock; nil means time.Now. Unit tests set it.
 	Now func() time.Time
 }

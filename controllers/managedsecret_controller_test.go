@@ -26,6 +26,7 @@ import (
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
 	"github.com/configmapsync/configmapsync-operator/internal/clienttap"
+	"github.com/configmapsync/configmapsync-operator/internal/copystore"
 )
 
 // --- fixtures --------------------------------------------------------------------------------------------------
@@ -103,7 +104,7 @@ func newMSFixture(t *testing.T, objs ...client.Object) *msFixture {
 			return nil
 		})).Build()
 	f.r = &ManagedSecretReconciler{Client: f.client, APIReader: f.client, Metadata: &fakeMetadata{}, Recorder: f.events,
-		Now: func() time.Time { return f.now }}
+		Copies: copystore.NewDirect(f.client, testKeys), Now: func() time.Time { return f.now }}
 	return f
 }
 

@@ -102,29 +102,40 @@ func ClientOptions() client.Options {
 	return client.Options{Cache: &client.CacheOptions{DisableFor: []client.Object{&corev1.ConfigMap{}, &corev1.Secret{}}}}
 }
 
+// Parts are the pieces of a set-up operator that its callers may read: the copy store, what the operator holds in
+// memory of the objects labelled as its own.
+type Parts struct {
+	Copies *copystore.Store
+}
+
 // Setup adds the operator's controllers, webhooks and the stored-version migration to mgr.
-func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
+func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (Parts, error) {
+	copies, err := setup(ctx, mgr, opts)
+	return Parts{Copies: copies}, err
+}
+
+func setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*copystore.Store, error) {
 	metadataCache, err := newMetadataCache(mgr)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	metadataClient, err := metadata.NewForConfigAndClient(mgr.GetConfig(), mgr.GetHTTPClient())
 	if err != nil {
-		return fmt.Errorf("creating the metadata client: %w", err)
+		return nil, fmt.Errorf("creating the metadata client: %w", err)
 	}
 	sources := metawatch.New(metadataClient)
 	keys, err := loadKeys(ctx, mgr, opts.Namespace)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	watcher, err := client.NewWithWatch(mgr.GetConfig(), client.Options{Scheme: mgr.GetScheme(), HTTPClient: mgr.GetHTTPClient(), Mapper: mgr.GetRESTMapper()})
 	if err != nil {
-		return fmt.Errorf("creating the copy store's client: %w", err)
+		return nil, fmt.Errorf("creating the copy store's client: %w", err)
 	}
 	copies := copystore.New(watcher, keys.Keys)
 	var writer controllers.CopyWriter
 	if writer, err = metawrite.New(mgr.GetConfig(), mgr.GetHTTPClient()); err != nil {
-		return err
+		return nil, err
 	}
 	if opts.WrapCopyWriter != nil {
 		writer = opts.WrapCopyWriter(writer)
@@ -145,7 +156,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		SourceCacheBytes: 4 << 20,
 	}
 	if err := r.SetupWithManager(ctx, mgr, opts.Controller); err != nil {
-		return fmt.Errorf("setting up the ConfigMapSync controller: %w", err)
+		return nil, fmt.Errorf("setting up the ConfigMapSync controller: %w", err)
 	}
 	managedSecrets := &controllers.ManagedSecretReconciler{
 		Client:    mgr.GetClient(),
@@ -158,22 +169,22 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		AcceptUnprovenUntil: keys.AcceptUnprovenUntil,
 	}
 	if err := managedSecrets.SetupWithManager(ctx, mgr, opts.Controller); err != nil {
-		return fmt.Errorf("setting up the ManagedSecret controller: %w", err)
+		return nil, fmt.Errorf("setting up the ManagedSecret controller: %w", err)
 	}
 	if opts.Webhooks {
 		if err := webhook.SetupConfigMapSyncWebhook(mgr); err != nil {
-			return fmt.Errorf("setting up the ConfigMapSync webhooks: %w", err)
+			return nil, fmt.Errorf("setting up the ConfigMapSync webhooks: %w", err)
 		}
 		if err := webhook.SetupManagedSecretWebhook(mgr); err != nil {
-			return fmt.Errorf("setting up the ManagedSecret webhook: %w", err)
+			return nil, fmt.Errorf("setting up the ManagedSecret webhook: %w", err)
 		}
 	}
 	if opts.MonitoringNamespace != "" {
 		if err := addMonitoring(mgr, opts.MonitoringNamespace); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return mgr.Add(&migration.StoredVersions{
+	return copies, mgr.Add(&migration.StoredVersions{
 		Client:   mgr.GetClient(),
 		Reader:   mgr.GetAPIReader(),
 		Recorder: mgr.GetEventRecorder(Name),

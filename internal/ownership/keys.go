@@ -55,6 +55,7 @@ func Load(ctx context.Context, c client.Client, namespace string, ownersExist fu
 	err := c.Get(ctx, key, secret)
 	if apierrors.IsNotFound(err) {
 		if secret, err = create(ctx, c, key, ownersExist); apierrors.IsAlreadyExists(err) {
+			secret = &corev1.Secret{} // What the winner wrote, not what this replica tried to.
 			err = c.Get(ctx, key, secret)
 		}
 	}

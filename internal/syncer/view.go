@@ -4,6 +4,7 @@ import (
 	"maps"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"unique"
@@ -180,20 +181,24 @@ func internMeta(labels, annotations map[string]string) *metaSet {
 	return m
 }
 
-// canonical is the labels and annotations (the proof left out) as one string, the same for equal maps.
+// canonical is the labels and annotations (the proof annotation left out) as one string, the same for equal maps
+// and different for different ones: every key and value is length-prefixed, since values may hold any byte.
 func canonical(labels, annotations map[string]string) string {
 	var b strings.Builder
-	for _, part := range []map[string]string{labels, annotations} {
+	write := func(s string) {
+		b.WriteString(strconv.Itoa(len(s)))
+		b.WriteByte(':')
+		b.WriteString(s)
+	}
+	for i, part := range []map[string]string{labels, annotations} {
 		for _, k := range slices.Sorted(maps.Keys(part)) {
-			if k == syncv1.OwnershipProofAnnotation {
+			if i == 1 && k == syncv1.OwnershipProofAnnotation {
 				continue
 			}
-			b.WriteString(k)
-			b.WriteByte(0)
-			b.WriteString(part[k])
-			b.WriteByte(0)
+			write(k)
+			write(part[k])
 		}
-		b.WriteByte(1)
+		b.WriteByte('|')
 	}
 	return b.String()
 }

@@ -211,3 +211,20 @@ func TestViewList_DeepCopy(t *testing.T) {
 	c.Items[0].SetName("other")
 	assert.Equal(t, "settings", l.Items[0].GetName())
 }
+
+// TestViewOf_MetadataSharedOnlyWhenEqual: views share labels and annotations only when they are equal, whatever
+// bytes a value holds, and a label named like the proof annotation is a label like any other.
+func TestViewOf_MetadataSharedOnlyWhenEqual(t *testing.T) {
+	keys := Keys{Current: NewKey([]byte("view-test-key-of-thirty-two-byte"))}
+	view := func(labels, annotations map[string]string) *View {
+		return ViewOf(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "n", Labels: labels, Annotations: annotations}}, keys)
+	}
+	a := view(map[string]string{"k": "v"}, map[string]string{"a": "1", "b": "2"})
+	b := view(map[string]string{"k": "v"}, map[string]string{"a": "1\x00b\x002"})
+	assert.Equal(t, map[string]string{"a": "1", "b": "2"}, a.GetAnnotations())
+	assert.Equal(t, map[string]string{"a": "1\x00b\x002"}, b.GetAnnotations())
+	c := view(map[string]string{"k": "v", syncv1.OwnershipProofAnnotation: "x"}, nil)
+	d := view(map[string]string{"k": "v"}, nil)
+	assert.Equal(t, map[string]string{"k": "v", syncv1.OwnershipProofAnnotation: "x"}, c.GetLabels())
+	assert.Equal(t, map[string]string{"k": "v"}, d.GetLabels())
+}

@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
+	"github.com/configmapsync/configmapsync-operator/internal/ownership"
 )
 
 // snapshot is a protected object as it was after setup: its identity, resourceVersion and a digest of its
@@ -359,7 +360,8 @@ func (c *checker) checkProtected(ctx context.Context, objs []client.Object) []st
 func (c *checker) checkWrites(writes []mutation) []string {
 	var failures []string
 	for _, m := range writes {
-		if (m.resource != "configmaps" && m.resource != "secrets") || !m.succeeded() {
+		if (m.resource != "configmaps" && m.resource != "secrets") || !m.succeeded() ||
+			(m.resource == "secrets" && m.name == ownership.SecretName) { // The operator's own key, in its namespace.
 			continue
 		}
 		switch {

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/configmapsync/configmapsync-operator/internal/controlplane"
+	"github.com/configmapsync/configmapsync-operator/internal/copystore"
 	"github.com/configmapsync/configmapsync-operator/internal/operator"
 )
 
@@ -64,8 +65,9 @@ type Env struct {
 	Client client.Client
 	// Calls records the writes of the operator started by RunOperator and injects faults into them.
 	Calls *Calls
-	// OperatorCache reads the cache of the operator RunOperator last started: what the operator holds in memory.
-	OperatorCache client.Reader
+	// OperatorCopies is the copy store of the operator RunOperator last started: what it holds in memory of the
+	// objects labelled as its own.
+	OperatorCopies *copystore.Store
 
 	operator operatorRun
 	// tune is Options.Operator.
@@ -137,11 +139,12 @@ func (e *Env) RunOperator(ctx context.Context) (stop func(), err error) {
 	if e.tune != nil {
 		e.tune(&opts)
 	}
-	if err := operator.Setup(ctx, mgr, opts); err != nil {
+	parts, err := operator.Setup(ctx, mgr, opts)
+	if err != nil {
 		cancel()
 		return nil, err
 	}
-	e.OperatorCache = mgr.GetCache()
+	e.OperatorCopies = parts.Copies
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
 	return func() {

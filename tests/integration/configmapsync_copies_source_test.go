@@ -93,14 +93,13 @@ func TestATamperedCopyIsRestored(t *testing.T) {
 		assert.Equal(c, "10", cp.Data["max"])
 	})
 
-	// The operator saw the edit without holding any copy's data: its cache keeps the hash of what the copy holds.
-	// (Eventually: the cache may see the restoring write a moment after the test does.)
+	// The operator saw the edit without holding any copy's data: its copy store keeps the hash of what the copy
+	// holds, computed from the data. (Eventually: the store may see the restoring write a moment after the test.)
 	assert.EventuallyWithT(t, func(c *assert.CollectT) {
-		cached := f.copyOf("limits")
-		require.NoError(c, env.OperatorCache.Get(context.Background(), client.ObjectKeyFromObject(cached), cached))
-		assert.Nil(c, cached.Data, "the operator's cache holds no data of copies")
-		assert.Equal(c, syncer.HashOf(harness.ConfigMap(f.src, "limits", map[string]string{"max": "10"})),
-			cached.Annotations[syncer.ObservedHashAnnotation])
+		view := env.OperatorCopies.Get(syncer.KindConfigMap, client.ObjectKeyFromObject(f.copyOf("limits")))
+		require.NotNil(c, view)
+		assert.Equal(c, syncer.HashOf(harness.ConfigMap(f.src, "limits", map[string]string{"max": "10"})), view.Hash())
+		assert.True(c, view.Proven())
 	}, 10*time.Second, 50*time.Millisecond)
 }
 
