@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -88,6 +89,9 @@ func (w *Writer) do(ctx context.Context, req *rest.Request, obj client.Object) e
 			return fmt.Errorf("metawrite: %T is neither a ConfigMap nor a Secret", obj)
 		}
 	}
+	// client-go logs request bodies at verbosity 8, as text when they are (a strategic merge patch is JSON): with
+	// the caller's logger, a Secret copy's values would reach the operator's log at -v=8.
+	ctx = logr.NewContext(ctx, logr.Discard())
 	answer := &metav1.PartialObjectMetadata{}
 	if err := req.Do(ctx).Into(answer); err != nil {
 		return err
