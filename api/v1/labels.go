@@ -17,6 +17,10 @@ const (
 	OwnerAnnotation = "sync.configmapsync.io/owner"
 	// ContentHashAnnotation holds the hash of the content a copy was written with.
 	ContentHashAnnotation = "sync.configmapsync.io/content-hash"
+	// ContentChangedAnnotation on a copy or a generated Secret holds when the operator last changed its content
+	// (RFC 3339). A workload that uses it and was never restarted by the operator is owed a restart only when it
+	// existed before then (see docs/secrets.md, "Restarting consumers").
+	ContentChangedAnnotation = "sync.configmapsync.io/content-changed"
 	// AdoptedAnnotation on a copy holds when a ConfigMapSync with conflictPolicy Adopt took over the object that was
 	// there before (RFC 3339). The operator keeps it while it owns the copy and removes it when it releases it.
 	AdoptedAnnotation = "sync.configmapsync.io/adopted"
