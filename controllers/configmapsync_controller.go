@@ -301,14 +301,14 @@ func (r *ConfigMapSyncReconciler) writeCopies(ctx context.Context, cms *syncv1.C
 	owner := syncer.OwnerOf(cms)
 	name := cms.CopyName()
 	kind := string(cms.SourceKind())
-	now := time.Now()
-	since := contentSince(owned, name, content.Hash(), now)
+	since := contentSince(owned, name, content.Hash(), time.Now())
 	results := make([]destinationResult, len(namespaces))
 	fanOut(writesInFlight(r.FanOut, content.Size()), len(namespaces), func(i int) {
 		ns := namespaces[i]
 		desired := syncer.Desired(src, content, ns, name, owner)
 		existing := owned[types.NamespacedName{Namespace: ns, Name: name}]
-		stampContentChange(desired, existing, since, now)
+		// Stamped right before this destination's write, not at the start of a fan-out that may take a while.
+		stampContentChange(desired, existing, since, time.Now())
 		action, err := r.syncCopy(ctx, existing, desired, owner, cms.Spec.ConflictPolicy == syncv1.ConflictPolicyAdopt)
 		results[i] = destinationResult{namespace: ns, action: action, err: err}
 		if err == nil {

@@ -179,8 +179,10 @@ type WorkloadState struct {
 //   - a copy whose content the operator never changed (first written, or written before ChangedAt was recorded)
 //     owes nothing, except a Legacy copy: owed when the token differs, as the release that debounced it decided.
 //
-// Times are compared to the second, and a tie counts as owed: at worst one restart too many, never one lost. Created
-// comes from the API server's clock and ChangedAt from the operator's; they differ by the nodes' clock skew.
+// Times are compared to the second, and only a workload created or restarted more than changeMargin after the
+// change counts as later: ChangedAt is stamped just before the copy is written, so a workload restarted in between
+// would start pods on the old content. At worst that is one restart too many, never one lost. Created comes from
+// the API server's clock and ChangedAt from the operator's; they differ by the nodes' clock skew.
 func RestartOwed(w WorkloadState, c CopyVersion) bool {
 	switch {
 	case w.Token == c.Token:
@@ -188,9 +190,12 @@ func RestartOwed(w WorkloadState, c CopyVersion) bool {
 	case c.ChangedAt.IsZero():
 		return c.Legacy
 	}
-	changed := c.ChangedAt.Truncate(time.Second)
-	return !w.Created.Truncate(time.Second).After(changed) && !w.LastRollout.Truncate(time.Second).After(changed)
+	since := c.ChangedAt.Truncate(time.Second).Add(changeMargin)
+	return !w.Created.Truncate(time.Second).After(since) && !w.LastRollout.Truncate(time.Second).After(since)
 }
+
+// changeMargin is how long after ChangedAt (to the second) the write of the new content may still be in flight.
+const changeMargin = time.Second
 
 // ContentChangedAt returns the time in obj's ContentChangedAnnotation; zero when it has none or it is unreadable.
 func ContentChangedAt(obj client.Object) time.Time {

@@ -54,7 +54,7 @@ func TestUsagesOf_FindsEveryReferenceAndHowItIsUsed(t *testing.T) {
 func TestRestartOwed(t *testing.T) {
 	change := time.Date(2026, 12, 7, 12, 0, 10, 0, time.UTC)
 	changed := CopyVersion{Token: "new", ChangedAt: change}
-	before, after := change.Add(-time.Hour), change.Add(time.Second)
+	before, after := change.Add(-time.Hour), change.Add(2*time.Second)
 	cases := []struct {
 		name string
 		w    WorkloadState
@@ -66,8 +66,10 @@ func TestRestartOwed(t *testing.T) {
 		{"never restarted, existed at the change", WorkloadState{Created: before}, changed, true},
 		{"never restarted, created after the change", WorkloadState{Created: after}, changed, false},
 		{"created in the second of the change: a tie owes", WorkloadState{Created: change.Add(900 * time.Millisecond)}, changed, true},
+		{"created in the next second: the write may still be in flight", WorkloadState{Created: change.Add(1900 * time.Millisecond)}, changed, true},
 		{"restarted by the operator (for another copy) after the change", WorkloadState{Token: "old", Created: before, LastRollout: after}, changed, false},
 		{"restarted by the operator in the second of the change", WorkloadState{Token: "old", Created: before, LastRollout: change}, changed, true},
+		{"restarted by the operator in the next second", WorkloadState{Token: "old", Created: before, LastRollout: change.Add(time.Second)}, changed, true},
 		{"content never changed by the operator", WorkloadState{Token: "old", Created: before}, CopyVersion{Token: "new"}, false},
 		{"never changed, never restarted", WorkloadState{Created: before}, CopyVersion{Token: "new"}, false},
 		{"legacy pending restart, older token", WorkloadState{Token: "old", Created: before}, CopyVersion{Token: "new", Legacy: true}, true},
