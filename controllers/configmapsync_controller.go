@@ -378,8 +378,8 @@ func heldCopy(existing, desired client.Object, action syncer.Action, kind, hash 
 	return &c, false
 }
 
-// tally counts the copies and writes of a sync from its destinations and prunes, collects the changed copies,
-// and returns the sync's errors, classified.
+// tally counts the copies and writes of a sync from its destinations and prunes, and returns the sync's errors,
+// classified.
 func (out *outcome) tally(pruneErrs []error) error {
 	errs := make([]error, 0, len(out.destinations)+len(pruneErrs))
 	for _, d := range out.destinations {
