@@ -101,7 +101,7 @@ func TestARestartDueWhenTheOperatorStopsIsMadeByTheNextOneAndNothingElseIs(t *te
 	app := deployment(dst, "app", "settings", "env")
 	kit.Create(t, app)
 	cms := v1Sync(src, "settings", "settings", dst)
-	cms.Spec.Rollout = &syncv1.RolloutPolicy{Enabled: true, Debounce: "4s"}
+	cms.Spec.Rollout = &syncv1.RolloutPolicy{Enabled: true, Debounce: "8s"}
 	kit.Create(t, cms)
 	kit.Ready(t, cms)
 
