@@ -316,3 +316,58 @@ func TestContentSince(t *testing.T) {
 	assert.Equal(t, at(2), contentSince(owned(cp("a", "settings", "h", at(2), false), cp("b", "settings", "old", at(3), true),
 		cp("c", "renamed", "old", time.Time{}, false)), "settings", "h", now), "copies being deleted and of another name do not count")
 }
+
+func TestManagedSecretReconcile_ARotationsRestartIsOwedUntilItIsMade(t *testing.T) {
+	ms := newManagedSecret()
+	ms.Spec.RotationInterval = "1h"
+	ms.Spec.Rollout = &syncv1.RolloutPolicy{Enabled: true, Debounce: "1s"}
+	d := envDeployment("team-a", "app", "unused", msT0.Add(-time.Hour))
+	d.Spec.Template.Spec.Containers[0].EnvFrom = []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{
+		LocalObjectReference: corev1.LocalObjectReference{Name: "db"}}}}
+	f := newMSFixture(t, ms, d)
+	f.r.Metadata.(*fakeMetadata).addWorkload(d, "Deployment")
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "db"}}
+	token := func() string {
+		got := &appsv1.Deployment{}
+		f.get(secret)
+		require.NoError(t, f.client.Get(t.Context(), client.ObjectKeyFromObject(d), got))
+		return got.Spec.Template.Annotations[syncer.RolloutAnnotation(syncer.KindSecret, "db")]
+	}
+	patches := func() (n int) {
+		for _, w := range f.writes {
+			if strings.HasPrefix(w, "patch *v1.Deployment/") {
+				n++
+			}
+		}
+		return n
+	}
+
+	_, err := f.reconcile(ms)
+	require.NoError(t, err)
+	assert.Empty(t, token(), "generating the Secret restarts nothing")
+	assert.True(t, syncer.ContentChangedAt(secret).IsZero(), "new values replace none")
+
+	f.now = msT0.Add(time.Hour)
+	f.fault = func(verb string, obj client.Object) error {
+		if _, ok := obj.(*appsv1.Deployment); ok && verb == "patch" {
+			return errors.New("injected: the patch is refused")
+		}
+		return nil
+	}
+	_, err = f.reconcile(ms)
+	require.Error(t, err, "a failed restart is retried")
+	assert.Contains(t, err.Error(), "restarting Deployment team-a/app")
+	assert.Empty(t, token())
+	assert.Equal(t, f.now, syncer.ContentChangedAt(secret), "the rotation records when the values changed")
+	assert.Contains(t, f.events.list()[len(f.events.list())-1], "Warning "+syncv1.EventReasonRolloutFailed)
+
+	f.fault = nil
+	f.now = f.now.Add(time.Minute)
+	_, err = f.reconcile(ms)
+	require.NoError(t, err)
+	assert.Equal(t, syncer.RolloutToken(secret.UID, syncer.HashOf(secret)), token(), "the retry makes the restart still owed")
+	made := patches()
+	_, err = f.reconcile(ms)
+	require.NoError(t, err)
+	assert.Equal(t, made, patches(), "and makes it once")
+}
