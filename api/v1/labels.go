@@ -27,6 +27,7 @@ const (
 	// RolloutOptInAnnotation on a Deployment, StatefulSet or DaemonSet opts it in ("true") or out ("false") of
 	// restarts when a copy it uses changes.
 	RolloutOptInAnnotation = "sync.configmapsync.io/rollout"
-	// LastRolloutAnnotation on a workload holds when the operator last restarted it (RFC 3339), for debouncing.
+	// LastRolloutAnnotation on a workload holds when the operator last restarted it (RFC 3339), for debouncing and
+	// to tell whether its pods started after a copy's last change (ContentChangedAnnotation).
 	LastRolloutAnnotation = "sync.configmapsync.io/last-rollout"
 )
