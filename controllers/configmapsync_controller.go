@@ -61,6 +61,8 @@ type ConfigMapSyncReconciler struct {
 	unproven unprovenReports
 	// sourceCache keeps small sources between syncs; nil without SourceCacheBytes.
 	sourceCache *sourceCache
+	// workloads remembers what the rollout engine read of workloads' pod templates.
+	workloads workloadMemo
 }
 
 // maxCachedSource is the largest source kept between syncs: a settings file, not a CA bundle of a MiB.
@@ -94,32 +96,32 @@ func (r *ConfigMapSyncReconciler) gone(ctx context.Context, key types.Namespaced
 	return r.deleteOrphans(ctx, key)
 }
 
-// reconcileNormal syncs the copies when the strategy says so, restarts the workloads that need it, and schedules
-// the next resync.
+// reconcileNormal syncs the copies when the strategy says so, restarts the workloads owed a restart, and
+// schedules the next resync. The rollout pass runs whatever the sync's outcome: a copy that could not be written
+// in one namespace never holds back the restarts owed in the others.
 func (r *ConfigMapSyncReconciler) reconcileNormal(ctx context.Context, before, cms *syncv1.ConfigMapSync) (ctrl.Result, error) {
-	var changes []copyChange
+	var out *outcome
+	var syncErr error
 	if syncDue(cms) {
 		start := time.Now()
-		out, err := r.sync(ctx, cms)
-		recordStatus(cms, out, err, time.Now())
+		o, err := r.sync(ctx, cms)
+		recordStatus(cms, o, err, time.Now())
 		emitConditionEvents(r.Recorder, before, cms, "Sync")
 		emitKeysEvent(r.Recorder, before, cms)
-		emitAdoptions(r.Recorder, cms, out)
-		r.reportUnproven(cms, out.kind, out.unproven)
-		logOutcome(ctx, out)
-		recordSyncMetrics(cms, out, err, time.Since(start))
-		if err != nil {
-			return ctrl.Result{}, err
-		}
-		changes = out.changes
+		emitAdoptions(r.Recorder, cms, o)
+		r.reportUnproven(cms, o.kind, o.unproven)
+		logOutcome(ctx, o)
+		recordSyncMetrics(cms, o, err, time.Since(start))
+		out, syncErr = &o, err
 	}
 
-	wait, err := r.rollOuts(ctx, cms, changes)
-	if err != nil {
+	wait, rolloutErr := r.rollOuts(ctx, cms, out)
+	if err := joinRolloutError(syncErr, rolloutErr); err != nil {
 		return ctrl.Result{}, err
 	}
 	var result ctrl.Result
 	if cms.Spec.SyncStrategy != syncv1.SyncStrategyManual {
+		var err error
 		if result.RequeueAfter, err = cms.SyncPeriod(); err != nil {
 			return ctrl.Result{}, syncer.InvalidSpec("%v", err) // checked by sync already; never dropped
 		}
@@ -130,66 +132,85 @@ func (r *ConfigMapSyncReconciler) reconcileNormal(ctx context.Context, before, c
 	return result, nil
 }
 
-// rollOuts restarts the workloads using the copies that changed in this sync, and those whose restart was
-// debounced earlier (status.pendingRollouts, so a restart of the operator loses none). It returns when the next
-// debounced restart is due.
-func (r *ConfigMapSyncReconciler) rollOuts(ctx context.Context, cms *syncv1.ConfigMapSync, changes []copyChange) (time.Duration, error) {
-	if len(cms.Status.PendingRollouts) > 0 {
-		pending, err := r.pendingChanges(ctx, cms, changes)
-		if err != nil {
-			return 0, err
-		}
-		changes = append(changes, pending...)
+// joinRolloutError joins the errors of a sync and of its rollout pass. A failed restart is worth retrying even when
+// the sync failed for good: the sync's terminal error then joins without its terminal mark, so the reconcile is
+// retried with backoff instead of waiting for the next change.
+func joinRolloutError(syncErr, rolloutErr error) error {
+	if rolloutErr == nil {
+		return syncErr
 	}
-	var wait time.Duration
-	var waiting []string
-	now := time.Now()
-	for _, c := range changes {
-		left, err := r.rollouts().rollOut(ctx, cms.EffectiveRollout(), c, now)
-		if err != nil {
-			return 0, err
-		}
-		if left > 0 {
-			waiting = append(waiting, c.namespace)
-			if wait == 0 || left < wait {
-				wait = left
-			}
+	if errors.Is(rolloutErr, reconcile.TerminalError(nil)) {
+		return errors.Join(syncErr, rolloutErr) // The rollout policy itself is invalid: nothing to retry.
+	}
+	if syncErr != nil && errors.Is(syncErr, reconcile.TerminalError(nil)) {
+		if inner := errors.Unwrap(syncErr); inner != nil {
+			syncErr = inner
 		}
 	}
-	slices.Sort(waiting)
-	waiting = slices.Compact(waiting)
-	if len(waiting) > maxPendingRollouts {
-		waiting = waiting[:maxPendingRollouts]
-	}
-	cms.Status.PendingRollouts = waiting
-	return wait, nil
+	return errors.Join(syncErr, rolloutErr)
 }
+
+// rollOuts restarts the workloads owed a restart for the current content of the ConfigMapSync's copies, in every
+// namespace where the copy is the operator's and up to date (see rollout.go), and records the namespaces whose
+// restarts wait for the debounce window in status.pendingRollouts, for information. It returns when the next
+// debounced restart is due, or a short delay while copies this process wrote are not in the cache yet.
+func (r *ConfigMapSyncReconciler) rollOuts(ctx context.Context, cms *syncv1.ConfigMapSync, out *outcome) (time.Duration, error) {
+	copies, settling, err := r.copiesToRollOut(ctx, cms, out)
+	if err != nil {
+		return 0, err
+	}
+	pass := r.rollouts().run(ctx, cms.EffectiveRollout(), copies, time.Now())
+	reportRolloutFailures(r.Recorder, cms, pass)
+	if len(pass.pending) > maxPendingRollouts {
+		pass.pending = pass.pending[:maxPendingRollouts]
+	}
+	cms.Status.PendingRollouts = pass.pending
+	wait := pass.wait
+	if settling && (wait == 0 || wait > settleDelay) {
+		wait = settleDelay
+	}
+	return wait, pass.err
+}
+
+// settleDelay is how long the rollout pass waits for the cache to show a copy this process has just written
+// before it looks again: the events of the operator's own writes wake nobody.
+const settleDelay = time.Second
 
 // rollouts returns the rollout engine with the reconciler's clients.
 func (r *ConfigMapSyncReconciler) rollouts() rollouts {
-	return rollouts{patcher: r.Client, reader: r.APIReader, metadata: r.Metadata}
+	return rollouts{patcher: r.Client, reader: r.APIReader, metadata: r.Metadata, workloads: &r.workloads}
 }
 
 // maxPendingRollouts bounds status.pendingRollouts.
 const maxPendingRollouts = 100
 
-// pendingChanges rebuilds the changes of the namespaces in status.pendingRollouts from the operator's copies.
-func (r *ConfigMapSyncReconciler) pendingChanges(ctx context.Context, cms *syncv1.ConfigMapSync, already []copyChange) ([]copyChange, error) {
+// copiesToRollOut returns the copies whose consumers the rollout pass checks. When this reconcile's sync reached
+// the destinations, those are the copies it found or wrote up to date with the source; a destination whose copy
+// could not be written, or that belongs to someone else, has none. Otherwise (a Manual ConfigMapSync between
+// syncs, a sync that failed before the destinations or found no source) they are the operator's copies in the
+// cache, as they are. settling reports a copy this process wrote that the cache does not show yet.
+func (r *ConfigMapSyncReconciler) copiesToRollOut(ctx context.Context, cms *syncv1.ConfigMapSync, out *outcome) (copies []copyState, settling bool, err error) {
+	if out != nil && out.reached {
+		for _, d := range out.destinations {
+			if d.held != nil {
+				copies = append(copies, *d.held)
+			}
+			settling = settling || d.settling
+		}
+		return copies, settling, nil
+	}
 	kind := string(cms.SourceKind())
 	owned, _, err := r.ownedCopies(cms, kind)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	var out []copyChange
 	for key, obj := range owned {
-		if !slices.Contains(cms.Status.PendingRollouts, key.Namespace) ||
-			slices.ContainsFunc(already, func(c copyChange) bool { return c.namespace == key.Namespace }) {
-			continue
+		if key.Name == cms.CopyName() && obj.GetDeletionTimestamp() == nil {
+			copies = append(copies, copyStateOf(obj, kind, obj.GetAnnotations()[syncv1.ContentHashAnnotation],
+				slices.Contains(cms.Status.PendingRollouts, key.Namespace)))
 		}
-		out = append(out, copyChange{namespace: key.Namespace, kind: kind, name: key.Name,
-			token: syncer.RolloutToken(obj.GetUID(), obj.GetAnnotations()[syncv1.ContentHashAnnotation])})
 	}
-	return out, nil
+	return copies, false, nil
 }
 
 // syncDue reports whether this reconcile should sync. Automatic syncs always; Manual only for a new or changed
@@ -220,18 +241,20 @@ type outcome struct {
 	writes int
 	// copies counts the copies that exist after the sync.
 	copies int
-	// changes lists the copies whose content changed, for rollouts.
-	changes []copyChange
 	// unproven lists the objects that claim the ConfigMapSync without a proof and were left alone.
 	unproven []client.Object
+	// reached says the sync got as far as the destinations.
+	reached bool
 }
 
 type destinationResult struct {
 	namespace string
 	action    syncer.Action
 	err       error
-	// change is set when an existing copy's content changed.
-	change *copyChange
+	// held is the copy the destination holds after the sync, when it is the operator's and up to date.
+	held *copyState
+	// settling means the copy is up to date, written by this process, and not in the cache yet.
+	settling bool
 }
 
 // sync reads the source and brings every destination in line with it. A missing source is not an error: copies
@@ -264,7 +287,8 @@ func (r *ConfigMapSyncReconciler) sync(ctx context.Context, cms *syncv1.ConfigMa
 	}
 
 	name := cms.CopyName()
-	out.destinations = r.writeCopies(ctx, cms, src, content, targets.Namespaces)
+	out.destinations = r.writeCopies(ctx, cms, src, content, targets.Namespaces, owned)
+	out.reached = true
 	keep := make(map[types.NamespacedName]bool, len(targets.Namespaces))
 	for _, ns := range targets.Namespaces {
 		keep[types.NamespacedName{Namespace: ns, Name: name}] = true
@@ -285,9 +309,10 @@ func (r *ConfigMapSyncReconciler) sync(ctx context.Context, cms *syncv1.ConfigMa
 
 // writeCopies brings the copy in every target namespace in line with the source, a few at a time (fewer for a
 // large source), and returns what happened in each. What stands at each destination comes from the copy store:
-// the operator's copy, or an object that only claims to be one, which Plan tells apart by its proof.
+// the operator's copy, or an object that only claims to be one, which Plan tells apart by its proof. owned holds
+// the operator's copies, whose last content change a new copy inherits.
 func (r *ConfigMapSyncReconciler) writeCopies(ctx context.Context, cms *syncv1.ConfigMapSync, src client.Object, content syncer.Content,
-	namespaces []string) []destinationResult {
+	namespaces []string, owned map[types.NamespacedName]client.Object) []destinationResult {
 	owner := syncer.OwnerOf(cms)
 	name := cms.CopyName()
 	kind := string(cms.SourceKind())
@@ -296,6 +321,7 @@ func (r *ConfigMapSyncReconciler) writeCopies(ctx context.Context, cms *syncv1.C
 		AcceptUnproven: time.Now().Before(r.AcceptUnprovenUntil),
 	}
 	keys := r.Copies.Keys()
+	since := contentSince(owned, name, content.Hash(), time.Now())
 	results := make([]destinationResult, len(namespaces))
 	fanOut(writesInFlight(r.FanOut, content.Size()), len(namespaces), func(i int) {
 		ns := namespaces[i]
@@ -304,18 +330,79 @@ func (r *ConfigMapSyncReconciler) writeCopies(ctx context.Context, cms *syncv1.C
 		if v := r.Copies.Get(kind, types.NamespacedName{Namespace: ns, Name: name}); v != nil {
 			existing = v
 		}
+		// Stamped right before this destination's write, not at the start of a fan-out that may take a while.
+		stampContentChange(desired, existing, since, time.Now())
 		action, err := r.syncCopy(ctx, existing, desired, owner, opts)
 		results[i] = destinationResult{namespace: ns, action: action, err: err}
-		if err == nil && contentChanged(existing, action, content.Hash()) {
-			results[i].change = &copyChange{namespace: ns, kind: kind, name: name,
-				token: syncer.RolloutToken(desired.GetUID(), content.Hash())}
+		if err == nil {
+			legacy := slices.Contains(cms.Status.PendingRollouts, ns)
+			results[i].held, results[i].settling = heldCopy(existing, desired, action, kind, content.Hash(), legacy)
 		}
 	})
 	return results
 }
 
-// tally counts the copies and writes of a sync from its destinations and prunes, collects the changed copies,
-// and returns the sync's errors, classified.
+// stampContentChange records in desired when its content last changed (ContentChangedAnnotation), for the rollout
+// engine: now when it replaces other content in an existing copy; the existing copy's record when the content stays
+// (so an unchanged copy is not rewritten); and, for a new copy, since: a copy created where one was deleted or
+// could not be replaced (or in a namespace that joins later) holds content that changed when its siblings' did,
+// and the workloads there that predate that change are owed a restart like theirs. A ConfigMapSync whose content
+// never changed records nothing, so its first copies restart nothing.
+func stampContentChange(desired, existing client.Object, since, now time.Time) {
+	switch {
+	case existing == nil:
+		syncer.SetContentChangedAt(desired, since)
+	case existing.GetAnnotations()[syncv1.ContentHashAnnotation] != desired.GetAnnotations()[syncv1.ContentHashAnnotation]:
+		syncer.SetContentChangedAt(desired, now)
+	default:
+		syncer.SetContentChangedAt(desired, syncer.ContentChangedAt(existing))
+	}
+}
+
+// contentSince returns when the content of hash reached the copies named name: now when some copy still holds
+// other content (this sync changes it), else the latest change recorded on those that hold it; zero when none
+// records one. Copies being deleted do not count.
+func contentSince(owned map[types.NamespacedName]client.Object, name, hash string, now time.Time) time.Time {
+	var since time.Time
+	for key, obj := range owned {
+		if key.Name != name || obj.GetDeletionTimestamp() != nil {
+			continue
+		}
+		if obj.GetAnnotations()[syncv1.ContentHashAnnotation] != hash {
+			return now
+		}
+		if t := syncer.ContentChangedAt(obj); t.After(since) {
+			since = t
+		}
+	}
+	return since
+}
+
+// heldCopy returns the copy a destination holds after syncCopy, when it is the operator's and holds the content of
+// hash: the one written (as the API server returned it), or the cached one when nothing needed writing. settling
+// reports a copy this process wrote earlier that the cache does not show yet, when restarts may be owed for it:
+// its UID is not known here, so the next look is soon (a copy whose content never changed owes nothing, and
+// waits for nothing).
+func heldCopy(existing, desired client.Object, action syncer.Action, kind, hash string, legacy bool) (held *copyState, settling bool) {
+	obj := desired
+	switch action {
+	case syncer.ActionConflict:
+		return nil, false
+	case syncer.ActionNone:
+		obj = existing
+		if existing == nil || existing.GetDeletionTimestamp() != nil || existing.GetAnnotations()[syncv1.ContentHashAnnotation] != hash {
+			obj = nil
+		}
+	}
+	if obj == nil {
+		return nil, legacy || !syncer.ContentChangedAt(desired).IsZero()
+	}
+	c := copyStateOf(obj, kind, hash, legacy)
+	return &c, false
+}
+
+// tally counts the copies and writes of a sync from its destinations and prunes, and returns the sync's errors,
+// classified.
 func (out *outcome) tally(pruneErrs []error) error {
 	errs := make([]error, 0, len(out.destinations)+len(pruneErrs))
 	for _, d := range out.destinations {
@@ -326,9 +413,6 @@ func (out *outcome) tally(pruneErrs []error) error {
 			out.writes++
 		}
 		errs = append(errs, d.err)
-		if d.change != nil {
-			out.changes = append(out.changes, *d.change)
-		}
 	}
 	for _, err := range pruneErrs {
 		if err == nil {
@@ -358,16 +442,6 @@ func (r *ConfigMapSyncReconciler) readSource(ctx context.Context, key copyKey) (
 	}
 	r.sourceCache.put(key, src, content)
 	return src, content, nil
-}
-
-// contentChanged reports whether a write replaced the content of an existing copy (a new copy has no consumers
-// that need restarting).
-func contentChanged(existing client.Object, action syncer.Action, hash string) bool {
-	v, ok := existing.(*syncer.View)
-	if !ok || (action != syncer.ActionUpdate && action != syncer.ActionReplace) {
-		return false
-	}
-	return v.Hash() != hash
 }
 
 // fanOut runs fn for 0..n-1 with at most r.FanOut calls at a time.

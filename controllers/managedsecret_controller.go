@@ -51,6 +51,9 @@ type ManagedSecretReconciler struct {
 	Recorder            recorder.EventRecorder
 	// Now is the clock; nil means time.Now. Unit tests set it.
 	Now func() time.Time
+
+	// workloads remembers what the rollout engine read of workloads' pod templates.
+	workloads workloadMemo
 }
 
 // RBAC, least privilege; each rule says why:
@@ -133,11 +136,8 @@ func (r *ManagedSecretReconciler) reconcileNormal(ctx context.Context, before, m
 	recordManagedSecretMetrics(ms, out, err)
 	r.emitManagedSecretEvents(before, ms, out)
 	logManagedSecretOutcome(ctx, ms, out)
-	if err != nil {
-		return ctrl.Result{}, err
-	}
-	wait, err := r.rollOut(ctx, ms, out)
-	if err != nil {
+	wait, rolloutErr := r.rollOut(ctx, ms, out)
+	if err := joinRolloutError(err, rolloutErr); err != nil {
 		return ctrl.Result{}, err
 	}
 	var next time.Duration
@@ -150,22 +150,21 @@ func (r *ManagedSecretReconciler) reconcileNormal(ctx context.Context, before, m
 	return ctrl.Result{RequeueAfter: next}, nil
 }
 
-// rollOut restarts the workloads of the namespace that read the Secret when this reconcile changed its values, or
-// when a restart was debounced earlier (status.pendingRollout, so an operator restart loses none). It returns
-// when the debounced restart is due.
+// rollOut restarts the workloads of the namespace that read the Secret and are owed a restart for the values it
+// holds now (see rollout.go): at every reconcile in which the Secret is the operator's and up to date, so a restart
+// that failed, was debounced or was due when the operator stopped is made by a later one. status.pendingRollout
+// says whether one waits for the debounce window. It returns when that restart is due.
 func (r *ManagedSecretReconciler) rollOut(ctx context.Context, ms *syncv1.ManagedSecret, out secretOutcome) (time.Duration, error) {
-	if out.plan == nil || (!out.plan.ValuesChanged && !ms.Status.PendingRollout) {
+	if out.plan == nil {
 		return 0, nil
 	}
 	secret := out.plan.Desired
-	change := copyChange{namespace: ms.Namespace, kind: syncer.KindSecret, name: secret.Name,
-		token: syncer.RolloutToken(secret.UID, syncer.HashOf(secret))}
-	engine := rollouts{patcher: r.Client, reader: r.APIReader, metadata: r.Metadata}
-	wait, err := engine.rollOut(ctx, ms.EffectiveRollout(), change, r.now())
-	if err == nil {
-		ms.Status.PendingRollout = wait > 0
-	}
-	return wait, err
+	held := copyStateOf(secret, syncer.KindSecret, syncer.HashOf(secret), ms.Status.PendingRollout)
+	engine := rollouts{patcher: r.Client, reader: r.APIReader, metadata: r.Metadata, workloads: &r.workloads}
+	pass := engine.run(ctx, ms.EffectiveRollout(), []copyState{held}, r.now())
+	reportRolloutFailures(r.Recorder, ms, pass)
+	ms.Status.PendingRollout = len(pass.pending) > 0
+	return pass.wait, pass.err
 }
 
 // secretOutcome is what one reconcile found and did.
@@ -184,11 +183,16 @@ type secretOutcome struct {
 // means a rotation is never repeated because a cache had not seen it yet, and an object of someone else's is found
 // before anything is written; no cache holds the values of Secrets.
 func (r *ManagedSecretReconciler) apply(ctx context.Context, ms *syncv1.ManagedSecret) (secretOutcome, error) {
-	out, err := r.decide(ctx, r.APIReader, ms, r.now())
+	now := r.now()
+	out, err := r.decide(ctx, r.APIReader, ms, now)
 	if err != nil || out.conflict || out.action == syncer.ActionNone {
 		return out, err
 	}
 	plan := out.plan
+	if plan.ValuesChanged {
+		// For the rollout engine: the workloads that predate this change and read the Secret are owed a restart.
+		syncer.SetContentChangedAt(plan.Desired, now)
+	}
 	switch plan.Action {
 	case syncer.ActionCreate:
 		err = r.Create(ctx, plan.Desired)

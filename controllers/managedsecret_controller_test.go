@@ -89,6 +89,8 @@ type msFixture struct {
 	events *msEvents
 	now    time.Time
 	writes []string // "verb kind/name"
+	// fault, when set, answers the writes it returns an error for.
+	fault func(verb string, obj client.Object) error
 }
 
 func newMSFixture(t *testing.T, objs ...client.Object) *msFixture {
@@ -101,6 +103,9 @@ func newMSFixture(t *testing.T, objs ...client.Object) *msFixture {
 		WithStatusSubresource(&syncv1.ManagedSecret{}).
 		WithInterceptorFuncs(clienttap.Writes(func(verb string, obj client.Object) error {
 			f.writes = append(f.writes, fmt.Sprintf("%s %T/%s", verb, obj, obj.GetName()))
+			if f.fault != nil {
+				return f.fault(verb, obj)
+			}
 			return nil
 		})).Build()
 	f.r = &ManagedSecretReconciler{Client: f.client, APIReader: f.client, Metadata: &fakeMetadata{}, Recorder: f.events,

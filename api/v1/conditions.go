@@ -57,6 +57,13 @@ const (
 	ReasonCleanupFailed = "CleanupFailed"
 )
 
+// Event reasons of both kinds, beside the condition reasons of Warning events.
+const (
+	// EventReasonRolloutFailed is the reason of the Warning event recorded when restarting some workloads owed a
+	// restart failed (spec.rollout); the message names them, and the operator retries with backoff.
+	EventReasonRolloutFailed = "RolloutFailed"
+)
+
 // Values of ConfigMapSyncStatus.SyncStatus, the one-word summary v1beta1 clients read.
 const (
 	SyncStatusSynced          = "Synced"

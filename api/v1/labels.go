@@ -17,13 +17,18 @@ const (
 	OwnerAnnotation = "sync.configmapsync.io/owner"
 	// ContentHashAnnotation holds the hash of the content a copy was written with.
 	ContentHashAnnotation = "sync.configmapsync.io/content-hash"
+	// ContentChangedAnnotation on a copy or a generated Secret holds when the operator last changed its content
+	// (RFC 3339). A workload that uses it and was never restarted by the operator is owed a restart only when it
+	// existed before then (see docs/secrets.md, "Restarting consumers").
+	ContentChangedAnnotation = "sync.configmapsync.io/content-changed"
 	// AdoptedAnnotation on a copy holds when a ConfigMapSync with conflictPolicy Adopt took over the object that was
 	// there before (RFC 3339). The operator keeps it while it owns the copy and removes it when it releases it.
 	AdoptedAnnotation = "sync.configmapsync.io/adopted"
 	// RolloutOptInAnnotation on a Deployment, StatefulSet or DaemonSet opts it in ("true") or out ("false") of
 	// restarts when a copy it uses changes.
 	RolloutOptInAnnotation = "sync.configmapsync.io/rollout"
-	// LastRolloutAnnotation on a workload holds when the operator last restarted it (RFC 3339), for debouncing.
+	// LastRolloutAnnotation on a workload holds when the operator last restarted it (RFC 3339), for debouncing and
+	// to tell whether its pods started after a copy's last change (ContentChangedAnnotation).
 	LastRolloutAnnotation = "sync.configmapsync.io/last-rollout"
 )
 

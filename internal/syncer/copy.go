@@ -241,7 +241,7 @@ func ReleasePatch(uid types.UID) []byte {
 	annotations := map[string]any{}
 	for _, key := range []string{syncv1.OwnerAnnotation, syncv1.ContentHashAnnotation, syncv1.AdoptedAnnotation, syncv1.GeneratorsAnnotation,
 		syncv1.LastRotationAnnotation, syncv1.RotationCountAnnotation, syncv1.RotationRequestAnnotation,
-		syncv1.OwnershipProofAnnotation, syncv1.SourceKeysAnnotation} {
+		syncv1.OwnershipProofAnnotation, syncv1.SourceKeysAnnotation, syncv1.ContentChangedAnnotation} {
 		annotations[key] = nil
 	}
 	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{

@@ -26,6 +26,7 @@ type Calls struct {
 	writes         []Write
 	failDeletes    int
 	failDeletesFor string
+	failWrites     func(Write) bool
 }
 
 // Writes returns the writes that match keep.
@@ -48,6 +49,14 @@ func (c *Calls) FailDeletes(namespace string, n int) {
 	c.failDeletes, c.failDeletesFor = n, namespace
 }
 
+// FailWrites makes every write that match selects fail with a server error, until it is called again (nil fails
+// none).
+func (c *Calls) FailWrites(match func(Write) bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.failWrites = match
+}
+
 func (c *Calls) record(verb string, obj client.Object) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -55,7 +64,11 @@ func (c *Calls) record(verb string, obj client.Object) error {
 	if kind == "" {
 		kind = kindOf(obj)
 	}
-	c.writes = append(c.writes, Write{Verb: verb, Kind: kind, Namespace: obj.GetNamespace(), Name: obj.GetName()})
+	w := Write{Verb: verb, Kind: kind, Namespace: obj.GetNamespace(), Name: obj.GetName()}
+	c.writes = append(c.writes, w)
+	if c.failWrites != nil && c.failWrites(w) {
+		return apierrors.NewInternalError(errInjected)
+	}
 	if verb == "delete" && c.failDeletes > 0 && obj.GetNamespace() == c.failDeletesFor {
 		c.failDeletes--
 		return apierrors.NewInternalError(errInjected)
