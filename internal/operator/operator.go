@@ -24,6 +24,7 @@ import (
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
 	syncv1beta1 "github.com/configmapsync/configmapsync-operator/api/v1beta1"
 	"github.com/configmapsync/configmapsync-operator/controllers"
+	"github.com/configmapsync/configmapsync-operator/internal/access"
 	"github.com/configmapsync/configmapsync-operator/internal/metawatch"
 	"github.com/configmapsync/configmapsync-operator/internal/metawrite"
 	"github.com/configmapsync/configmapsync-operator/internal/migration"
@@ -139,6 +140,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		// Sources of up to 64 KiB are kept while unchanged, 4 MiB in all: the resync of 10,000 syncs of one
 		// source reads it once.
 		SourceCacheBytes: 4 << 20,
+		Access:           access.NewRechecker(mgr.GetClient()),
 	}
 	if err := r.SetupWithManager(ctx, mgr, opts.Controller); err != nil {
 		return fmt.Errorf("setting up the ConfigMapSync controller: %w", err)
