@@ -136,9 +136,13 @@ type Reviewer struct {
 	Decisions *Decisions
 }
 
-// NewRechecker returns the controller's Reviewer: decisions, allowed and denied, are reused for RecheckTTL.
-func NewRechecker(c client.Client) *Reviewer {
-	return &Reviewer{Client: c, Decisions: &Decisions{TTL: RecheckTTL, Denials: true, Max: maxRecheckDecisions}}
+// NewRechecker returns the controller's Reviewer: decisions, allowed and denied, are reused for ttl, or RecheckTTL
+// when ttl is 0.
+func NewRechecker(c client.Client, ttl time.Duration) *Reviewer {
+	if ttl <= 0 {
+		ttl = RecheckTTL
+	}
+	return &Reviewer{Client: c, Decisions: &Decisions{TTL: ttl, Denials: true, Max: maxRecheckDecisions}}
 }
 
 // Missing returns the permissions of attrs that user lacks, in the order of attrs. One review per permission not

@@ -103,7 +103,7 @@ func TestDecisions_DenialsAreReusedOnlyWhenAsked(t *testing.T) {
 
 	now := time.Now()
 	s.reviews.Store(0)
-	rechecker := NewRechecker(nil)
+	rechecker := NewRechecker(nil, 0)
 	rechecker.Decisions.Now = func() time.Time { return now }
 	r = s.reviewer(rechecker.Decisions)
 	for range 3 {

@@ -60,6 +60,8 @@ type Options struct {
 	// WrapCopyWriter, when set, wraps the writer of ConfigMapSyncs' copies, which bypasses the manager's client
 	// (internal/metawrite): the test harness records and fails those writes there.
 	WrapCopyWriter func(controllers.CopyWriter) controllers.CopyWriter
+	// AccessRecheckTTL is how long the re-check of requesters' rights reuses a decision; 0 is access.RecheckTTL.
+	AccessRecheckTTL time.Duration
 }
 
 // DefaultOptions are the defaults of main.go's flags.
@@ -140,7 +142,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		// Sources of up to 64 KiB are kept while unchanged, 4 MiB in all: the resync of 10,000 syncs of one
 		// source reads it once.
 		SourceCacheBytes: 4 << 20,
-		Access:           access.NewRechecker(mgr.GetClient()),
+		Access:           access.NewRechecker(mgr.GetClient(), opts.AccessRecheckTTL),
 	}
 	if err := r.SetupWithManager(ctx, mgr, opts.Controller); err != nil {
 		return fmt.Errorf("setting up the ConfigMapSync controller: %w", err)
