@@ -16,6 +16,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
@@ -160,8 +161,8 @@ func TestASpecChangeOnAConfigMapSyncBeingDeletedIsAuthorized(t *testing.T) {
 }
 
 // TestSecretCopyErrorsQuoteNoValue has the API server reject a Secret copy with a message that quotes its value
-// (a ValidatingAdmissionPolicy whose messageExpression prints the data, answered as Invalid), and searches the
-// status, events and logs for the value.
+// (a ValidatingAdmissionPolicy whose messageExpression prints the data, base64-encoded as stored, answered as
+// Invalid), and searches the status, events and logs for the value and its encoding.
 func TestSecretCopyErrorsQuoteNoValue(t *testing.T) {
 	canary := fmt.Sprintf("canary-%d-rejected-copy", time.Now().UnixNano())
 	src, dst := kit.NewNamespace(t, "src"), kit.NewNamespace(t, "quoted")
@@ -204,8 +205,10 @@ func quoteSecrets(t *testing.T, label string) {
 				},
 			}}},
 			Validations: []admissionregistrationv1.Validation{{
-				Expression:        "!has(object.data) || !('token' in object.data)",
-				MessageExpression: `"token must not be " + string(object.data['token'])`,
+				Expression: "!has(object.data) || !('token' in object.data)",
+				// CEL sees the data as it is stored, base64-encoded: the message quotes the value in that form.
+				MessageExpression: `"token must not be " + object.data['token']`,
+				Reason:            ptr.To(metav1.StatusReasonInvalid),
 			}},
 		},
 	}
@@ -231,6 +234,6 @@ func quoteSecrets(t *testing.T, label string) {
 	probe.Namespace = list.Items[0].Name
 	require.Eventually(t, func() bool {
 		err := k8s.Create(context.Background(), probe.DeepCopy(), client.DryRunAll)
-		return apierrors.IsInvalid(err) && strings.Contains(err.Error(), "token must not be probe-value")
+		return apierrors.IsInvalid(err) && strings.Contains(err.Error(), "token must not be "+encodings("probe-value")[0])
 	}, waitFor, tick, "the policy quotes the value it rejects")
 }
