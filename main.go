@@ -20,6 +20,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	"github.com/configmapsync/configmapsync-operator/internal/logfilter"
 	"github.com/configmapsync/configmapsync-operator/internal/operator"
 )
 
@@ -33,7 +34,8 @@ func main() {
 	zapOpts := zap.Options{Development: false, TimeEncoder: zapcore.RFC3339NanoTimeEncoder}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	// Whatever the verbosity, no HTTP body (Secret data) is logged.
+	ctrl.SetLogger(logfilter.WithoutHTTPBodies(zap.New(zap.UseFlagOptions(&zapOpts))))
 	log := ctrl.Log.WithName("setup")
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(defaultGCPercent)

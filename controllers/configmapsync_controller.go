@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -19,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
+	"github.com/configmapsync/configmapsync-operator/internal/access"
 	"github.com/configmapsync/configmapsync-operator/internal/copystore"
 	"github.com/configmapsync/configmapsync-operator/internal/metawatch"
 	"github.com/configmapsync/configmapsync-operator/internal/metrics"
@@ -52,6 +54,9 @@ type ConfigMapSyncReconciler struct {
 	// SourceCacheBytes bounds the memory of the sources kept between syncs while the source watch shows them
 	// unchanged (sourceCache); 0 keeps none and reads every source at every sync.
 	SourceCacheBytes int
+	// Access re-checks at every sync the rights of the user who asked for each ConfigMapSync
+	// (configmapsync_access.go); nil checks nothing (unit tests).
+	Access *access.Reviewer
 
 	// written remembers this process's writes of copies until the cache has seen them.
 	written writtenCopies
@@ -245,6 +250,10 @@ type outcome struct {
 	unproven []client.Object
 	// reached says the sync got as far as the destinations.
 	reached bool
+	// access is what re-checking the requester's rights found.
+	access accessCheck
+	// kept lists the namespaces no longer wanted whose copies are kept because the requester may not delete them.
+	kept []destinationResult
 }
 
 type destinationResult struct {
@@ -255,6 +264,10 @@ type destinationResult struct {
 	held *copyState
 	// settling means the copy is up to date, written by this process, and not in the cache yet.
 	settling bool
+	// forbidden lists the permissions the requester lacks there; nothing was written.
+	forbidden []authorizationv1.ResourceAttributes
+	// stale marks a namespace that is no longer a destination, whose copy is kept (forbidden is set).
+	stale bool
 }
 
 // sync reads the source and brings every destination in line with it. A missing source is not an error: copies
@@ -263,6 +276,10 @@ func (r *ConfigMapSyncReconciler) sync(ctx context.Context, cms *syncv1.ConfigMa
 	out := outcome{kind: string(cms.SourceKind())}
 	if err := checkTimings(cms); err != nil {
 		return out, err
+	}
+	var err error
+	if out.access, err = r.checkAccess(ctx, cms); err != nil || len(out.access.source) > 0 {
+		return out, err // A source the requester may no longer read is neither read nor copied; copies are kept.
 	}
 	src, content, err := r.readSource(ctx, copyKey{kind: out.kind, NamespacedName: types.NamespacedName{
 		Namespace: cms.SourceNamespace(), Name: cms.Spec.Source.Name}})
@@ -287,7 +304,8 @@ func (r *ConfigMapSyncReconciler) sync(ctx context.Context, cms *syncv1.ConfigMa
 	}
 
 	name := cms.CopyName()
-	out.destinations = r.writeCopies(ctx, cms, src, content, targets.Namespaces, owned)
+	allowed, forbidden := out.access.splitAllowed(targets.Namespaces)
+	out.destinations = append(r.writeCopies(ctx, cms, src, content, allowed, owned), forbidden...)
 	out.reached = true
 	keep := make(map[types.NamespacedName]bool, len(targets.Namespaces))
 	for _, ns := range targets.Namespaces {
@@ -301,6 +319,9 @@ func (r *ConfigMapSyncReconciler) sync(ctx context.Context, cms *syncv1.ConfigMa
 		if !keep[key] {
 			stale = append(stale, obj)
 		}
+	}
+	if stale, out.kept, err = r.prunable(ctx, cms, out.access, stale); err != nil {
+		return out, err
 	}
 	pruneErrs := make([]error, len(stale))
 	r.fanOut(len(stale), func(i int) { pruneErrs[i] = r.deleteCopy(ctx, stale[i]) })
@@ -406,7 +427,7 @@ func heldCopy(existing, desired client.Object, action syncer.Action, kind, hash 
 func (out *outcome) tally(pruneErrs []error) error {
 	errs := make([]error, 0, len(out.destinations)+len(pruneErrs))
 	for _, d := range out.destinations {
-		if d.err == nil && d.action != syncer.ActionConflict {
+		if d.err == nil && d.action != syncer.ActionConflict && d.forbidden == nil {
 			out.copies++
 		}
 		if d.action != syncer.ActionNone && d.action != syncer.ActionConflict && d.err == nil {
@@ -470,7 +491,7 @@ func recordSyncMetrics(cms *syncv1.ConfigMapSync, out outcome, err error, took t
 		metrics.SyncSucceeded()
 	}
 	metrics.SyncDuration.WithLabelValues(out.kind, result).Observe(took.Seconds())
-	if !out.sourceMissing {
+	if !out.sourceMissing && len(out.access.source) == 0 {
 		metrics.SetCopies(client.ObjectKeyFromObject(cms), out.kind, out.copies)
 	}
 	for _, d := range out.destinations {

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
+	"github.com/configmapsync/configmapsync-operator/internal/access"
 	"github.com/configmapsync/configmapsync-operator/internal/syncer"
 )
 
@@ -35,8 +36,14 @@ func recordStatus(cms *syncv1.ConfigMapSync, out outcome, err error, now time.Ti
 		return
 	}
 
+	if len(out.access.source) > 0 {
+		recordSourceRevoked(cms, out.access)
+		return
+	}
+	defer noteUnchecked(cms, out.access)
+
 	recordKeys(cms, out.keys)
-	synced, conflicts, failed := recordDestinations(st, out, err)
+	synced, conflicts, failed, forbidden := recordDestinations(st, out, err)
 
 	wasReady := meta.IsStatusConditionTrue(st.Conditions, syncv1.ReadyCondition)
 	total := len(out.destinations)
@@ -52,6 +59,15 @@ func recordStatus(cms *syncv1.ConfigMapSync, out outcome, err error, now time.Ti
 	case err != nil:
 		setCondition(cms, syncv1.ReadyCondition, metav1.ConditionFalse, syncv1.ReasonSyncFailed,
 			fmt.Sprintf("%d of %d destinations failed to sync; retrying with backoff", failed, total))
+		st.SyncStatus = syncv1.SyncStatusFailed
+		if synced > 0 {
+			st.SyncStatus = syncv1.SyncStatusPartiallySynced
+		}
+	case forbidden > 0:
+		setCondition(cms, syncv1.ReadyCondition, metav1.ConditionFalse, syncv1.ReasonAccessRevoked,
+			fmt.Sprintf("%d of %d destinations are synced; the requester %q may no longer write in %d (or delete the copies no longer wanted there), "+
+				"where nothing is written and the copies are kept: see status.destinations for the missing permissions",
+				synced, total, out.access.user, forbidden))
 		st.SyncStatus = syncv1.SyncStatusFailed
 		if synced > 0 {
 			st.SyncStatus = syncv1.SyncStatusPartiallySynced
@@ -82,23 +98,26 @@ func recordStatus(cms *syncv1.ConfigMapSync, out outcome, err error, now time.Ti
 // recordDestinations writes the per-destination list and counts into the status, and returns the counts. A sync
 // that failed before reaching any destination (reading the source, listing namespaces) leaves those of the last
 // sync as they were.
-func recordDestinations(st *syncv1.ConfigMapSyncStatus, out outcome, err error) (synced, conflicts, failed int) {
-	dests, synced, conflicts, failed := destinationStatuses(out)
+func recordDestinations(st *syncv1.ConfigMapSyncStatus, out outcome, err error) (synced, conflicts, failed, forbidden int) {
+	dests, synced, conflicts, failed, forbidden := destinationStatuses(out)
 	if err == nil || len(out.destinations) > 0 {
 		st.Destinations = dests
 		st.DesiredDestinations = int32(len(out.destinations))
 		st.SyncedDestinations = int32(synced)
-		st.FailedDestinations = int32(conflicts + failed)
+		st.FailedDestinations = int32(conflicts + failed + forbidden - len(out.kept))
 	}
-	return synced, conflicts, failed
+	return synced, conflicts, failed, forbidden
 }
 
 // destinationStatuses lists the destinations that need attention first, then the synced ones, up to
 // maxDestinationStatuses, and counts each state.
-func destinationStatuses(out outcome) (list []syncv1.DestinationStatus, synced, conflicts, failed int) {
-	for _, d := range out.destinations {
+func destinationStatuses(out outcome) (list []syncv1.DestinationStatus, synced, conflicts, failed, forbidden int) {
+	for _, d := range slices.Concat(out.destinations, out.kept) {
 		s := syncv1.DestinationStatus{Namespace: d.namespace, State: syncv1.DestinationSynced}
 		switch {
+		case d.forbidden != nil:
+			s.State, s.Message = syncv1.DestinationForbidden, truncate(forbiddenMessage(out.access.user, d), maxMessage)
+			forbidden++
 		case d.err != nil:
 			s.State, s.Message = syncv1.DestinationFailed, truncate(d.err.Error(), maxMessage)
 			failed++
@@ -130,7 +149,28 @@ func destinationStatuses(out outcome) (list []syncv1.DestinationStatus, synced, 
 	if len(list) > maxDestinationStatuses {
 		list = list[:maxDestinationStatuses]
 	}
-	return list, synced, conflicts, failed
+	return list, synced, conflicts, failed, forbidden
+}
+
+// recordSourceRevoked reports a sync stopped because its requester may no longer read the source: Stalled, since
+// only a change of rights (or of the spec) can fix it, though the resyncs keep asking. Copies and the
+// per-destination status of the last sync are kept as they were.
+func recordSourceRevoked(cms *syncv1.ConfigMapSync, check accessCheck) {
+	msg := fmt.Sprintf("The requester %q may no longer read the source (missing: %s); nothing is read or copied and the copies are kept. "+
+		"Syncing resumes at the first sync after the right is granted again, or after someone who has it changes the source",
+		check.user, access.DescribeAll(check.source))
+	setCondition(cms, syncv1.StalledCondition, metav1.ConditionTrue, syncv1.ReasonAccessRevoked, msg)
+	setCondition(cms, syncv1.ReadyCondition, metav1.ConditionFalse, syncv1.ReasonAccessRevoked, msg)
+	cms.Status.SyncStatus = syncv1.SyncStatusFailed
+}
+
+// noteUnchecked adds to the Ready condition's message why the requester's rights were not re-checked.
+func noteUnchecked(cms *syncv1.ConfigMapSync, check accessCheck) {
+	ready := meta.FindStatusCondition(cms.Status.Conditions, syncv1.ReadyCondition)
+	if check.unchecked == "" || ready == nil {
+		return
+	}
+	setCondition(cms, syncv1.ReadyCondition, ready.Status, ready.Reason, ready.Message+"; "+check.unchecked)
 }
 
 // recordKeys sets the KeysMatched condition from what selecting spec.source.keys found: only where keys are

@@ -33,7 +33,7 @@ func TestDestinationStatuses_BoundedWithAttentionFirst(t *testing.T) {
 	}
 	out.missing = []string{"zz-missing"}
 
-	list, synced, conflicts, failed := destinationStatuses(out)
+	list, synced, conflicts, failed, _ := destinationStatuses(out)
 	assert.Equal(t, 57, synced)
 	assert.Equal(t, 1, conflicts)
 	assert.Equal(t, 2, failed)

@@ -258,11 +258,12 @@ func release(ctx context.Context, c client.Client, obj client.Object) error {
 }
 
 // described wraps err, when there is one, with what was done to which object: kind, namespace and name, never data.
+// The API server's answer about a Secret is redacted first (redacted), since its message can quote the data.
 func described(action syncer.Action, obj client.Object, err error) error {
 	if err == nil {
 		return nil
 	}
-	return fmt.Errorf("%s %s: %w", action, describe(obj), err)
+	return fmt.Errorf("%s %s: %w", action, describe(obj), redacted(obj, err))
 }
 
 // fanOut runs fn for 0..n-1 with at most limit calls at a time.

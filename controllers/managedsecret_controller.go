@@ -2,9 +2,7 @@ package controllers
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -203,7 +201,7 @@ func (r *ManagedSecretReconciler) apply(ctx context.Context, ms *syncv1.ManagedS
 		return secretOutcome{stale: true}, nil
 	}
 	if err != nil {
-		return secretOutcome{}, classify(described(plan.Action, plan.Desired, redactInvalid(err)))
+		return secretOutcome{}, classify(described(plan.Action, plan.Desired, err)) // described redacts it
 	}
 	return out, nil
 }
@@ -241,34 +239,6 @@ func (r *ManagedSecretReconciler) now() time.Time {
 		return r.Now()
 	}
 	return time.Now()
-}
-
-// redactInvalid replaces the message of an Invalid answer with the fields and kinds of its causes: the API
-// server's validation messages can quote part of a value (a Secret of type kubernetes.io/dockerconfigjson whose
-// content is not JSON, say), and the message ends up in status, events and logs. The error keeps its status code
-// and reason, so it is still classified as permanent.
-func redactInvalid(err error) error {
-	var se *apierrors.StatusError
-	if !errors.As(err, &se) || !apierrors.IsInvalid(err) {
-		return err
-	}
-	st := se.ErrStatus
-	var causes []metav1.StatusCause
-	var parts []string
-	if st.Details != nil {
-		for _, c := range st.Details.Causes {
-			causes = append(causes, metav1.StatusCause{Type: c.Type, Field: c.Field})
-			parts = append(parts, fmt.Sprintf("%s: %s", c.Field, c.Type))
-		}
-		details := *st.Details
-		details.Causes = causes
-		st.Details = &details
-	}
-	st.Message = "the API server rejected the Secret as invalid (details that could quote values are left out)"
-	if len(parts) > 0 {
-		st.Message += ": " + strings.Join(parts, "; ")
-	}
-	return &apierrors.StatusError{ErrStatus: st}
 }
 
 // reconcileDelete deletes or releases the Secret of a ManagedSecret being deleted, following its deletionPolicy,

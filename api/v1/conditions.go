@@ -55,6 +55,11 @@ const (
 	ReasonUnprovenOwnership = "UnprovenOwnership"
 	// ReasonCleanupFailed means deleting or releasing some copies failed; the finalizer stays and the operator retries.
 	ReasonCleanupFailed = "CleanupFailed"
+	// ReasonAccessRevoked means the user recorded as the ConfigMapSync's requester may no longer read its source
+	// (Stalled and Ready) or write some of its destinations (Ready, and those destinations are Forbidden): nothing is
+	// read or written for them there, copies are kept, and syncing resumes at the first sync after the right returns.
+	// The message names the user and the missing permissions.
+	ReasonAccessRevoked = "AccessRevoked"
 )
 
 // Event reasons of both kinds, beside the condition reasons of Warning events.

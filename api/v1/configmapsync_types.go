@@ -268,7 +268,7 @@ type ConfigMapSyncStatus struct {
 }
 
 // DestinationState is the state of the copy in one destination namespace.
-// +kubebuilder:validation:Enum=Synced;Conflict;Failed;NamespaceNotFound;Excluded
+// +kubebuilder:validation:Enum=Synced;Conflict;Failed;NamespaceNotFound;Excluded;Forbidden
 type DestinationState string
 
 const (
@@ -284,6 +284,10 @@ const (
 	// DestinationExcluded means a listed namespace is excluded, by spec.destination.excludeNamespaces or by the
 	// operator's --excluded-namespaces; no copy is written there.
 	DestinationExcluded DestinationState = "Excluded"
+	// DestinationForbidden means the ConfigMapSync's requester may no longer write (or, for a copy no longer
+	// wanted there, delete) copies in that namespace: the operator writes and deletes nothing there and keeps the
+	// copy as it is; the message names the missing permissions.
+	DestinationForbidden DestinationState = "Forbidden"
 )
 
 // DestinationStatus is the state of one destination.

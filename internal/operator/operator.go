@@ -24,6 +24,7 @@ import (
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
 	syncv1beta1 "github.com/configmapsync/configmapsync-operator/api/v1beta1"
 	"github.com/configmapsync/configmapsync-operator/controllers"
+	"github.com/configmapsync/configmapsync-operator/internal/access"
 	"github.com/configmapsync/configmapsync-operator/internal/copystore"
 	"github.com/configmapsync/configmapsync-operator/internal/metawatch"
 	"github.com/configmapsync/configmapsync-operator/internal/metawrite"
@@ -64,6 +65,8 @@ type Options struct {
 	// WrapCopyWriter, when set, wraps the writer of ConfigMapSyncs' copies, which bypasses the manager's client
 	// (internal/metawrite): the test harness records and fails those writes there.
 	WrapCopyWriter func(controllers.CopyWriter) controllers.CopyWriter
+	// AccessRecheckTTL is how long the re-check of requesters' rights reuses a decision; 0 is access.RecheckTTL.
+	AccessRecheckTTL time.Duration
 }
 
 // DefaultOptions are the defaults of main.go's flags.
@@ -154,6 +157,7 @@ func setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*copystore.Stor
 		// Sources of up to 64 KiB are kept while unchanged, 4 MiB in all: the resync of 10,000 syncs of one
 		// source reads it once.
 		SourceCacheBytes: 4 << 20,
+		Access:           access.NewRechecker(mgr.GetClient(), opts.AccessRecheckTTL),
 	}
 	if err := r.SetupWithManager(ctx, mgr, opts.Controller); err != nil {
 		return nil, fmt.Errorf("setting up the ConfigMapSync controller: %w", err)

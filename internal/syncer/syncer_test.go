@@ -520,7 +520,7 @@ func TestPlan_DoesNotMutateArguments(t *testing.T) {
 // operatorKeys are every label and annotation key the operator writes on the objects it owns.
 var operatorKeys = []string{syncv1.ManagedByLabel, syncv1.OwnerUIDLabel, syncv1.OwnerAnnotation, syncv1.ContentHashAnnotation,
 	syncv1.AdoptedAnnotation, syncv1.GeneratorsAnnotation, syncv1.LastRotationAnnotation, syncv1.RotationCountAnnotation,
-	syncv1.RotationRequestAnnotation, syncv1.OwnershipProofAnnotation, syncv1.SourceKeysAnnotation}
+	syncv1.RotationRequestAnnotation, syncv1.OwnershipProofAnnotation, syncv1.SourceKeysAnnotation, syncv1.ContentChangedAnnotation}
 
 func TestReleasePatch_LeavesAnOrdinaryObject(t *testing.T) {
 	src := cm(map[string]string{"k": "v"}, map[string][]byte{"b": {1}})

@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 
-	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -15,18 +13,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
-	"github.com/configmapsync/configmapsync-operator/internal/syncer"
+	"github.com/configmapsync/configmapsync-operator/internal/access"
 )
 
-// Ask the API server whether the requesting user may do what a ConfigMapSync asks for.
-// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
-
 // RequestedByAnnotation records the user whose rights authorized the current source and destinations of a
-// ConfigMapSync. The mutating webhook sets it from the admission request; users cannot set it themselves.
-const RequestedByAnnotation = "sync.configmapsync.io/requested-by"
-
-// reviewParallelism bounds the SubjectAccessReviews one admission request has in flight.
-const reviewParallelism = 8
+// ConfigMapSync; kept here under its old name for code that imports it from this package.
+const RequestedByAnnotation = access.RequestedByAnnotation
 
 // Authorizer checks that the user asking for a sync could make the copies themselves. The operator's
 // ServiceAccount can read every Secret and write everywhere: without this check, anyone allowed to create a
@@ -35,45 +27,7 @@ type Authorizer struct {
 	// Client creates SubjectAccessReviews.
 	Client client.Client
 	// Decisions, when set, reuses allowed reviews for a few seconds.
-	Decisions *Decisions
-}
-
-// needs lists the permissions a sync requires of the user who asks for it: get on the source, and create,
-// update and delete of that kind in every destination namespace, or cluster-wide with a namespace selector.
-func needs(cms *syncv1.ConfigMapSync) []authorizationv1.ResourceAttributes {
-	resource := "configmaps"
-	if cms.Spec.Source.Kind == syncv1.SourceKindSecret {
-		resource = "secrets"
-	}
-	attrs := []authorizationv1.ResourceAttributes{{
-		Verb: "get", Resource: resource, Namespace: cms.Spec.Source.Namespace, Name: cms.Spec.Source.Name,
-	}}
-	scopes := cms.Spec.Destination.Namespaces
-	if cms.Spec.Destination.NamespaceSelector != nil {
-		scopes = []string{""} // Any namespace, now or later: the rights must hold cluster-wide.
-	}
-	for _, ns := range scopes {
-		for _, verb := range []string{"create", "update", "delete"} {
-			attrs = append(attrs, authorizationv1.ResourceAttributes{Verb: verb, Resource: resource, Namespace: ns})
-		}
-		// Rollouts restart workloads there: only for users who could restart them themselves.
-		if cms.Spec.Rollout != nil && cms.Spec.Rollout.Enabled {
-			attrs = append(attrs, workloadPatches(ns)...)
-		}
-	}
-	return attrs
-}
-
-// workloadPatches lists the rights to restart the workloads of namespace, which a rollout uses: patch on each of
-// the kinds the rollout engine restarts (their resources are the plural of the kind in lower case).
-func workloadPatches(namespace string) []authorizationv1.ResourceAttributes {
-	attrs := make([]authorizationv1.ResourceAttributes, 0, len(syncer.WorkloadKinds))
-	for _, kind := range syncer.WorkloadKinds {
-		attrs = append(attrs, authorizationv1.ResourceAttributes{
-			Verb: "patch", Group: "apps", Resource: strings.ToLower(kind) + "s", Namespace: namespace,
-		})
-	}
-	return attrs
+	Decisions *access.Decisions
 }
 
 // Authorize returns a Forbidden error naming every permission the requesting user lacks. An update that leaves
@@ -82,7 +36,7 @@ func (a Authorizer) Authorize(ctx context.Context, old, cms *syncv1.ConfigMapSyn
 	if old != nil && sameRequest(old, cms) {
 		return nil
 	}
-	user, missing, err := a.missing(ctx, needs(cms))
+	user, missing, err := a.missing(ctx, access.Needs(cms))
 	if err != nil || len(missing) == 0 {
 		return err
 	}
@@ -96,7 +50,7 @@ func (a Authorizer) AuthorizeRollout(ctx context.Context, old, ms *syncv1.Manage
 	if !ms.EffectiveRollout().Enabled || (old != nil && old.EffectiveRollout().Enabled) {
 		return nil
 	}
-	user, missing, err := a.missing(ctx, workloadPatches(ms.Namespace))
+	user, missing, err := a.missing(ctx, access.WorkloadPatches(ms.Namespace))
 	if err != nil || len(missing) == 0 {
 		return err
 	}
@@ -110,93 +64,55 @@ func (a Authorizer) missing(ctx context.Context, attrs []authorizationv1.Resourc
 	if err != nil {
 		return "", nil, errors.New("no admission request in context: cannot tell who is asking")
 	}
-	allowed := make([]bool, len(attrs))
-	errs := make([]error, len(attrs))
-	// One review per permission, at most reviewParallelism at once: the API server answers each in about a round
-	// trip, and a create waits for all of them (up to 301 for 100 destinations with rollouts).
-	sem := make(chan struct{}, reviewParallelism)
-	var wg sync.WaitGroup
-	for i, attr := range attrs {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			allowed[i], errs[i] = a.allowed(ctx, req.UserInfo, attr)
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	lacking, err := access.Reviewer{Client: a.Client, Decisions: a.Decisions}.Missing(ctx, req.UserInfo, attrs)
+	if err != nil {
 		return "", nil, fmt.Errorf("checking the requesting user's rights: %w", err)
 	}
 	var missing []string // In the order of attrs, so the message is stable.
-	for i, attr := range attrs {
-		if !allowed[i] {
-			missing = append(missing, describePermission(attr))
-		}
+	for _, attr := range lacking {
+		missing = append(missing, access.Describe(attr))
 	}
 	return req.UserInfo.Username, missing, nil
 }
 
-func (a Authorizer) allowed(ctx context.Context, user authenticationv1.UserInfo, attr authorizationv1.ResourceAttributes) (bool, error) {
-	extra := make(map[string]authorizationv1.ExtraValue, len(user.Extra))
-	for k, v := range user.Extra {
-		extra[k] = authorizationv1.ExtraValue(v)
-	}
-	sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
-		User: user.Username, UID: user.UID, Groups: user.Groups, Extra: extra, ResourceAttributes: &attr,
-	}}
-	if a.Decisions.allowedNow(sar.Spec) {
-		return true, nil
-	}
-	if err := a.Client.Create(ctx, sar); err != nil {
-		return false, err
-	}
-	if sar.Status.Allowed {
-		a.Decisions.rememberAllowed(sar.Spec)
-	}
-	return sar.Status.Allowed, nil
-}
-
-func describePermission(attr authorizationv1.ResourceAttributes) string {
-	if attr.Group != "" {
-		attr.Resource = attr.Resource + "." + attr.Group
-	}
-	switch {
-	case attr.Name != "":
-		return fmt.Sprintf("%s %s %q in namespace %q", attr.Verb, attr.Resource, attr.Name, attr.Namespace)
-	case attr.Namespace == "":
-		return fmt.Sprintf("%s %s in all namespaces (needed for destination.namespaceSelector)", attr.Verb, attr.Resource)
-	default:
-		return fmt.Sprintf("%s %s in namespace %q", attr.Verb, attr.Resource, attr.Namespace)
-	}
-}
-
-// recordRequester sets RequestedByAnnotation to the requesting user when the source or destinations are set or
-// changed, and otherwise keeps the recorded value, whatever the request says.
+// recordRequester records the requesting user, by name in RequestedByAnnotation and whole (UID, groups, extra) in
+// access.RequestedByIdentityAnnotation, when the source or destinations are set or changed: the controller
+// re-checks that user's rights at every sync. Otherwise it keeps the recorded values, whatever the request says,
+// but for one case: the recorded user changing the object themselves has their identity recorded anew, which is
+// how an object admitted before identities were recorded gets one without a change of spec.
 func recordRequester(ctx context.Context, cms *syncv1.ConfigMapSync) error {
 	req, err := admission.RequestFromContext(ctx)
 	if err != nil {
 		return nil // Called outside an admission request (unit tests of defaulting): nothing to record.
 	}
-	requester := req.UserInfo.Username
+	requester, identity := req.UserInfo.Username, access.EncodeIdentity(req.UserInfo)
 	if len(req.OldObject.Raw) > 0 {
 		old := &syncv1.ConfigMapSync{}
 		if err := decodeV1(req.OldObject.Raw, old); err != nil {
 			return err
 		}
-		if sameRequest(old, cms) {
-			requester = old.Annotations[RequestedByAnnotation]
+		if sameRequest(old, cms) && old.Annotations[RequestedByAnnotation] != requester {
+			requester, identity = old.Annotations[RequestedByAnnotation], old.Annotations[access.RequestedByIdentityAnnotation]
 		}
 	}
 	if cms.Annotations == nil {
 		cms.Annotations = map[string]string{}
 	}
+	setOrDelete(cms.Annotations, RequestedByAnnotation, requester)
 	if requester == "" {
-		delete(cms.Annotations, RequestedByAnnotation)
-		return nil
+		identity = "" // No identity without a name: nothing could tell whose it is.
 	}
-	cms.Annotations[RequestedByAnnotation] = requester
+	setOrDelete(cms.Annotations, access.RequestedByIdentityAnnotation, identity)
 	return nil
+}
+
+// setOrDelete sets annotations[key] to value, or deletes it when value is empty.
+func setOrDelete(annotations map[string]string, key, value string) {
+	if value == "" {
+		delete(annotations, key)
+		return
+	}
+	annotations[key] = value
 }
 
 // sameRequest reports whether an update leaves alone everything the requesting user's rights were checked for.

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	admissionv1 "k8s.io/api/admission/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -21,6 +22,7 @@ import (
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
 	syncv1beta1 "github.com/configmapsync/configmapsync-operator/api/v1beta1"
+	"github.com/configmapsync/configmapsync-operator/internal/access"
 )
 
 // +kubebuilder:webhook:path=/mutate-sync-configmapsync-io-v1-configmapsync,mutating=true,failurePolicy=fail,sideEffects=None,groups=sync.configmapsync.io,resources=configmapsyncs,verbs=create;update,versions=v1,name=mconfigmapsync-v1.sync.configmapsync.io,admissionReviewVersions=v1,matchPolicy=Equivalent
@@ -30,7 +32,7 @@ import (
 func SetupConfigMapSyncWebhook(mgr ctrl.Manager) error {
 	return ctrl.NewWebhookManagedBy(mgr, &syncv1.ConfigMapSync{}).
 		WithDefaulter(ConfigMapSyncDefaulter{}).
-		WithValidator(ConfigMapSyncValidator{Authorizer: Authorizer{Client: mgr.GetClient(), Decisions: &Decisions{}}}).
+		WithValidator(ConfigMapSyncValidator{Authorizer: Authorizer{Client: mgr.GetClient(), Decisions: &access.Decisions{}}}).
 		Complete()
 }
 
@@ -99,8 +101,10 @@ func (v ConfigMapSyncValidator) ValidateCreate(ctx context.Context, cms *syncv1.
 // ValidateUpdate validates a changed ConfigMapSync against its previous state and, when its source or
 // destinations change, the requesting user's rights.
 func (v ConfigMapSyncValidator) ValidateUpdate(ctx context.Context, old, cms *syncv1.ConfigMapSync) (admission.Warnings, error) {
-	if !cms.DeletionTimestamp.IsZero() {
-		return nil, nil // Finalizer removal and status of an object on its way out: nothing left to validate.
+	if !cms.DeletionTimestamp.IsZero() && equality.Semantic.DeepEqual(old.Spec, cms.Spec) {
+		// Finalizer removal of an object on its way out, even one stored invalid by an older release: nothing
+		// asked of the operator changes. A change of spec is validated like any other: cleanup follows the spec.
+		return nil, nil
 	}
 	if err := invalid(cms, append(validateMetadata(cms, old), Validate(cms, old)...)); err != nil {
 		return nil, err

@@ -15,6 +15,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/configmapsync/configmapsync-operator/internal/access"
 )
 
 // reviewer answers SubjectAccessReviews with allow (denying "delete" when denyDelete is set) and counts them.
@@ -23,7 +25,7 @@ type reviewer struct {
 	denyDelete atomic.Bool
 }
 
-func (r *reviewer) authorizer(d *Decisions) Authorizer {
+func (r *reviewer) authorizer(d *access.Decisions) Authorizer {
 	c := fake.NewClientBuilder().WithInterceptorFuncs(interceptor.Funcs{
 		Create: func(_ context.Context, _ client.WithWatch, obj client.Object, _ ...client.CreateOption) error {
 			sar := obj.(*authorizationv1.SubjectAccessReview)
@@ -43,7 +45,7 @@ func asUser(name string, groups ...string) context.Context {
 
 func TestDecisions_AllowedReviewsAreReusedForAFewSeconds(t *testing.T) {
 	now := time.Now()
-	d := &Decisions{now: func() time.Time { return now }}
+	d := &access.Decisions{Now: func() time.Time { return now }}
 	r := &reviewer{}
 	a := r.authorizer(d)
 	cms := valid() // get on the source, create/update/delete in two namespaces: 7 reviews
@@ -58,7 +60,7 @@ func TestDecisions_AllowedReviewsAreReusedForAFewSeconds(t *testing.T) {
 	require.NoError(t, a.Authorize(asUser("bob"), nil, cms))
 	assert.EqualValues(t, 21, r.reviews.Load(), "another user is asked about")
 
-	now = now.Add(allowedTTL)
+	now = now.Add(access.AllowedTTL)
 	require.NoError(t, a.Authorize(asUser("alice"), nil, cms))
 	assert.EqualValues(t, 28, r.reviews.Load(), "after the TTL the API server is asked again")
 }
@@ -66,19 +68,11 @@ func TestDecisions_AllowedReviewsAreReusedForAFewSeconds(t *testing.T) {
 func TestDecisions_DenialsAreNeverReused(t *testing.T) {
 	r := &reviewer{}
 	r.denyDelete.Store(true)
-	a := r.authorizer(&Decisions{})
+	a := r.authorizer(&access.Decisions{})
 	cms := valid()
 	require.Error(t, a.Authorize(asUser("alice"), nil, cms))
 	r.denyDelete.Store(false) // the right is granted
 	before := r.reviews.Load()
 	require.NoError(t, a.Authorize(asUser("alice"), nil, cms), "a right just granted works at once")
 	assert.EqualValues(t, 2, r.reviews.Load()-before, "only the two denied reviews are asked again")
-}
-
-func TestDecisions_Bounded(t *testing.T) {
-	d := &Decisions{}
-	for i := range maxDecisions + 10 {
-		d.rememberAllowed(authorizationv1.SubjectAccessReviewSpec{User: string(rune('a' + i%26)), UID: time.Duration(i).String()})
-	}
-	assert.LessOrEqual(t, len(d.allowed), maxDecisions)
 }

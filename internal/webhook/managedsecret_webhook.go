@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
+	"github.com/configmapsync/configmapsync-operator/internal/access"
 )
 
 // +kubebuilder:webhook:path=/validate-sync-configmapsync-io-v1-managedsecret,mutating=false,failurePolicy=fail,sideEffects=None,groups=sync.configmapsync.io,resources=managedsecrets,verbs=create;update,versions=v1,name=vmanagedsecret-v1.sync.configmapsync.io,admissionReviewVersions=v1
@@ -16,7 +17,7 @@ import (
 // SetupManagedSecretWebhook registers the validating webhook of ManagedSecret.
 func SetupManagedSecretWebhook(mgr ctrl.Manager) error {
 	return ctrl.NewWebhookManagedBy(mgr, &syncv1.ManagedSecret{}).
-		WithValidator(ManagedSecretValidator{Authorizer: Authorizer{Client: mgr.GetClient(), Decisions: &Decisions{}}}).
+		WithValidator(ManagedSecretValidator{Authorizer: Authorizer{Client: mgr.GetClient(), Decisions: &access.Decisions{}}}).
 		Complete()
 }
 

@@ -11,6 +11,8 @@ import (
 	"go.uber.org/zap/zapcore"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/configmapsync/configmapsync-operator/internal/logfilter"
 )
 
 // SuiteOptions configure RunSuite.
@@ -36,7 +38,7 @@ func RunSuite(m *testing.M, o SuiteOptions) int {
 	if os.Getenv("TEST_VERBOSE") != "" {
 		out = io.MultiWriter(out, os.Stderr)
 	}
-	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(out), zap.Level(o.LogLevel)))
+	ctrl.SetLogger(logfilter.WithoutHTTPBodies(zap.New(zap.UseDevMode(true), zap.WriteTo(out), zap.Level(o.LogLevel))))
 
 	env, err := Start(o.Options)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"sync"
 	"testing"
+	"time"
 
 	"go.uber.org/zap/zapcore"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -29,6 +30,7 @@ func TestMain(m *testing.M) {
 	os.Exit(harness.RunSuite(m, harness.SuiteOptions{
 		Options: harness.Options{Operator: func(o *operator.Options) {
 			o.ExcludedNamespaces = []string{operatorExcluded + "*"} // as --excluded-namespaces=off-limits-*
+			o.AccessRecheckTTL = time.Second                        // rights revoked and granted again take effect within a resync
 		}},
 		Logs: &operatorLogs, LogLevel: zapcore.Level(-10),
 		Setup: func(e *harness.Env) error {
