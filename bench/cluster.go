@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -42,6 +43,8 @@ type cluster struct {
 	client     client.WithWatch
 	clientset  *kubernetes.Clientset
 	dir        string
+	// operatorConfig is the kubeconfig of the operator's ServiceAccount, once operatorKubeconfig made it.
+	operatorConfig string
 }
 
 // etcdQuotaBackendBytes is etcd's storage quota for the bench: 8 GiB instead of the default 2 GiB, which the
@@ -124,6 +127,17 @@ type operatorProcess struct {
 	probeAddr   string
 	logPath     string
 	logFile     *os.File
+	// startedAt is when the supervisor last started a process (UnixNano), for start-up times.
+	startedAt atomic.Int64
+	// memoryLimit is the MEMORY_LIMIT the process runs with (0 for none).
+	memoryLimit int64
+}
+
+// replicaOptions change how startReplicaWith runs a replica: kubeconfig instead of the admin's, env instead of the
+// bench's environment.
+type replicaOptions struct {
+	kubeconfig string
+	env        []string
 }
 
 // startOperator runs the operator binary with the production flags of config/manager/manager.yaml (leader
@@ -138,6 +152,17 @@ func startOperator(c *cluster, manager string, extraArgs []string) (*operatorPro
 // ports, log file (name.log) and webhook port. Only startOperator's webhook port is the one the API server calls;
 // another replica serves the same certificate on its own port, unused, because two processes cannot share one.
 func startReplica(c *cluster, manager, name string, webhookPort int, extraArgs []string) (*operatorProcess, error) {
+	return startReplicaWith(c, manager, name, webhookPort, extraArgs, replicaOptions{})
+}
+
+// startReplicaWith is startReplica with options.
+func startReplicaWith(c *cluster, manager, name string, webhookPort int, extraArgs []string, o replicaOptions) (*operatorProcess, error) {
+	if o.kubeconfig == "" {
+		o.kubeconfig = c.kubeconfig
+	}
+	if o.env == nil {
+		o.env = os.Environ()
+	}
 	metricsPort, err := localport.Free()
 	if err != nil {
 		return nil, err
@@ -163,8 +188,9 @@ func startReplica(c *cluster, manager, name string, webhookPort int, extraArgs [
 	}
 	p.Process, err = supervisor.Start(supervisor.Config{
 		Binary: manager, Args: p.args, Output: p.logFile,
-		Env:        append(os.Environ(), "KUBECONFIG="+c.kubeconfig),
-		ExitReason: func() string { return stopReason(p.logPath) },
+		Env:         append(o.env, "KUBECONFIG="+o.kubeconfig),
+		ExitReason:  func() string { return stopReason(p.logPath) },
+		BeforeStart: func() { p.startedAt.Store(time.Now().UnixNano()) },
 	})
 	if err != nil {
 		_ = p.logFile.Close()

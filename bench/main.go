@@ -7,6 +7,8 @@
 // curves.png. Missed targets are reported, not failures; errors exit non-zero.
 //
 //	go run ./bench                       # what `make bench` runs (after `make build`)
+//	BENCH_100K=1 go run ./bench          # the same, and 100,000 copies (copies-100k, some 10-20 minutes more)
+//	BENCH_SCENARIOS=labelled-memory,copies-100k go run ./bench   # only the memory scenarios of issues 27 and 32
 //	BENCH_CHURN=1000 BENCH_CURVE_NAMESPACES=100,500 BENCH_CURVE_SIZES=1,100 BENCH_CURVE_SIZE_NAMESPACES=500 \
 //	  go run ./bench                     # a quicker run while developing
 package main
@@ -47,6 +49,10 @@ type config struct {
 	curveSizes          []int
 	curveSizeNamespaces int
 	settle, noopWindow  time.Duration
+	// rbac and managerManifest are config/rbac and config/manager/manager.yaml: the pod-like operator's rights and
+	// memory limit (podoperator.go); memoryLimit, in bytes, overrides the latter's.
+	rbac, managerManifest string
+	memoryLimit           int
 }
 
 // defaultChurnPoints end at the issue's figure, 10,000 ConfigMapSyncs created and deleted; the smaller rounds show
@@ -67,7 +73,18 @@ const (
 // curves last, as they leave etcd holding gigabytes of history (run before them, churn met "etcdserver: request
 // timed out" and lost its Lease, and failover could not read the Lease), and restart the operator before each
 // point anyway.
-var allScenarios = []string{"memory", "noop", "fanout", "latency", "churn", "failover", "fanout-size"}
+// labelled-memory follows memory (it also starts from a fresh operator, and removes what it created); copies-100k
+// comes last, as it leaves 100,000 copies behind, and runs only when asked for (BENCH_100K=1 or by name): it adds
+// some 10-20 minutes to the run.
+var allScenarios = []string{"memory", "labelled-memory", "noop", "fanout", "latency", "churn", "failover", "fanout-size", "copies-100k"}
+
+// defaultScenarios are what `make bench` runs: all but copies-100k, unless BENCH_100K is set.
+func defaultScenarios() []string {
+	if envInt("BENCH_100K", 0) > 0 {
+		return allScenarios
+	}
+	return slices.DeleteFunc(slices.Clone(allScenarios), func(s string) bool { return s == "copies-100k" })
+}
 
 // timeout bounds a wait for n objects generously: a slow run must still finish and be reported, a stuck one fail.
 func (c config) timeout(n int) time.Duration {
@@ -85,8 +102,13 @@ func parseConfig() (config, error) {
 	flag.StringVar(&c.results, "results", "bench/results", "Folder for latest.json, latest.md and latest.png.")
 	flag.StringVar(&operatorArgs, "operator-args", os.Getenv("BENCH_OPERATOR_ARGS"),
 		"Extra operator flags, space-separated, after the production ones (env BENCH_OPERATOR_ARGS).")
-	flag.StringVar(&scenarios, "scenarios", envOr("BENCH_SCENARIOS", strings.Join(allScenarios, ",")),
-		"Comma-separated scenarios to run (env BENCH_SCENARIOS).")
+	flag.StringVar(&scenarios, "scenarios", envOr("BENCH_SCENARIOS", strings.Join(defaultScenarios(), ",")),
+		"Comma-separated scenarios to run (env BENCH_SCENARIOS; the default adds copies-100k when BENCH_100K=1).")
+	flag.StringVar(&c.rbac, "rbac", "config/rbac", "Folder with the operator's RBAC, for the pod-like operator.")
+	flag.StringVar(&c.managerManifest, "manager-manifest", "config/manager/manager.yaml",
+		"The operator's Deployment, whose memory limit the pod-like operator gets as MEMORY_LIMIT.")
+	flag.IntVar(&c.memoryLimit, "memory-limit", envInt("BENCH_MEMORY_LIMIT", 0),
+		"MEMORY_LIMIT in bytes of the pod-like operator, instead of the Deployment's limit (env BENCH_MEMORY_LIMIT).")
 	flag.IntVar(&churn, "churn", envInt("BENCH_CHURN", 0),
 		"Run the churn scenario for only this number of ConfigMapSyncs (env BENCH_CHURN; overrides -churn-points).")
 	flag.StringVar(&churnPoints, "churn-points", envOr("BENCH_CHURN_POINTS", defaultChurnPoints),
@@ -178,12 +200,14 @@ func run(ctx context.Context, cfg config, start time.Time) (err error) {
 	if err != nil {
 		return err
 	}
+	// b.op is the operator the scenarios measure; the memory scenarios replace it (withPodOperator).
+	b := &bench{c: c, op: op, cfg: cfg, curves: &curves{NamespacesSizeBytes: curveSize, SizeNamespaces: cfg.curveSizeNamespaces}}
 	defer func() {
 		if err != nil {
-			op.tailLog(40)
+			b.op.tailLog(40)
 		}
-		logf("stopping the operator")
-		op.stop()
+		logf("stopping the %s", b.op.name)
+		b.op.stop()
 	}()
 	if err := op.waitReady(ctx, c, ""); err != nil {
 		return err
@@ -192,21 +216,19 @@ func run(ctx context.Context, cfg config, start time.Time) (err error) {
 
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
-	w, err := startWatcher(watchCtx, c)
-	if err != nil {
+	if b.w, err = startWatcher(watchCtx, c); err != nil {
 		return err
 	}
-	b := &bench{c: c, op: op, w: w, cfg: cfg, curves: &curves{NamespacesSizeBytes: curveSize, SizeNamespaces: cfg.curveSizeNamespaces}}
 	scenarios := map[string]func(context.Context) error{
-		"memory": b.memory, "noop": b.noopResync, "fanout": b.fanOutAndUpdate, "fanout-size": b.fanOutSize,
-		"latency": b.latency, "churn": b.churn, "failover": b.failover,
+		"memory": b.memory, "labelled-memory": b.labelledMemory, "noop": b.noopResync, "fanout": b.fanOutAndUpdate,
+		"fanout-size": b.fanOutSize, "latency": b.latency, "churn": b.churn, "failover": b.failover,
+		"copies-100k": b.copies100k,
 	}
+	toRun := slices.DeleteFunc(slices.Clone(allScenarios), func(s string) bool { return !slices.Contains(cfg.scenarios, s) })
 	// A failed scenario stops the run, but what was measured until then is still written.
 	var failed error
-	for _, name := range allScenarios {
-		if !slices.Contains(cfg.scenarios, name) {
-			continue
-		}
+	for i, name := range toRun {
+		b.lastScenario = i == len(toRun)-1
 		logf("== scenario %s", name)
 		took, err := timed(func() error { return scenarios[name](ctx) })
 		if err != nil {
@@ -216,7 +238,7 @@ func run(ctx context.Context, cfg config, start time.Time) (err error) {
 		logf("== scenario %s took %s", name, took.Round(time.Second))
 	}
 
-	b.add(operatorRestarts(append(op.UnplannedExits(), b.otherRestarts...)))
+	b.add(operatorRestarts(append(b.op.UnplannedExits(), b.otherRestarts...)))
 	r := report{
 		Machine: newMachine(c.serverVersion()),
 		Settings: map[string]any{
@@ -225,8 +247,8 @@ func run(ctx context.Context, cfg config, start time.Time) (err error) {
 			"secretSteps": cfg.secretSteps, "clientParallelism": workers, "scenarios": cfg.scenarios,
 			"curveNamespaces": cfg.curveNamespaces, "curveNamespacesSizeBytes": curveSize,
 			"curveSizesBytes": cfg.curveSizes, "curveSizeNamespaces": cfg.curveSizeNamespaces,
-			"etcdQuotaBackendBytes": etcdQuotaBackendBytes,
-			"failoverKills":         cfg.failoverKills, "failoverHandovers": failoverHandovers, "failoverLoad": failoverLoad,
+			"etcdQuotaBackendBytes": etcdQuotaBackendBytes, "podOperatorMemoryLimit": b.podMemoryLimit,
+			"failoverKills": cfg.failoverKills, "failoverHandovers": failoverHandovers, "failoverLoad": failoverLoad,
 		},
 		Figures:      b.figures,
 		Curves:       b.curves,

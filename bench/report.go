@@ -117,6 +117,13 @@ func bounded(scenario, metric string, value float64, unit string, limit float64)
 	return f
 }
 
+// atMost returns a figure without baseline whose target is value <= limit.
+func atMost(scenario, metric string, value float64, unit string, limit float64) figure {
+	met := value <= limit
+	return figure{Scenario: scenario, Metric: metric, Value: value, Unit: unit,
+		Target: "<= " + strings.TrimSpace(formatValue(limit, unit)), Met: &met}
+}
+
 // writeResults writes latest.json, latest.md and latest.png into dir, and curves.png when there are curves.
 func writeResults(dir string, r report) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {

@@ -24,8 +24,12 @@ type bench struct {
 	// curves collects the points of the fanout-size and churn curves.
 	curves *curves
 	// otherRestarts are the exits on their own of operator processes other than op (the failover scenario's
-	// follower), for the stability figure.
+	// follower, operators replaced by the memory scenarios), for the stability figure.
 	otherRestarts []string
+	// lastScenario is true while the run's last scenario runs (withPodOperator then leaves its operator running).
+	lastScenario bool
+	// podMemoryLimit is the MEMORY_LIMIT the pod-like operator ran with, for the report (0 when none ran).
+	podMemoryLimit int64
 }
 
 // add records figures and logs them.
