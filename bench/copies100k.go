@@ -226,7 +226,7 @@ func (b *bench) bigRestart(ctx context.Context, n int) error {
 	writes := apiWritesBy(api0, api1)
 	var other float64
 	for res, v := range writes {
-		if res != "leases" {
+		if !notStored[res] {
 			other += v
 		}
 	}
