@@ -45,7 +45,7 @@ func (b *bench) copies100k(ctx context.Context) error {
 			return err
 		}
 		logf("copies-100k: operator RSS before the ConfigMapSyncs (settling %s)", b.cfg.settle)
-		before, err := settledRSS(ctx, b.op.PID(), b.cfg.settle, 5*time.Second)
+		before, err := settledRSS(ctx, b.op.PID(), b.cfg.settle)
 		if err != nil {
 			return err
 		}
@@ -69,7 +69,7 @@ func (b *bench) copies100k(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		after, err := settledRSS(ctx, b.op.PID(), b.cfg.settle, 5*time.Second)
+		after, err := settledRSS(ctx, b.op.PID(), b.cfg.settle)
 		if err != nil {
 			return err
 		}
@@ -203,7 +203,7 @@ func (b *bench) bigRestart(ctx context.Context, n int) error {
 	if err != nil {
 		return err
 	}
-	settled, err := settledRSS(ctx, pid, b.cfg.settle, 5*time.Second)
+	settled, err := settledRSS(ctx, pid, b.cfg.settle)
 	if err != nil {
 		return err
 	}

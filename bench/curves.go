@@ -301,7 +301,7 @@ func (b *bench) syncedIn(ctx context.Context, n int, value string, write func() 
 
 // settledRSS returns settledRSS of a pid with the bench's settle time, for onOperator.
 func (b *bench) settledRSS(ctx context.Context) func(pid int) (float64, error) {
-	return func(pid int) (float64, error) { return settledRSS(ctx, pid, b.cfg.settle, 5*time.Second) }
+	return func(pid int) (float64, error) { return settledRSS(ctx, pid, b.cfg.settle) }
 }
 
 // onOperator measures the operator's process, and measures again the new one if the operator was restarted

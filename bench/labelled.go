@@ -40,7 +40,7 @@ func (b *bench) labelledMemory(ctx context.Context) error {
 			return err
 		}
 		logf("labelled-memory: operator RSS before (settling %s)", b.cfg.settle)
-		before, err := settledRSS(ctx, b.op.PID(), b.cfg.settle, 5*time.Second)
+		before, err := settledRSS(ctx, b.op.PID(), b.cfg.settle)
 		if err != nil {
 			return err
 		}
@@ -62,7 +62,7 @@ func (b *bench) labelledMemory(ctx context.Context) error {
 		// about what the operator keeps, not about how fast it gives back what passed through.
 		settle := 2 * b.cfg.settle
 		logf("labelled-memory: created in %s; operator RSS after (settling %s)", created.Round(time.Millisecond), settle)
-		after, err := settledRSS(ctx, b.op.PID(), settle, 5*time.Second)
+		after, err := settledRSS(ctx, b.op.PID(), settle)
 		if err != nil {
 			return err
 		}

@@ -171,17 +171,20 @@ func procStatusBytes(pid int, field string) (float64, error) {
 	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
 }
 
+// rssWindow is how long settledRSS samples.
+const rssWindow = 5 * time.Second
+
 // settledRSS waits settle (so the operator has handled the last events and the Go runtime has collected and
-// returned what it no longer uses), then samples RSS every 500 ms for window and returns the largest sample:
+// returned what it no longer uses), then samples RSS every 500 ms for rssWindow and returns the largest sample:
 // growth is judged on the peak a memory limit would have to allow, not on a lucky moment after a GC.
-func settledRSS(ctx context.Context, pid int, settle, window time.Duration) (float64, error) {
+func settledRSS(ctx context.Context, pid int, settle time.Duration) (float64, error) {
 	select {
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	case <-time.After(settle):
 	}
 	var peak float64
-	for end := time.Now().Add(window); time.Now().Before(end); {
+	for end := time.Now().Add(rssWindow); time.Now().Before(end); {
 		rss, err := rssBytes(pid)
 		if err != nil {
 			return 0, err

@@ -320,7 +320,7 @@ func (b *bench) memory(ctx context.Context) error {
 		return err
 	}
 	logf("memory: operator RSS before (settling %s)", b.cfg.settle)
-	before, err := settledRSS(ctx, b.op.PID(), b.cfg.settle, 5*time.Second)
+	before, err := settledRSS(ctx, b.op.PID(), b.cfg.settle)
 	if err != nil {
 		return err
 	}
@@ -343,7 +343,7 @@ func (b *bench) memory(ctx context.Context) error {
 			return fmt.Errorf("creating Secrets: %w", err)
 		}
 		have = total
-		after, err := settledRSS(ctx, b.op.PID(), b.cfg.settle, 5*time.Second)
+		after, err := settledRSS(ctx, b.op.PID(), b.cfg.settle)
 		if err != nil {
 			return err
 		}

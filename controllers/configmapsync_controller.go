@@ -160,7 +160,7 @@ func joinRolloutError(syncErr, rolloutErr error) error {
 // restarts wait for the debounce window in status.pendingRollouts, for information. It returns when the next
 // debounced restart is due, or a short delay while copies this process wrote are not in the cache yet.
 func (r *ConfigMapSyncReconciler) rollOuts(ctx context.Context, cms *syncv1.ConfigMapSync, out *outcome) (time.Duration, error) {
-	copies, settling, err := r.copiesToRollOut(ctx, cms, out)
+	copies, settling, err := r.copiesToRollOut(cms, out)
 	if err != nil {
 		return 0, err
 	}
@@ -194,7 +194,7 @@ const maxPendingRollouts = 100
 // could not be written, or that belongs to someone else, has none. Otherwise (a Manual ConfigMapSync between
 // syncs, a sync that failed before the destinations or found no source) they are the operator's copies in the
 // cache, as they are. settling reports a copy this process wrote that the cache does not show yet.
-func (r *ConfigMapSyncReconciler) copiesToRollOut(ctx context.Context, cms *syncv1.ConfigMapSync, out *outcome) (copies []copyState, settling bool, err error) {
+func (r *ConfigMapSyncReconciler) copiesToRollOut(cms *syncv1.ConfigMapSync, out *outcome) (copies []copyState, settling bool, err error) {
 	if out != nil && out.reached {
 		for _, d := range out.destinations {
 			if d.held != nil {

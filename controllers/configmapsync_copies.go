@@ -66,7 +66,7 @@ func (r *ConfigMapSyncReconciler) replace(ctx context.Context, existing, desired
 	probe := desired.DeepCopyObject().(client.Object)
 	probe.SetName("")
 	probe.SetGenerateName(desired.GetName() + "-")
-	if err := r.Client.Create(ctx, probe, client.DryRunAll); err != nil {
+	if err := r.Create(ctx, probe, client.DryRunAll); err != nil {
 		return fmt.Errorf("the replacement would be refused, so the object in place is kept: %w", err)
 	}
 	uid, rv := existing.GetUID(), existing.GetResourceVersion()
@@ -251,12 +251,6 @@ func (r *ConfigMapSyncReconciler) deleteOrphans(ctx context.Context, key types.N
 	errs := make([]error, len(orphans))
 	r.fanOut(len(orphans), func(i int) { errs[i] = r.deleteCopy(ctx, orphans[i]) })
 	return errors.Join(errs...)
-}
-
-func byKey(list client.ObjectList) map[types.NamespacedName]client.Object {
-	out := map[types.NamespacedName]client.Object{}
-	_ = metaEach(list, func(obj client.Object) { out[client.ObjectKeyFromObject(obj)] = obj })
-	return out
 }
 
 // resolveTargets returns the namespaces that should hold a copy, from the listed ones and the selector, using the

@@ -43,12 +43,12 @@ func envDeployment(namespace, name, configMap string, created time.Time) *appsv1
 	}
 }
 
-// addWorkload shows a workload's metadata in the fake metadata cache.
-func (f *fakeMetadata) addWorkload(obj client.Object, kind string) {
+// addWorkload shows a Deployment's metadata in the fake metadata cache.
+func (f *fakeMetadata) addWorkload(obj client.Object) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	m := metav1.PartialObjectMetadata{ObjectMeta: *obj.(metav1.ObjectMetaAccessor).GetObjectMeta().(*metav1.ObjectMeta).DeepCopy()}
-	m.SetGroupVersionKind(appsv1.SchemeGroupVersion.WithKind(kind))
+	m.SetGroupVersionKind(appsv1.SchemeGroupVersion.WithKind("Deployment"))
 	f.items = append(f.items, m)
 }
 
@@ -91,15 +91,16 @@ func changeSource(t *testing.T, e *cmsEnv, value string) {
 
 func newRolloutEnv(t *testing.T, deployments ...*appsv1.Deployment) *cmsEnv {
 	t.Helper()
-	objs := []client.Object{newTestCMS(func(c *syncv1.ConfigMapSync) {
+	objs := make([]client.Object, 0, 2+len(deployments))
+	objs = append(objs, newTestCMS(func(c *syncv1.ConfigMapSync) {
 		c.Spec.Rollout = &syncv1.RolloutPolicy{Enabled: true, Debounce: "1s"}
-	}), newSourceConfigMap()}
+	}), newSourceConfigMap())
 	for _, d := range deployments {
 		objs = append(objs, d)
 	}
 	e := newCMSEnv(t, objs...)
 	for _, d := range deployments {
-		e.ns.addWorkload(d, "Deployment")
+		e.ns.addWorkload(d)
 	}
 	return e
 }
@@ -203,7 +204,7 @@ func TestRollouts_ReadOnlyWorkloadsThatMayBeOwedAndEachOnlyOnce(t *testing.T) {
 	unrelated := envDeployment("ns-a", "unrelated", "other", changed.Add(-time.Hour))
 	md := &fakeMetadata{}
 	for _, d := range []*appsv1.Deployment{older, newer, unrelated} {
-		md.addWorkload(d, "Deployment")
+		md.addWorkload(d)
 	}
 	engine, reads := countingEngine(t, md, older, newer, unrelated)
 	copyA := copyState{namespace: "ns-a", kind: syncer.KindConfigMap, name: "settings",
@@ -234,7 +235,7 @@ func TestRollouts_ADebouncedRestartWaitsAndIsMadeAtTheEndOfTheWindow(t *testing.
 	d := envDeployment("ns-a", "app", "settings", now.Add(-time.Hour))
 	d.Annotations = map[string]string{syncv1.LastRolloutAnnotation: now.Add(-10 * time.Second).Format(time.RFC3339)}
 	md := &fakeMetadata{}
-	md.addWorkload(d, "Deployment")
+	md.addWorkload(d)
 	engine, _ := countingEngine(t, md, d)
 	c := copyState{namespace: "ns-a", kind: syncer.KindConfigMap, name: "settings",
 		version: syncer.CopyVersion{Token: "t2", ChangedAt: now.Add(-5 * time.Second)}}
@@ -325,7 +326,7 @@ func TestManagedSecretReconcile_ARotationsRestartIsOwedUntilItIsMade(t *testing.
 	d.Spec.Template.Spec.Containers[0].EnvFrom = []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{
 		LocalObjectReference: corev1.LocalObjectReference{Name: "db"}}}}
 	f := newMSFixture(t, ms, d)
-	f.r.Metadata.(*fakeMetadata).addWorkload(d, "Deployment")
+	f.r.Metadata.(*fakeMetadata).addWorkload(d)
 	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "db"}}
 	token := func() string {
 		got := &appsv1.Deployment{}

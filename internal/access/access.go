@@ -48,8 +48,10 @@ const maxRecheckDecisions = 16384
 // update and delete of that kind in every destination namespace, or cluster-wide with a namespace selector; with
 // rollouts, patch on the workloads there.
 func Needs(cms *syncv1.ConfigMapSync) []authorizationv1.ResourceAttributes {
-	attrs := []authorizationv1.ResourceAttributes{Source(cms)}
-	for _, ns := range Scopes(cms) {
+	scopes := Scopes(cms)
+	attrs := make([]authorizationv1.ResourceAttributes, 0, 1+4*len(scopes))
+	attrs = append(attrs, Source(cms))
+	for _, ns := range scopes {
 		attrs = append(attrs, Destination(cms, ns)...)
 	}
 	return attrs

@@ -314,7 +314,7 @@ func TestStore_ViewsHoldNoData(t *testing.T) {
 }
 
 func TestStore_ListsAPageAtATime(t *testing.T) {
-	var objs []client.Object
+	objs := make([]client.Object, 0, 250)
 	for i := range 250 {
 		objs = append(objs, labelled("team-b", fmt.Sprintf("copy-%03d", i), "uid-1", map[string]string{"i": strconv.Itoa(i)}))
 	}

@@ -76,40 +76,103 @@ func (v *View) Hash() string { return value(v.hash) }
 // Proven reports whether the object's ownership proof was valid, with either key.
 func (v *View) Proven() bool { return v.Verdict != Unproven }
 
-// The client.Object methods. Setters exist only to satisfy the interface: a view is never written.
+// The client.Object methods follow. Setters exist only to satisfy the interface: a view is never written.
 
-func (v *View) GetObjectKind() schema.ObjectKind              { return viewKinds[v.kind] }
-func (v *View) DeepCopyObject() k8sruntime.Object             { c := *v; return &c }
-func (v *View) GetNamespace() string                          { return value(v.namespace) }
-func (v *View) SetNamespace(ns string)                        { v.namespace = unique.Make(ns) }
-func (v *View) GetName() string                               { return value(v.name) }
-func (v *View) SetName(name string)                           { v.name = unique.Make(name) }
-func (v *View) GetGenerateName() string                       { return "" }
-func (v *View) SetGenerateName(string)                        {}
-func (v *View) GetUID() types.UID                             { return v.uid }
-func (v *View) SetUID(uid types.UID)                          { v.uid = uid }
-func (v *View) GetResourceVersion() string                    { return v.resourceVersion }
-func (v *View) SetResourceVersion(rv string)                  { v.resourceVersion = rv }
-func (v *View) GetGeneration() int64                          { return 0 }
-func (v *View) SetGeneration(int64)                           {}
-func (v *View) GetSelfLink() string                           { return "" }
-func (v *View) SetSelfLink(string)                            {}
-func (v *View) GetCreationTimestamp() metav1.Time             { return metav1.Time{} }
-func (v *View) SetCreationTimestamp(metav1.Time)              {}
-func (v *View) GetDeletionTimestamp() *metav1.Time            { return v.deletion }
-func (v *View) SetDeletionTimestamp(t *metav1.Time)           { v.deletion = t }
-func (v *View) GetDeletionGracePeriodSeconds() *int64         { return nil }
-func (v *View) SetDeletionGracePeriodSeconds(*int64)          {}
-func (v *View) GetLabels() map[string]string                  { return v.meta.get().labels }
-func (v *View) SetLabels(l map[string]string)                 { v.meta = internMeta(l, v.GetAnnotations()) }
-func (v *View) GetAnnotations() map[string]string             { return v.meta.get().annotations }
-func (v *View) SetAnnotations(a map[string]string)            { v.meta = internMeta(v.GetLabels(), a) }
-func (v *View) GetFinalizers() []string                       { return nil }
-func (v *View) SetFinalizers([]string)                        {}
-func (v *View) GetOwnerReferences() []metav1.OwnerReference   { return nil }
-func (v *View) SetOwnerReferences([]metav1.OwnerReference)    {}
+// GetObjectKind implements runtime.Object.
+func (v *View) GetObjectKind() schema.ObjectKind { return viewKinds[v.kind] }
+
+// DeepCopyObject implements runtime.Object.
+func (v *View) DeepCopyObject() k8sruntime.Object { c := *v; return &c }
+
+// GetNamespace implements metav1.Object.
+func (v *View) GetNamespace() string { return value(v.namespace) }
+
+// SetNamespace implements metav1.Object.
+func (v *View) SetNamespace(ns string) { v.namespace = unique.Make(ns) }
+
+// GetName implements metav1.Object.
+func (v *View) GetName() string { return value(v.name) }
+
+// SetName implements metav1.Object.
+func (v *View) SetName(name string) { v.name = unique.Make(name) }
+
+// GetGenerateName implements metav1.Object.
+func (v *View) GetGenerateName() string { return "" }
+
+// SetGenerateName implements metav1.Object.
+func (v *View) SetGenerateName(string) {}
+
+// GetUID implements metav1.Object.
+func (v *View) GetUID() types.UID { return v.uid }
+
+// SetUID implements metav1.Object.
+func (v *View) SetUID(uid types.UID) { v.uid = uid }
+
+// GetResourceVersion implements metav1.Object.
+func (v *View) GetResourceVersion() string { return v.resourceVersion }
+
+// SetResourceVersion implements metav1.Object.
+func (v *View) SetResourceVersion(rv string) { v.resourceVersion = rv }
+
+// GetGeneration implements metav1.Object.
+func (v *View) GetGeneration() int64 { return 0 }
+
+// SetGeneration implements metav1.Object.
+func (v *View) SetGeneration(int64) {}
+
+// GetSelfLink implements metav1.Object.
+func (v *View) GetSelfLink() string { return "" }
+
+// SetSelfLink implements metav1.Object.
+func (v *View) SetSelfLink(string) {}
+
+// GetCreationTimestamp implements metav1.Object.
+func (v *View) GetCreationTimestamp() metav1.Time { return metav1.Time{} }
+
+// SetCreationTimestamp implements metav1.Object.
+func (v *View) SetCreationTimestamp(metav1.Time) {}
+
+// GetDeletionTimestamp implements metav1.Object.
+func (v *View) GetDeletionTimestamp() *metav1.Time { return v.deletion }
+
+// SetDeletionTimestamp implements metav1.Object.
+func (v *View) SetDeletionTimestamp(t *metav1.Time) { v.deletion = t }
+
+// GetDeletionGracePeriodSeconds implements metav1.Object.
+func (v *View) GetDeletionGracePeriodSeconds() *int64 { return nil }
+
+// SetDeletionGracePeriodSeconds implements metav1.Object.
+func (v *View) SetDeletionGracePeriodSeconds(*int64) {}
+
+// GetLabels implements metav1.Object.
+func (v *View) GetLabels() map[string]string { return v.meta.get().labels }
+
+// SetLabels implements metav1.Object.
+func (v *View) SetLabels(l map[string]string) { v.meta = internMeta(l, v.GetAnnotations()) }
+
+// GetAnnotations implements metav1.Object.
+func (v *View) GetAnnotations() map[string]string { return v.meta.get().annotations }
+
+// SetAnnotations implements metav1.Object.
+func (v *View) SetAnnotations(a map[string]string) { v.meta = internMeta(v.GetLabels(), a) }
+
+// GetFinalizers implements metav1.Object.
+func (v *View) GetFinalizers() []string { return nil }
+
+// SetFinalizers implements metav1.Object.
+func (v *View) SetFinalizers([]string) {}
+
+// GetOwnerReferences implements metav1.Object.
+func (v *View) GetOwnerReferences() []metav1.OwnerReference { return nil }
+
+// SetOwnerReferences implements metav1.Object.
+func (v *View) SetOwnerReferences([]metav1.OwnerReference) {}
+
+// GetManagedFields implements metav1.Object.
 func (v *View) GetManagedFields() []metav1.ManagedFieldsEntry { return nil }
-func (v *View) SetManagedFields([]metav1.ManagedFieldsEntry)  {}
+
+// SetManagedFields implements metav1.Object.
+func (v *View) SetManagedFields([]metav1.ManagedFieldsEntry) {}
 
 // viewKinds are the ObjectKinds of views, one per kind, never changed.
 var viewKinds = map[string]schema.ObjectKind{
@@ -120,8 +183,11 @@ var viewKinds = map[string]schema.ObjectKind{
 
 type fixedKind schema.GroupVersionKind
 
+// SetGroupVersionKind implements schema.ObjectKind.
 func (k fixedKind) SetGroupVersionKind(schema.GroupVersionKind) {}
-func (k fixedKind) GroupVersionKind() schema.GroupVersionKind   { return schema.GroupVersionKind(k) }
+
+// GroupVersionKind implements schema.ObjectKind.
+func (k fixedKind) GroupVersionKind() schema.GroupVersionKind { return schema.GroupVersionKind(k) }
 
 // ViewList is a list of views, as a lister returns it.
 type ViewList struct {

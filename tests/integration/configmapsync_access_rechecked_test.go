@@ -39,10 +39,10 @@ func revoke(t *testing.T, user, namespace, resource string) {
 	require.Positive(t, revoked, "no RoleBinding of %s on %s in %s", user, resource, namespace)
 }
 
-// copyHolds waits until the ConfigMap copy namespace/name holds value under key k.
-func copyHolds(t *testing.T, namespace, name, value string) {
+// copyHolds waits until the ConfigMap copy "settings" in namespace holds value under key k.
+func copyHolds(t *testing.T, namespace, value string) {
 	t.Helper()
-	harness.Eventually(t, k8s, harness.ConfigMap(namespace, name, nil), func(c *assert.CollectT, cp *corev1.ConfigMap) {
+	harness.Eventually(t, k8s, harness.ConfigMap(namespace, "settings", nil), func(c *assert.CollectT, cp *corev1.ConfigMap) {
 		assert.Equal(c, value, cp.Data["k"])
 	})
 }
@@ -77,8 +77,8 @@ func TestRevokedRightsStopTheSyncAndGrantedRightsResumeIt(t *testing.T) {
 	require.True(t, ok, "the webhook records the whole identity")
 	assert.Equal(t, user, recorded.Username)
 	assert.Contains(t, recorded.Groups, "system:authenticated")
-	copyHolds(t, dstA, "settings", "v1")
-	copyHolds(t, dstB, "settings", "v1")
+	copyHolds(t, dstA, "v1")
+	copyHolds(t, dstB, "v1")
 
 	// The source may no longer be read: the next resync stops, names the permission, and copies nothing more.
 	revoke(t, user, src, "configmaps")
@@ -97,8 +97,8 @@ func TestRevokedRightsStopTheSyncAndGrantedRightsResumeIt(t *testing.T) {
 
 	// Read access again: the next resync copies the new content.
 	env.Grant(t, user, src, "", []string{"configmaps"}, "get")
-	copyHolds(t, dstA, "settings", "v2")
-	copyHolds(t, dstB, "settings", "v2")
+	copyHolds(t, dstA, "v2")
+	copyHolds(t, dstB, "v2")
 	kit.Ready(t, cms)
 	assert.Nil(t, meta.FindStatusCondition(cms.Status.Conditions, syncv1.StalledCondition))
 
@@ -117,12 +117,12 @@ func TestRevokedRightsStopTheSyncAndGrantedRightsResumeIt(t *testing.T) {
 		assert.Equal(c, syncv1.SyncStatusPartiallySynced, cms.Status.SyncStatus)
 	})
 	update(t, source, func() { source.Data["k"] = "v3" })
-	copyHolds(t, dstA, "settings", "v3")
+	copyHolds(t, dstA, "v3")
 	copyKeeps(t, dstB, "settings", "v2")
 
 	// Write access again: the destination catches up.
 	env.Grant(t, user, dstB, "", []string{"configmaps"}, "create", "update", "delete")
-	copyHolds(t, dstB, "settings", "v3")
+	copyHolds(t, dstB, "v3")
 	kit.Ready(t, cms)
 }
 
@@ -144,7 +144,7 @@ func TestASpecChangeOnAConfigMapSyncBeingDeletedIsAuthorized(t *testing.T) {
 	t.Cleanup(func() {
 		_ = tryUpdate(cms, func() { cms.Finalizers = slices.DeleteFunc(cms.Finalizers, func(f string) bool { return f == hold }) })
 	})
-	copyHolds(t, mine, "settings", "v")
+	copyHolds(t, mine, "v")
 	require.NoError(t, tenant.Delete(context.Background(), cms))
 	harness.Eventually(t, k8s, cms, func(c *assert.CollectT, cms *syncv1.ConfigMapSync) {
 		assert.Equal(c, []string{hold}, cms.Finalizers, "the operator has cleaned up; another finalizer holds the object")
