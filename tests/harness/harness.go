@@ -53,6 +53,13 @@ type Options struct {
 	NoAdmissionWebhooks bool
 	// Operator, when set, changes the options of every operator RunOperator starts, as its flags would.
 	Operator func(*operator.Options)
+	// OperatorUser, when set, runs the operator as this user (OperatorServiceAccount, say) with exactly the rights
+	// the release grants it (config/rbac/role.yaml), instead of the admin's: what a tenant can make it do is then
+	// what it could do in a cluster.
+	OperatorUser string
+	// Namespace is the operator's own namespace (OperatorNamespace, say), created at Start; its Role of
+	// config/rbac/role.yaml is bound there for OperatorUser.
+	Namespace string
 }
 
 // Env is a running control plane.
@@ -70,6 +77,10 @@ type Env struct {
 	operator operatorRun
 	// tune is Options.Operator.
 	tune func(*operator.Options)
+	// operatorConfig is how the operator connects: Options.OperatorUser's identity, or nil for Config's.
+	operatorConfig *rest.Config
+	// namespace is Options.Namespace.
+	namespace string
 }
 
 // NewSchemeForKinds returns the operator's scheme, to name the kinds of typed objects.
@@ -99,7 +110,13 @@ func Start(o Options) (*Env, error) {
 		_ = env.Stop()
 		return nil, err
 	}
-	return &Env{Environment: env, Config: cfg, Scheme: scheme, Client: c, Calls: &Calls{}, tune: o.Operator}, nil
+	operatorConfig, err := setUpOperatorIdentity(context.Background(), env, c, cfg, o)
+	if err != nil {
+		_ = env.Stop()
+		return nil, err
+	}
+	return &Env{Environment: env, Config: cfg, Scheme: scheme, Client: c, Calls: &Calls{}, tune: o.Operator,
+		operatorConfig: operatorConfig, namespace: o.Namespace}, nil
 }
 
 // InstallCRDs installs (or upgrades) CRDs from paths, with webhook conversion pointing at the operator.
@@ -114,7 +131,11 @@ func (e *Env) InstallCRDs(paths ...string) error {
 // calls. The returned function stops it and waits until it has stopped.
 func (e *Env) RunOperator(ctx context.Context) (stop func(), err error) {
 	wh := e.WebhookInstallOptions
-	mgr, err := ctrl.NewManager(e.Config, ctrl.Options{
+	cfg := e.Config
+	if e.operatorConfig != nil {
+		cfg = e.operatorConfig
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 e.Scheme,
 		Cache:                  operator.CacheOptions(),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
@@ -133,6 +154,9 @@ func (e *Env) RunOperator(ctx context.Context) (stop func(), err error) {
 	opts.Controller.RetryMaxDelay = 2 * time.Second
 	opts.Controller.SkipNameValidation = true
 	opts.WrapCopyWriter = e.Calls.WrapCopyWriter
+	// TODO(lead, issue 27): pass e.namespace to the operator as its own namespace (where the ownership key
+	// Secret lives) once operator.Options has the field, e.g. `opts.Namespace = e.namespace`.
+	_ = e.namespace
 	if e.tune != nil {
 		e.tune(&opts)
 	}
