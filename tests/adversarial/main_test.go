@@ -1,0 +1,31 @@
+// Package adversarial runs the operator the way a platform team's tenants meet it, and checks its first promise
+// (it never overwrites or deletes what it does not own, and loses nothing) against them: a real kube-apiserver
+// with RBAC, tenants with rights in their own namespaces only, and the operator as its own user with exactly the
+// rights the release grants it (config/rbac/role.yaml). Tenants act through their own clients; the admin client
+// only sets the stage (namespaces, rights) and reads what happened.
+package adversarial
+
+import (
+	"os"
+	"testing"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/configmapsync/configmapsync-operator/tests/harness"
+)
+
+// admin has cluster-admin rights: it grants the tenants their rights and inspects results; env is the control plane.
+var (
+	admin client.Client
+	env   *harness.Env
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(harness.RunSuite(m, harness.SuiteOptions{
+		Options: harness.Options{OperatorUser: harness.OperatorServiceAccount, Namespace: harness.OperatorNamespace},
+		Setup: func(e *harness.Env) error {
+			env, admin = e, e.Client
+			return nil
+		},
+	}))
+}
