@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -76,6 +77,26 @@ func (tn tenant) administer(t *testing.T, namespace string) {
 	env.Grant(t, tn.name, namespace, "", []string{"configmaps", "secrets"}, adminVerbs...)
 	env.Grant(t, tn.name, namespace, "apps", []string{"deployments"}, adminVerbs...)
 	env.Grant(t, tn.name, namespace, syncv1.GroupVersion.Group, []string{"configmapsyncs", "managedsecrets"}, adminVerbs...)
+	for _, r := range []authorizationv1.ResourceAttributes{
+		{Verb: "deletecollection", Resource: "secrets"}, {Verb: "deletecollection", Group: "apps", Resource: "deployments"},
+		{Verb: "deletecollection", Group: syncv1.GroupVersion.Group, Resource: "managedsecrets"},
+	} {
+		r.Namespace = namespace
+		awaitRight(t, tn.name, r)
+	}
+}
+
+// awaitRight waits until the API server's authorizer lets user do what attrs say: RBAC objects reach it through
+// its informers, a moment after they are created.
+func awaitRight(t *testing.T, user string, attrs authorizationv1.ResourceAttributes) {
+	t.Helper()
+	require.EventuallyWithT(t, func(c *assert.CollectT) {
+		review := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+			User: user, Groups: []string{"system:authenticated"}, ResourceAttributes: &attrs}}
+		if assert.NoError(c, admin.Create(context.Background(), review)) {
+			assert.True(c, review.Status.Allowed, "%s may %s %s in %s", user, attrs.Verb, attrs.Resource, attrs.Namespace)
+		}
+	}, waitFor, tick)
 }
 
 // grantNamed gives user the verbs on the named objects of resource (core group) in namespace, and nothing more.
@@ -87,6 +108,11 @@ func grantNamed(t *testing.T, user, namespace, resource string, names []string, 
 	harness.Create(t, admin, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
 		Subjects: []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}},
 		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name}})
+	for _, n := range names {
+		for _, verb := range verbs {
+			awaitRight(t, user, authorizationv1.ResourceAttributes{Namespace: namespace, Verb: verb, Resource: resource, Name: n})
+		}
+	}
 }
 
 // revoke removes every right user has in namespace, as an admin does when a team leaves it.
