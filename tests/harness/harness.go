@@ -73,12 +73,12 @@ type Env struct {
 	Calls *Calls
 	// OperatorCache reads the cache of the operator RunOperator last started: what the operator holds in memory.
 	OperatorCache client.Reader
+	// OperatorConfig is how the operator connects when it runs as Options.OperatorUser; nil when it uses Config.
+	OperatorConfig *rest.Config
 
 	operator operatorRun
 	// tune is Options.Operator.
 	tune func(*operator.Options)
-	// operatorConfig is how the operator connects: Options.OperatorUser's identity, or nil for Config's.
-	operatorConfig *rest.Config
 	// namespace is Options.Namespace.
 	namespace string
 }
@@ -116,7 +116,7 @@ func Start(o Options) (*Env, error) {
 		return nil, err
 	}
 	return &Env{Environment: env, Config: cfg, Scheme: scheme, Client: c, Calls: &Calls{}, tune: o.Operator,
-		operatorConfig: operatorConfig, namespace: o.Namespace}, nil
+		OperatorConfig: operatorConfig, namespace: o.Namespace}, nil
 }
 
 // InstallCRDs installs (or upgrades) CRDs from paths, with webhook conversion pointing at the operator.
@@ -132,8 +132,8 @@ func (e *Env) InstallCRDs(paths ...string) error {
 func (e *Env) RunOperator(ctx context.Context) (stop func(), err error) {
 	wh := e.WebhookInstallOptions
 	cfg := e.Config
-	if e.operatorConfig != nil {
-		cfg = e.operatorConfig
+	if e.OperatorConfig != nil {
+		cfg = e.OperatorConfig
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 e.Scheme,
