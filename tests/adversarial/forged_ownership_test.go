@@ -57,11 +57,15 @@ func TestForgedOwnershipNeverDeletesOrWritesAnotherTenantsConfigMap(t *testing.T
 	}
 	grantNamed(t, bob.name, a1, "configmaps", names, "patch")
 
+	claims := map[syncv1.DeletionPolicy]claim{}
+	for policy, cms := range syncs {
+		own := &corev1.ConfigMap{} // bob can read his own copies
+		require.NoError(t, bob.Get(context.Background(), types.NamespacedName{Namespace: b1, Name: cms.Spec.Destination.Name}, own))
+		claims[policy] = claimFrom(own)
+	}
 	var snapshots []snapshot
 	for _, v := range victims {
-		own := &corev1.ConfigMap{}
-		require.NoError(t, bob.Get(context.Background(), types.NamespacedName{Namespace: b1, Name: syncs[v.policy].Spec.Destination.Name}, own))
-		labels, annotations := v.forged.metadata(claimFrom(own))
+		labels, annotations := v.forged.metadata(claims[v.policy])
 		target := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: a1, Name: v.cm.Name}}
 		mergePatch(t, bob, target, labels, annotations)
 		snapshots = append(snapshots, snapshotOf(fmt.Sprintf("%s, claiming %s", v.forged, syncs[v.policy].Name), target))

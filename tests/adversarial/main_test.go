@@ -6,6 +6,7 @@
 package adversarial
 
 import (
+	"flag"
 	"os"
 	"testing"
 
@@ -20,7 +21,18 @@ var (
 	env   *harness.Env
 )
 
+// parallel is how many tests run at once unless -parallel says otherwise: they spend most of their time waiting
+// for the operator (and, by design, watching that it does nothing), not on the CPU, so more than the default of
+// one per core keeps the suite short.
+const parallel = "4"
+
 func TestMain(m *testing.M) {
+	flag.Parse()
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
+	if !given {
+		_ = flag.Set("test.parallel", parallel)
+	}
 	os.Exit(harness.RunSuite(m, harness.SuiteOptions{
 		Options: harness.Options{OperatorUser: harness.OperatorServiceAccount, Namespace: harness.OperatorNamespace},
 		Setup: func(e *harness.Env) error {
