@@ -54,6 +54,13 @@ type Options struct {
 	NoAdmissionWebhooks bool
 	// Operator, when set, changes the options of every operator RunOperator starts, as its flags would.
 	Operator func(*operator.Options)
+	// OperatorUser, when set, runs the operator as this user (OperatorServiceAccount, say) with exactly the rights
+	// the release grants it (config/rbac/role.yaml), instead of the admin's: what a tenant can make it do is then
+	// what it could do in a cluster.
+	OperatorUser string
+	// Namespace is the operator's own namespace (OperatorNamespace, say), created at Start; its Role of
+	// config/rbac/role.yaml is bound there for OperatorUser.
+	Namespace string
 }
 
 // Env is a running control plane.
@@ -68,10 +75,14 @@ type Env struct {
 	// OperatorCopies is the copy store of the operator RunOperator last started: what it holds in memory of the
 	// objects labelled as its own.
 	OperatorCopies *copystore.Store
+	// OperatorConfig is how the operator connects when it runs as Options.OperatorUser; nil when it uses Config.
+	OperatorConfig *rest.Config
 
 	operator operatorRun
 	// tune is Options.Operator.
 	tune func(*operator.Options)
+	// namespace is Options.Namespace.
+	namespace string
 }
 
 // NewSchemeForKinds returns the operator's scheme, to name the kinds of typed objects.
@@ -101,7 +112,13 @@ func Start(o Options) (*Env, error) {
 		_ = env.Stop()
 		return nil, err
 	}
-	return &Env{Environment: env, Config: cfg, Scheme: scheme, Client: c, Calls: &Calls{}, tune: o.Operator}, nil
+	operatorConfig, err := setUpOperatorIdentity(context.Background(), env, c, cfg, o)
+	if err != nil {
+		_ = env.Stop()
+		return nil, err
+	}
+	return &Env{Environment: env, Config: cfg, Scheme: scheme, Client: c, Calls: &Calls{}, tune: o.Operator,
+		OperatorConfig: operatorConfig, namespace: o.Namespace}, nil
 }
 
 // InstallCRDs installs (or upgrades) CRDs from paths, with webhook conversion pointing at the operator.
@@ -116,7 +133,11 @@ func (e *Env) InstallCRDs(paths ...string) error {
 // calls. The returned function stops it and waits until it has stopped.
 func (e *Env) RunOperator(ctx context.Context) (stop func(), err error) {
 	wh := e.WebhookInstallOptions
-	mgr, err := ctrl.NewManager(e.Config, ctrl.Options{
+	cfg := e.Config
+	if e.OperatorConfig != nil {
+		cfg = e.OperatorConfig
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 e.Scheme,
 		Cache:                  operator.CacheOptions(),
 		Client:                 operator.ClientOptions(),
@@ -136,6 +157,9 @@ func (e *Env) RunOperator(ctx context.Context) (stop func(), err error) {
 	opts.Controller.RetryMaxDelay = 2 * time.Second
 	opts.Controller.SkipNameValidation = true
 	opts.WrapCopyWriter = e.Calls.WrapCopyWriter
+	if e.namespace != "" {
+		opts.Namespace = e.namespace // Where the ownership key Secret lives, which only the operator may read.
+	}
 	if e.tune != nil {
 		e.tune(&opts)
 	}
