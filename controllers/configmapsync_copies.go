@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -59,18 +60,32 @@ func (r *ConfigMapSyncReconciler) syncCopy(ctx context.Context, existing, desire
 }
 
 // replace deletes existing and creates desired in its place, for what cannot be patched: an immutable copy whose
-// data changes, a Secret whose type changes. The new object is first sent as a server-side dry run (under a
-// generated name, since the old one still holds the name): when the API server or an admission policy would refuse
-// it, the old copy stays, rather than leaving the destination with none. Only the exact object read is deleted.
+// data changes, a Secret whose type changes. Only the exact object read is deleted, and only when the destination
+// will not be left without a copy: not while another controller's finalizer holds the object (the delete could
+// not complete, and the copy would be gone the moment the finalizer is), and not when the API server or an
+// admission policy would refuse the new object (a server-side dry run, under a generated name since the old one
+// still holds the name). What others put on the old object (labels, annotations, ownerReferences) goes onto the new.
 func (r *ConfigMapSyncReconciler) replace(ctx context.Context, existing, desired client.Object) error {
+	live := metadataOf(kindName(desired))
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(desired), live); err != nil {
+		return err
+	}
+	if live.UID != existing.GetUID() {
+		return fmt.Errorf("the object changed while it was being replaced; retrying")
+	}
+	if len(live.Finalizers) > 0 {
+		return fmt.Errorf("it cannot be replaced while finalizers of another controller hold it (%s); the copy in place "+
+			"is kept and replaced once they are removed", strings.Join(live.Finalizers, ", "))
+	}
+	syncer.KeepOthersMetadata(live, desired)
 	probe := desired.DeepCopyObject().(client.Object)
 	probe.SetName("")
 	probe.SetGenerateName(desired.GetName() + "-")
 	if err := r.Create(ctx, probe, client.DryRunAll); err != nil {
 		return fmt.Errorf("the replacement would be refused, so the object in place is kept: %w", err)
 	}
-	uid, rv := existing.GetUID(), existing.GetResourceVersion()
-	err := r.Delete(ctx, asMetadata(existing), client.Preconditions{UID: &uid, ResourceVersion: &rv})
+	uid, rv := live.UID, live.ResourceVersion
+	err := r.Delete(ctx, live, client.Preconditions{UID: &uid, ResourceVersion: &rv})
 	if err != nil && !apierrors.IsNotFound(err) {
 		return err
 	}

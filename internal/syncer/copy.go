@@ -198,12 +198,13 @@ func UpdatePatch(existing, desired client.Object) ([]byte, error) {
 		"resourceVersion": existing.GetResourceVersion(), "labels": labels, "annotations": annotations,
 	}}
 	if hashOf(existing) != desired.GetAnnotations()[syncv1.ContentHashAnnotation] {
+		filled := filledFields(existing)
 		switch o := desired.(type) {
 		case *corev1.ConfigMap:
-			patch["data"] = replaced(o.Data)
-			patch["binaryData"] = replaced(o.BinaryData)
+			patch["data"] = replaced(o.Data, filled&fieldData != 0)
+			patch["binaryData"] = replaced(o.BinaryData, filled&fieldBinaryData != 0)
 		case *corev1.Secret:
-			patch["data"] = replaced(o.Data)
+			patch["data"] = replaced(o.Data, filled&fieldData != 0)
 		}
 	}
 	if isImmutable(desired) {
@@ -223,8 +224,16 @@ func nullable(in map[string]string) map[string]any {
 	return out
 }
 
-// replaced is the strategic-merge-patch value that replaces a map whole.
-func replaced[V any](in map[string]V) map[string]any {
+// replaced is the strategic-merge-patch value that makes a map field hold exactly in. A field the object has is
+// replaced whole ($patch: replace); for a field it does not have, the API server would drop the whole value with
+// the directive, so the map is sent as it is (or null when empty).
+func replaced[V any](in map[string]V, exists bool) any {
+	if !exists {
+		if len(in) == 0 {
+			return nil
+		}
+		return in
+	}
 	out := make(map[string]any, len(in)+1)
 	for k, v := range in {
 		out[k] = v
@@ -250,4 +259,35 @@ func ReleasePatch(uid types.UID) []byte {
 		"annotations": annotations,
 	}})
 	return patch
+}
+
+// KeepOthersMetadata copies onto desired, a replacement of old, what others put on old: the labels and
+// annotations that are neither the operator's nor copied from the source (old lists those in its
+// SourceKeysAnnotation), and the ownerReferences.
+func KeepOthersMetadata(old, desired client.Object) {
+	staleLabels, staleAnnotations := parseSourceKeys(old.GetAnnotations()[syncv1.SourceKeysAnnotation])
+	desired.SetLabels(withOthers(desired.GetLabels(), old.GetLabels(), staleLabels))
+	desired.SetAnnotations(withOthers(desired.GetAnnotations(), old.GetAnnotations(), staleAnnotations))
+	desired.SetOwnerReferences(slices.Clone(old.GetOwnerReferences()))
+}
+
+// withOthers returns mine plus the entries of theirs that are neither in mine, nor the operator's, nor listed in
+// fromSource.
+func withOthers(mine, theirs map[string]string, fromSource []string) map[string]string {
+	out := maps.Clone(mine)
+	for k, v := range theirs {
+		if _, set := out[k]; set || operatorKey(k) || slices.Contains(fromSource, k) {
+			continue
+		}
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// operatorKey reports whether a label or annotation key is one the operator sets on what it writes.
+func operatorKey(k string) bool {
+	return k == syncv1.ManagedByLabel || strings.HasPrefix(k, "sync.configmapsync.io/")
 }

@@ -171,3 +171,33 @@ func TestUpdatePatch_ResignsACopyOfThePreviousKey(t *testing.T) {
 	assert.Equal(t, Proven, rotated.Verify(got, KindConfigMap))
 	assert.Equal(t, ActionNone, Plan(ViewOf(got, rotated), desired, testOwner, PlanOptions{}))
 }
+
+// TestUpdatePatch_FillsAnEmptiedCopy: a copy whose data was deleted by hand is filled again. The API server drops
+// a "$patch: replace" value for a field the object does not have, so the patch must not send one there.
+func TestUpdatePatch_FillsAnEmptiedCopy(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		existing *corev1.ConfigMap
+	}{
+		{"no data at all", &corev1.ConfigMap{}},
+		{"data but no binaryData", &corev1.ConfigMap{Data: map[string]string{"k": "old"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := cm(map[string]string{"k": "v"}, map[string][]byte{"b": {1}})
+			desired := Desired(src, mustContent(t, src), "team-b", "n", testOwner, testKeys).(*corev1.ConfigMap)
+			existing := tc.existing.DeepCopy()
+			existing.ObjectMeta = *desired.ObjectMeta.DeepCopy()
+			existing.ResourceVersion = "7"
+			patch, err := UpdatePatch(ViewOf(existing, testKeys), desired)
+			require.NoError(t, err)
+			original, err := json.Marshal(existing)
+			require.NoError(t, err)
+			out, err := strategicpatch.StrategicMergePatch(original, patch, &corev1.ConfigMap{})
+			require.NoError(t, err)
+			got := &corev1.ConfigMap{}
+			require.NoError(t, json.Unmarshal(out, got))
+			assert.Equal(t, desired.Data, got.Data)
+			assert.Equal(t, desired.BinaryData, got.BinaryData)
+		})
+	}
+}

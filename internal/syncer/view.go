@@ -41,6 +41,40 @@ type View struct {
 	Type corev1.SecretType
 	// Verdict is what the object's ownership proof said when the view was made.
 	Verdict Verdict
+	// filled says which of the object's data fields hold anything: a strategic merge patch replaces a field that
+	// exists but is ignored for one that does not, so UpdatePatch needs to know.
+	filled dataFields
+}
+
+// dataFields is a set of the data fields of a ConfigMap or Secret.
+type dataFields uint8
+
+const (
+	fieldData dataFields = 1 << iota
+	fieldBinaryData
+)
+
+// filledFields returns the data fields of obj that hold anything.
+func filledFields(obj client.Object) dataFields {
+	var f dataFields
+	switch o := obj.(type) {
+	case *corev1.ConfigMap:
+		if len(o.Data) > 0 {
+			f |= fieldData
+		}
+		if len(o.BinaryData) > 0 {
+			f |= fieldBinaryData
+		}
+	case *corev1.Secret:
+		if len(o.Data) > 0 {
+			f |= fieldData
+		}
+	case *View:
+		return o.filled
+	default:
+		return fieldData | fieldBinaryData // Unknown: take every field as present.
+	}
+	return f
 }
 
 // ViewOf returns the view of obj, a ConfigMap, a Secret or the metadata of either, with its proof checked by keys.
@@ -63,6 +97,7 @@ func ViewOf(obj client.Object, keys Keys) *View {
 		return o
 	}
 	v.Verdict = keys.Verify(obj, v.kind)
+	v.filled = filledFields(obj)
 	v.meta = internMeta(obj.GetLabels(), obj.GetAnnotations())
 	return v
 }
