@@ -66,7 +66,7 @@ func emitUnproven(rec recorder.EventRecorder, obj client.Object, kind string, na
 	if len(names) > len(shown) {
 		more = fmt.Sprintf(" and %d more", len(names)-len(shown))
 	}
-	rec.Eventf(obj, nil, corev1.EventTypeWarning, syncv1.ReasonUnprovenOwnership, "Sync",
+	rec.Eventf(obj, nil, corev1.EventTypeWarning, syncv1.EventReasonUnprovenOwnership, "Sync",
 		"%d %s(s) carry this object's ownership labels without a valid ownership proof and are left alone (never "+
 			"written, pruned or deleted): %s%s", len(names), kind, strings.Join(shown, ", "), more)
 }

@@ -50,9 +50,6 @@ const (
 	ReasonKeysFound = "KeysFound"
 	// ReasonKeysNotFound means some entries of spec.source.keys match no key of the source; the message names them.
 	ReasonKeysNotFound = "KeysNotFound"
-	// ReasonUnprovenOwnership, on a Warning event, means objects carry the ownership labels of a ConfigMapSync or
-	// ManagedSecret without a valid ownership proof; the operator leaves them alone.
-	ReasonUnprovenOwnership = "UnprovenOwnership"
 	// ReasonCleanupFailed means deleting or releasing some copies failed; the finalizer stays and the operator retries.
 	ReasonCleanupFailed = "CleanupFailed"
 	// ReasonAccessRevoked means the user recorded as the ConfigMapSync's requester may no longer read its source
@@ -67,6 +64,10 @@ const (
 	// EventReasonRolloutFailed is the reason of the Warning event recorded when restarting some workloads owed a
 	// restart failed (spec.rollout); the message names them, and the operator retries with backoff.
 	EventReasonRolloutFailed = "RolloutFailed"
+	// EventReasonUnprovenOwnership is the reason of the Warning event recorded when objects carry the ownership
+	// labels of a ConfigMapSync without a valid ownership proof; the message names them, and the operator leaves
+	// them alone.
+	EventReasonUnprovenOwnership = "UnprovenOwnership"
 )
 
 // Values of ConfigMapSyncStatus.SyncStatus, the one-word summary v1beta1 clients read.

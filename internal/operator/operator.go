@@ -206,7 +206,7 @@ func loadKeys(ctx context.Context, mgr ctrl.Manager, namespace string) (ownershi
 	if err != nil {
 		return ownership.Keys{}, err
 	}
-	keys, err := ownership.Load(ctx, c, namespace, ownership.OwnersExist(c))
+	keys, err := ownership.Load(ctx, c, namespace, ownership.CopiesExist(c))
 	if err != nil {
 		return ownership.Keys{}, err
 	}

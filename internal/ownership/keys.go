@@ -10,7 +10,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -29,7 +28,7 @@ const (
 	// AcceptUnprovenUntilAnnotation on the key Secret (RFC 3339) bounds the upgrade window: until then, an object
 	// without a proof that claims a ConfigMapSync or ManagedSecret and sits exactly where that owner writes is taken
 	// as the owner's and signed at its next sync (what release 0.3.0 and earlier wrote). The window opens only when
-	// the key is created while owners exist already: an upgrade, or a lost key.
+	// the key is created while objects labelled as the operator's exist already: an upgrade, or a lost key.
 	AcceptUnprovenUntilAnnotation = "sync.configmapsync.io/accept-unproven-until"
 )
 
@@ -47,14 +46,14 @@ func (k Keys) AcceptsUnproven(now time.Time) bool { return now.Before(k.AcceptUn
 
 // Load reads the keys from the Secret SecretName in namespace through c (uncached: Load runs before the manager's
 // caches start), creating it when it does not exist (the first replica to start wins; the others read what it
-// wrote). ownersExist tells whether the cluster already holds
-// ConfigMapSyncs or ManagedSecrets, which opens the upgrade window on a new key.
-func Load(ctx context.Context, c client.Client, namespace string, ownersExist func(context.Context) (bool, error)) (Keys, error) {
+// wrote). copiesExist tells whether objects labelled as the operator's exist already, which opens the upgrade
+// window on a new key.
+func Load(ctx context.Context, c client.Client, namespace string, copiesExist func(context.Context) (bool, error)) (Keys, error) {
 	key := types.NamespacedName{Namespace: namespace, Name: SecretName}
 	secret := &corev1.Secret{}
 	err := c.Get(ctx, key, secret)
 	if apierrors.IsNotFound(err) {
-		if secret, err = create(ctx, c, key, ownersExist); apierrors.IsAlreadyExists(err) {
+		if secret, err = create(ctx, c, key, copiesExist); apierrors.IsAlreadyExists(err) {
 			secret = &corev1.Secret{} // What the winner wrote, not what this replica tried to.
 			err = c.Get(ctx, key, secret)
 		}
@@ -66,7 +65,7 @@ func Load(ctx context.Context, c client.Client, namespace string, ownersExist fu
 }
 
 // create creates the key Secret with a new random key.
-func create(ctx context.Context, c client.Client, key types.NamespacedName, ownersExist func(context.Context) (bool, error)) (*corev1.Secret, error) {
+func create(ctx context.Context, c client.Client, key types.NamespacedName, copiesExist func(context.Context) (bool, error)) (*corev1.Secret, error) {
 	secret := make([]byte, 32)
 	if _, err := rand.Read(secret); err != nil {
 		return nil, err
@@ -78,7 +77,7 @@ func create(ctx context.Context, c client.Client, key types.NamespacedName, owne
 		Type: corev1.SecretTypeOpaque,
 		Data: map[string][]byte{CurrentKey: secret},
 	}
-	upgrade, err := ownersExist(ctx)
+	upgrade, err := copiesExist(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -111,14 +110,19 @@ func keysOf(secret *corev1.Secret) (Keys, error) {
 	return keys, nil
 }
 
-// OwnersExist reports whether any ConfigMapSync or ManagedSecret exists, through an uncached reader.
-func OwnersExist(reader client.Reader) func(context.Context) (bool, error) {
+// CopiesExist reports, through an uncached reader, whether any ConfigMap or Secret carries the operator's
+// managed-by label: what an earlier release (or a lost key) left. It lists core objects' metadata, one at most,
+// so it needs no conversion webhook: the operator's own, which is not serving yet when the key is made.
+func CopiesExist(reader client.Reader) func(context.Context) (bool, error) {
 	return func(ctx context.Context) (bool, error) {
-		for _, list := range []client.ObjectList{&syncv1.ConfigMapSyncList{}, &syncv1.ManagedSecretList{}} {
-			if err := reader.List(ctx, list, client.Limit(1)); err != nil {
-				return false, fmt.Errorf("listing owners: %w", err)
+		for _, kind := range []string{"ConfigMapList", "SecretList"} {
+			list := &metav1.PartialObjectMetadataList{}
+			list.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind(kind))
+			if err := reader.List(ctx, list, client.Limit(1),
+				client.MatchingLabels{syncv1.ManagedByLabel: syncv1.ManagedByValue}); err != nil {
+				return false, fmt.Errorf("listing objects labelled as the operator's: %w", err)
 			}
-			if meta.LenList(list) > 0 {
+			if len(list.Items) > 0 {
 				return true, nil
 			}
 		}

@@ -71,7 +71,7 @@ func TestLoad_KeysAreRandom(t *testing.T) {
 	assert.NotEqual(t, a.Current.Secret, b.Current.Secret)
 }
 
-func TestLoad_OpensTheUpgradeWindowOnlyWhenOwnersExist(t *testing.T) {
+func TestLoad_OpensTheUpgradeWindowOnlyWhenCopiesExist(t *testing.T) {
 	c := fake.NewClientBuilder().Build()
 	before := time.Now()
 	keys, err := Load(context.Background(), c, namespace, owners(true))
@@ -90,7 +90,7 @@ func TestLoad_OpensTheUpgradeWindowOnlyWhenOwnersExist(t *testing.T) {
 	assert.Equal(t, keys.AcceptUnprovenUntil, again.AcceptUnprovenUntil, "the window stays what the creator set")
 }
 
-func TestLoad_OwnersExistFailing(t *testing.T) {
+func TestLoad_CopiesExistFailing(t *testing.T) {
 	c := fake.NewClientBuilder().Build()
 	_, err := Load(context.Background(), c, namespace, func(context.Context) (bool, error) { return false, errors.New("list refused") })
 	require.Error(t, err)
@@ -181,21 +181,26 @@ func TestLoad_BadWindowAnnotation(t *testing.T) {
 	assert.Contains(t, err.Error(), AcceptUnprovenUntilAnnotation)
 }
 
-func TestOwnersExist(t *testing.T) {
+func TestCopiesExist(t *testing.T) {
 	scheme := runtime.NewScheme()
 	require.NoError(t, clientgoscheme.AddToScheme(scheme))
 	require.NoError(t, syncv1.AddToScheme(scheme))
+	labelled := map[string]string{syncv1.ManagedByLabel: syncv1.ManagedByValue}
 	for name, tt := range map[string]struct {
 		objs []client.Object
 		want bool
 	}{
-		"none":            {nil, false},
-		"a ConfigMapSync": {[]client.Object{&syncv1.ConfigMapSync{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "s"}}}, true},
-		"a ManagedSecret": {[]client.Object{&syncv1.ManagedSecret{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "m"}}}, true},
+		"none": {nil, false},
+		"only unlabelled objects and owners": {[]client.Object{
+			&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "c"}},
+			&syncv1.ConfigMapSync{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "s"}},
+		}, false},
+		"a labelled ConfigMap": {[]client.Object{&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "c", Labels: labelled}}}, true},
+		"a labelled Secret":    {[]client.Object{&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "a", Name: "s", Labels: labelled}}}, true},
 	} {
 		t.Run(name, func(t *testing.T) {
 			c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(tt.objs...).Build()
-			got, err := OwnersExist(c)(context.Background())
+			got, err := CopiesExist(c)(context.Background())
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, got)
 		})
@@ -206,6 +211,6 @@ func TestOwnersExist(t *testing.T) {
 			return errors.New("boom")
 		},
 	})
-	_, err := OwnersExist(failing)(context.Background())
-	assert.ErrorContains(t, err, "listing owners")
+	_, err := CopiesExist(failing)(context.Background())
+	assert.ErrorContains(t, err, "listing objects labelled as the operator's")
 }

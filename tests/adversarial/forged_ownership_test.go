@@ -267,7 +267,7 @@ func lower(p syncv1.DeletionPolicy) string { return strings.ToLower(string(p)) }
 
 // unprovenOwnershipReason is the reason of the Warning event the operator records on a ConfigMapSync that objects
 // claim without proof.
-const unprovenOwnershipReason = syncv1.ReasonUnprovenOwnership
+const unprovenOwnershipReason = syncv1.EventReasonUnprovenOwnership
 
 // assertUnprovenReported checks that the operator told the owner of each ConfigMapSync, with a Warning event on
 // it, that objects claim it without proof.

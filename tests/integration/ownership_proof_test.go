@@ -55,12 +55,12 @@ func TestACopyWithoutProofIsNeverWrittenOutsideTheUpgradeWindow(t *testing.T) {
 	require.NoError(t, k8s.Get(context.Background(), clientKey(cp), cp))
 	assert.Equal(t, "1", cp.Data["v"], "an unproven object is never written")
 	assert.EventuallyWithT(t, func(c *assert.CollectT) {
-		assert.Contains(c, eventReasons(t, cms), syncv1.ReasonUnprovenOwnership)
+		assert.Contains(c, eventReasons(t, cms), syncv1.EventReasonUnprovenOwnership)
 	}, waitFor, tick)
 }
 
 // TestCopiesWrittenBeforeProofsAreSignedInTheUpgradeWindow: upgrading from 0.3.0, whose copies carry no proof,
-// keeps every copy working. The key is created while ConfigMapSyncs exist, which opens the upgrade window: a copy
+// keeps every copy working. The key is created while copies exist, which opens the upgrade window: a copy
 // without a proof that claims its ConfigMapSync exactly and stands at one of its destinations is taken as the
 // ConfigMapSync's and signed. One that stands elsewhere is left alone (never deleted) and reported.
 func TestCopiesWrittenBeforeProofsAreSignedInTheUpgradeWindow(t *testing.T) {
@@ -83,7 +83,7 @@ func TestCopiesWrittenBeforeProofsAreSignedInTheUpgradeWindow(t *testing.T) {
 	startOperator(t)
 
 	harness.Eventually(t, k8s, keySecret(), func(c *assert.CollectT, s *corev1.Secret) {
-		assert.Contains(c, s.Annotations, ownership.AcceptUnprovenUntilAnnotation, "the window opens: ConfigMapSyncs exist")
+		assert.Contains(c, s.Annotations, ownership.AcceptUnprovenUntilAnnotation, "the window opens: copies exist")
 	})
 	source := harness.ConfigMap(src, "settings", nil)
 	update(t, source, func() { source.Data["v"] = "2" })
@@ -94,7 +94,7 @@ func TestCopiesWrittenBeforeProofsAreSignedInTheUpgradeWindow(t *testing.T) {
 	})
 	kit.Ready(t, cms)
 	assert.EventuallyWithT(t, func(c *assert.CollectT) {
-		assert.Contains(c, eventReasons(t, cms), syncv1.ReasonUnprovenOwnership)
+		assert.Contains(c, eventReasons(t, cms), syncv1.EventReasonUnprovenOwnership)
 	}, waitFor, tick)
 	require.NoError(t, k8s.Get(context.Background(), clientKey(stray), stray))
 	assert.Equal(t, "1", stray.Data["v"], "an unproven object outside the destinations is never written or deleted")
