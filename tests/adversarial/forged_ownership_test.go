@@ -45,10 +45,11 @@ func TestForgedOwnershipNeverDeletesOrWritesAnotherTenantsConfigMap(t *testing.T
 		forged forgery
 		cm     *corev1.ConfigMap
 	}
-	var victims []victim
-	var names []string
+	forgeries := everyForgery()
+	victims := make([]victim, 0, 2*len(forgeries))
+	names := make([]string, 0, 2*len(forgeries))
 	for _, policy := range []syncv1.DeletionPolicy{syncv1.DeletionPolicyDelete, syncv1.DeletionPolicyOrphan} {
-		for i, f := range everyForgery() {
+		for i, f := range forgeries {
 			cm := harness.ConfigMap(a1, fmt.Sprintf("alice-%s-%02d", lower(policy), i), map[string]string{"alice": "data"})
 			harness.Create(t, alice, cm)
 			victims = append(victims, victim{policy: policy, forged: f, cm: cm})
@@ -63,7 +64,7 @@ func TestForgedOwnershipNeverDeletesOrWritesAnotherTenantsConfigMap(t *testing.T
 		require.NoError(t, bob.Get(context.Background(), types.NamespacedName{Namespace: b1, Name: cms.Spec.Destination.Name}, own))
 		claims[policy] = claimFrom(own)
 	}
-	var snapshots []snapshot
+	snapshots := make([]snapshot, 0, len(victims))
 	for _, v := range victims {
 		labels, annotations := v.forged.metadata(claims[v.policy])
 		target := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: a1, Name: v.cm.Name}}
@@ -72,13 +73,13 @@ func TestForgedOwnershipNeverDeletesOrWritesAnotherTenantsConfigMap(t *testing.T
 	}
 	reported := map[types.NamespacedName]bool{}
 	newCM := func() client.Object { return &corev1.ConfigMap{} }
-	untouched(t, "after bob labelled them", settle, newCM, snapshots, reported)
+	untouched(t, "after bob labelled them", newCM, snapshots, reported)
 	assertUnprovenReported(t, syncs[syncv1.DeletionPolicyDelete], syncs[syncv1.DeletionPolicyOrphan])
 
 	for _, cms := range syncs {
 		requestSync(t, bob, cms)
 	}
-	untouched(t, "after a sync on request", settle, newCM, snapshots, reported)
+	untouched(t, "after a sync on request", newCM, snapshots, reported)
 
 	src := harness.ConfigMap(b1, "bob-src", nil)
 	update(t, bob, src, func() { src.Data = map[string]string{"k": "v2"} })
@@ -87,11 +88,11 @@ func TestForgedOwnershipNeverDeletesOrWritesAnotherTenantsConfigMap(t *testing.T
 			assert.Equal(c, "v2", cp.Data["k"])
 		})
 	}
-	untouched(t, "after a source change", settle, newCM, snapshots, reported)
+	untouched(t, "after a source change", newCM, snapshots, reported)
 
 	for _, policy := range []syncv1.DeletionPolicy{syncv1.DeletionPolicyDelete, syncv1.DeletionPolicyOrphan} {
 		deleteAndWait(t, bob, syncs[policy])
-		untouched(t, fmt.Sprintf("after bob deleted his ConfigMapSync with deletionPolicy %s", policy), settle, newCM, snapshots, reported)
+		untouched(t, fmt.Sprintf("after bob deleted his ConfigMapSync with deletionPolicy %s", policy), newCM, snapshots, reported)
 	}
 }
 
@@ -129,8 +130,9 @@ func TestForgedLabelsOnACopysNameAreAConflictNeverOverwritten(t *testing.T) {
 		c.uid, c.owner = string(cms.UID), cms.Namespace+"/"+cms.Name
 		return c
 	}
-	var rows []row
-	for i, f := range everyForgery() {
+	forgeries := everyForgery()
+	rows := make([]row, 0, len(forgeries)+1)
+	for i, f := range forgeries {
 		cms := newSync(a1, fmt.Sprintf("refuse-%02d", i), "src", fmt.Sprintf("refuse-copy-%02d", i), shared)
 		rows = append(rows, row{what: f.String() + ", claiming her ConfigMapSync", cms: cms, forged: f, claim: claimsHers})
 	}
@@ -141,7 +143,7 @@ func TestForgedLabelsOnACopysNameAreAConflictNeverOverwritten(t *testing.T) {
 		claim: func(*syncv1.ConfigMapSync) claim { return bobsClaim }})
 
 	// Her ConfigMapSyncs wait for a source that does not exist yet; bob plants an object at each copy's name.
-	var snapshots []snapshot
+	snapshots := make([]snapshot, 0, len(rows))
 	for _, r := range rows {
 		harness.Create(t, alice, r.cms)
 		labels, annotations := r.forged.metadata(r.claim(r.cms))
@@ -163,7 +165,7 @@ func TestForgedLabelsOnACopysNameAreAConflictNeverOverwritten(t *testing.T) {
 			assert.Equal(c, metav1.ConditionFalse, readyStatus(cms), "%s: Ready", r.what)
 		}
 	}, waitFor, tick)
-	untouched(t, "after alice's source appeared", settle, func() client.Object { return &corev1.ConfigMap{} }, snapshots,
+	untouched(t, "after alice's source appeared", func() client.Object { return &corev1.ConfigMap{} }, snapshots,
 		map[types.NamespacedName]bool{})
 }
 
@@ -178,7 +180,7 @@ func TestForgedOwnershipNeverDeletesOrRotatesAnotherTenantsSecret(t *testing.T) 
 	alice, bob := newTenant(t, "alice", a1), newTenant(t, "bob", b1)
 
 	// Bob's objects: two ManagedSecrets (Delete, Orphan) and a ConfigMapSync of a Secret.
-	var managed []*syncv1.ManagedSecret
+	managed := make([]*syncv1.ManagedSecret, 0, 2)
 	for _, policy := range []syncv1.DeletionPolicy{syncv1.DeletionPolicyDelete, syncv1.DeletionPolicyOrphan} {
 		ms := &syncv1.ManagedSecret{ObjectMeta: metav1.ObjectMeta{Namespace: b1, Name: "bob-" + lower(policy)},
 			Spec: syncv1.ManagedSecretSpec{DeletionPolicy: policy,
@@ -198,7 +200,7 @@ func TestForgedOwnershipNeverDeletesOrRotatesAnotherTenantsSecret(t *testing.T) 
 		labels      map[string]string
 		annotations map[string]string
 	}
-	var claims []claimed
+	claims := make([]claimed, 0, 2*len(managed)+2)
 	ownKeys := func(obj client.Object) (map[string]string, map[string]string) {
 		labels := map[string]string{syncv1.ManagedByLabel: syncv1.ManagedByValue, syncv1.OwnerUIDLabel: obj.GetLabels()[syncv1.OwnerUIDLabel]}
 		annotations := map[string]string{}
@@ -227,7 +229,7 @@ func TestForgedOwnershipNeverDeletesOrRotatesAnotherTenantsSecret(t *testing.T) 
 	claims = append(claims, claimed{"the labels of ConfigMapSync bob-secret-sync", labels, nil},
 		claimed{"every label and annotation of ConfigMapSync bob-secret-sync", labels, annotations})
 
-	var names []string
+	names := make([]string, 0, len(claims))
 	for i := range claims {
 		name := fmt.Sprintf("alice-secret-%d", i)
 		harness.Create(t, alice, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: a1, Name: name},
@@ -235,7 +237,7 @@ func TestForgedOwnershipNeverDeletesOrRotatesAnotherTenantsSecret(t *testing.T) 
 		names = append(names, name)
 	}
 	grantNamed(t, bob.name, a1, "secrets", names, "patch")
-	var snapshots []snapshot
+	snapshots := make([]snapshot, 0, len(claims))
 	for i, c := range claims {
 		target := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: a1, Name: names[i]}}
 		mergePatch(t, bob, target, c.labels, c.annotations)
@@ -243,7 +245,7 @@ func TestForgedOwnershipNeverDeletesOrRotatesAnotherTenantsSecret(t *testing.T) 
 	}
 	reported := map[types.NamespacedName]bool{}
 	newSecret := func() client.Object { return &corev1.Secret{} }
-	untouched(t, "after bob labelled them", settle, newSecret, snapshots, reported)
+	untouched(t, "after bob labelled them", newSecret, snapshots, reported)
 
 	for _, ms := range managed {
 		value := fmt.Sprintf("adversarial-%d", harness.Unique())
@@ -253,13 +255,13 @@ func TestForgedOwnershipNeverDeletesOrRotatesAnotherTenantsSecret(t *testing.T) 
 		})
 	}
 	requestSync(t, bob, secretSync)
-	untouched(t, "after rotations and a sync on request", settle, newSecret, snapshots, reported)
+	untouched(t, "after rotations and a sync on request", newSecret, snapshots, reported)
 
 	for _, ms := range managed {
 		deleteAndWait(t, bob, ms)
 	}
 	deleteAndWait(t, bob, secretSync)
-	untouched(t, "after bob deleted his ManagedSecrets and ConfigMapSync", settle, newSecret, snapshots, reported)
+	untouched(t, "after bob deleted his ManagedSecrets and ConfigMapSync", newSecret, snapshots, reported)
 }
 
 // lower is a deletion policy as it can appear in an object name.

@@ -251,11 +251,11 @@ func snapshotOf(what string, obj client.Object) snapshot {
 	return s
 }
 
-// untouched watches the objects for d and reports each that is deleted or written (its resourceVersion moves)
+// untouched watches the objects for settle and reports each that is deleted or written (its resourceVersion moves)
 // once, naming the stage of the test and the forgery it carried. newObj returns an empty object of their kind.
-func untouched(t *testing.T, stage string, d time.Duration, newObj func() client.Object, objs []snapshot, reported map[types.NamespacedName]bool) {
+func untouched(t *testing.T, stage string, newObj func() client.Object, objs []snapshot, reported map[types.NamespacedName]bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
+	deadline := time.Now().Add(settle)
 	for {
 		for _, s := range objs {
 			if reported[s.key] {
