@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"sync"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -33,9 +34,14 @@ import (
 // ownerIndex indexes views by the owner UID their label names.
 const ownerIndex = "owner-uid"
 
-// pageSize is how many objects one page of the initial list holds: at 1 MiB a copy, the most the store decodes at
-// once is a page.
-const pageSize = 100
+// Pages of the initial list are sized by bytes: the first holds minPage objects, each next one as many as fit in
+// pageBytes at the sizes seen so far, between minPage and maxPage. 100,000 copies of 1 KiB take some 200 requests,
+// and 1,000 copies of 1 MiB never hold more than about 10 MiB decoded at once.
+const (
+	minPage   = 10
+	maxPage   = 500
+	pageBytes = 8 << 20
+)
 
 // Store holds a view of every ConfigMap and Secret labelled as managed by the operator.
 type Store struct {
@@ -179,12 +185,13 @@ func (s *Store) listWatch(c client.WithWatch, kind string) toolscache.ListerWatc
 	}
 }
 
-// listViews lists a page at a time and keeps only the views. The reflector's first list asks for
+// listViews lists a page at a time (pages sized by the bytes of the objects seen so far) and keeps only the views. The reflector's first list asks for
 // resourceVersion "0", which the API server answers from its watch cache in one response whatever the limit; a
 // consistent list ("") is paginated.
 func (s *Store) listViews(ctx context.Context, c client.Reader, kind string, o metav1.ListOptions) (runtime.Object, error) {
-	o.ResourceVersion, o.ResourceVersionMatch, o.Limit = "", "", pageSize
+	o.ResourceVersion, o.ResourceVersionMatch, o.Limit = "", "", minPage
 	out := &syncer.ViewList{}
+	var objects, bytes int64
 	for {
 		page := syncer.NewList(kind)
 		if err := c.List(ctx, page, &client.ListOptions{Raw: &o, Limit: o.Limit, Continue: o.Continue}); err != nil {
@@ -196,7 +203,9 @@ func (s *Store) listViews(ctx context.Context, c client.Reader, kind string, o m
 		}
 		for _, obj := range items {
 			out.Items = append(out.Items, *s.View(obj))
+			objects, bytes = objects+1, bytes+int64(dataSize(obj))
 		}
+		o.Limit = max(minPage, min(maxPage, pageBytes*objects/max(bytes, 1)))
 		lm, err := metaListOf(page)
 		if err != nil {
 			return nil, err
@@ -239,6 +248,25 @@ func (lw *viewListWatch) WatchWithContext(ctx context.Context, o metav1.ListOpti
 
 // IsWatchListSemanticsUnSupported tells the reflector to list (a page at a time) rather than stream.
 func (lw *viewListWatch) IsWatchListSemanticsUnSupported() bool { return true }
+
+// dataSize is the number of bytes of the values of a ConfigMap or Secret.
+func dataSize(obj client.Object) int {
+	n := 0
+	switch o := obj.(type) {
+	case *corev1.ConfigMap:
+		for _, v := range o.Data {
+			n += len(v)
+		}
+		for _, v := range o.BinaryData {
+			n += len(v)
+		}
+	case *corev1.Secret:
+		for _, v := range o.Data {
+			n += len(v)
+		}
+	}
+	return n
+}
 
 // metaItems returns the items of a typed list.
 func metaItems(list runtime.Object) ([]client.Object, error) {

@@ -54,7 +54,7 @@ type apiServer struct {
 	client.WithWatch
 	mu        sync.Mutex
 	selectors []string
-	pages     []metav1.ListOptions // the options of every list call
+	pages     []metav1.ListOptions // the options of every ConfigMap list call
 }
 
 func newAPIServer(t *testing.T, objs ...client.Object) *apiServer {
@@ -101,9 +101,11 @@ func (s *apiServer) selector(opts []client.ListOption) labels.Selector {
 // consistent list (the fake client returns every item at once).
 func (s *apiServer) page(list client.ObjectList, opts []client.ListOption) error {
 	o := (&client.ListOptions{}).ApplyOptions(opts).AsListOptions()
-	s.mu.Lock()
-	s.pages = append(s.pages, *o)
-	s.mu.Unlock()
+	if _, ok := list.(*corev1.ConfigMapList); ok {
+		s.mu.Lock()
+		s.pages = append(s.pages, *o)
+		s.mu.Unlock()
+	}
 	if o.Limit == 0 {
 		return nil
 	}
@@ -325,17 +327,40 @@ func TestStore_ListsAPageAtATime(t *testing.T) {
 	views, err := store.ByOwner(syncer.KindConfigMap, "uid-1")
 	require.NoError(t, err)
 	assert.Len(t, views, 250, "every page is kept")
+	assert.Equal(t, []int64{minPage, maxPage}, configMapPageLimits(server),
+		"a first small page, then as many small objects as fit in pageBytes, at most maxPage")
+}
+
+// TestStore_PagesHoldAboutPageBytes: copies of 1 MiB are listed minPage at a time, so a restart never decodes
+// much more than pageBytes of them at once.
+func TestStore_PagesHoldAboutPageBytes(t *testing.T) {
+	big := strings.Repeat("x", 1<<20)
+	objs := make([]client.Object, 0, 25)
+	for i := range 25 {
+		objs = append(objs, labelled("team-b", fmt.Sprintf("big-%02d", i), "uid-1", map[string]string{"blob": big}))
+	}
+	server := newAPIServer(t, objs...)
+	store := New(server, keys)
+	started(t, store)
+	views, err := store.ByOwner(syncer.KindConfigMap, "uid-1")
+	require.NoError(t, err)
+	assert.Len(t, views, 25)
+	assert.Equal(t, []int64{minPage, minPage, minPage}, configMapPageLimits(server))
+}
+
+// configMapPageLimits returns the limit of every ConfigMap list the server answered, in order; each was a
+// consistent list (resourceVersion ""), which the API server paginates (resourceVersion 0 is not).
+func configMapPageLimits(server *apiServer) []int64 {
 	server.mu.Lock()
 	defer server.mu.Unlock()
-	var cmPages int
+	var limits []int64
 	for _, o := range server.pages {
-		assert.Equal(t, int64(pageSize), o.Limit, "every list asks for one page")
-		assert.Empty(t, o.ResourceVersion, "a consistent list, which the API server paginates (resourceVersion 0 is not)")
-		if o.Continue != "" {
-			cmPages++
+		if o.ResourceVersion != "" {
+			return nil
 		}
+		limits = append(limits, o.Limit)
 	}
-	assert.Equal(t, 2, cmPages, "ConfigMaps: the first page, then two continued ones")
+	return limits
 }
 
 func TestNewDirect(t *testing.T) {
