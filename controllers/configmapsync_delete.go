@@ -33,7 +33,12 @@ func (r *ConfigMapSyncReconciler) reconcileDelete(ctx context.Context, before, c
 		return err
 	}
 
-	r.finalized.add(client.ObjectKeyFromObject(cms), cms.UID)
+	// Copies written during the deletion and seen only after it are deleted as orphans (deleteOrphans), but only
+	// under the Delete policy: under Orphan the store may still show a copy just released as the operator's, and
+	// deleting it would lose what the policy keeps.
+	if cms.Spec.DeletionPolicy != syncv1.DeletionPolicyOrphan {
+		r.finalized.add(client.ObjectKeyFromObject(cms), cms.UID)
+	}
 	if err := removeFinalizer(ctx, r.Client, cms); err != nil {
 		return err
 	}
