@@ -315,6 +315,7 @@ type DestinationStatus struct {
 // +kubebuilder:printcolumn:name="Destinations",type=integer,JSONPath=`.status.desiredDestinations`
 // +kubebuilder:printcolumn:name="Strategy",type=string,JSONPath=`.spec.syncStrategy`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.syncStatus`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 

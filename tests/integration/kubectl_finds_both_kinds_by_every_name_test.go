@@ -2,11 +2,15 @@ package integration
 
 import (
 	"io"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
@@ -57,3 +61,63 @@ func runKubectl(t *testing.T, run func(args ...string) (io.Reader, io.Reader, er
 	require.NoError(t, err)
 	return strings.TrimSpace(string(out))
 }
+
+// TestKubectlGetShowsTheReadyReasonOfBothKinds reads `kubectl get`'s table for both kinds: the READY and REASON
+// columns hold the status and reason of each object's Ready condition, as the user guide's troubleshooting promises.
+func TestKubectlGetShowsTheReadyReasonOfBothKinds(t *testing.T) {
+	admin, err := env.AddUser(envtest.User{Name: "kubectl-columns", Groups: []string{"system:masters"}}, nil)
+	require.NoError(t, err)
+	kubectlCmd, err := admin.Kubectl()
+	require.NoError(t, err)
+	ns := kit.NewNamespace(t, "columns")
+	kit.Create(t, harness.ConfigMap(ns, "settings", map[string]string{"k": "v"}))
+	cms := v1Sync(ns, "columns-sync", "settings", kit.NewNamespace(t, "columns-dest"))
+	ms := managedSecret(ns, "columns-secret", msLiteral("user", "app"))
+	kit.Create(t, cms)
+	kit.Create(t, ms)
+
+	for resource, obj := range map[string]client.Object{"configmapsyncs": cms, "managedsecrets": ms} {
+		var ready *metav1.Condition
+		harness.Eventually(t, k8s, obj, func(c *assert.CollectT, obj client.Object) {
+			ready = meta.FindStatusCondition(*conditionsOf(obj), syncv1.ReadyCondition)
+			assert.NotNil(c, ready, "%s has a Ready condition", resource)
+		})
+		columns := tableRow(t, runKubectl(t, kubectlCmd.Run, "get", resource, obj.GetName(), "-n", ns))
+		assert.Equal(t, string(ready.Status), columns["READY"], "kubectl get %s: READY", resource)
+		assert.Equal(t, ready.Reason, columns["REASON"], "kubectl get %s: REASON", resource)
+	}
+}
+
+// conditionsOf returns the conditions of a ConfigMapSync or a ManagedSecret.
+func conditionsOf(obj client.Object) *[]metav1.Condition {
+	switch o := obj.(type) {
+	case *syncv1.ConfigMapSync:
+		return &o.Status.Conditions
+	case *syncv1.ManagedSecret:
+		return &o.Status.Conditions
+	}
+	panic("no conditions on " + obj.GetObjectKind().GroupVersionKind().Kind)
+}
+
+// tableRow parses kubectl's table of one object (a header line and one row) into the row's cells by header. kubectl
+// aligns every column at its header's first character and pads with at least three spaces, so a header may hold
+// one space ("NEXT ROTATION") and a cell may be empty.
+func tableRow(t *testing.T, table string) map[string]string {
+	t.Helper()
+	lines := strings.Split(table, "\n")
+	require.Len(t, lines, 2, "one header and one row: %q", table)
+	header, row := lines[0], lines[1]+strings.Repeat(" ", len(lines[0]))
+	starts := columnStart.FindAllStringIndex(header, -1)
+	cells := make(map[string]string, len(starts))
+	for i, span := range starts {
+		end := len(row)
+		if i+1 < len(starts) {
+			end = starts[i+1][0]
+		}
+		cells[strings.TrimSpace(header[span[0]:span[1]])] = strings.TrimSpace(row[span[0]:end])
+	}
+	return cells
+}
+
+// columnStart matches a header of kubectl's table: words separated by single spaces.
+var columnStart = regexp.MustCompile(`\S+( \S+)*`)
