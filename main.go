@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/zap/zapcore"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -81,6 +82,19 @@ func ownConnection(cfg *rest.Config) *rest.Config {
 	return c
 }
 
+// leaderLock returns the Lease lock held under the pod's identity, or nil (controller-runtime's own lock, with a
+// random identity) outside a pod or without leader election.
+func leaderLock(cfg *rest.Config, opts operator.Flags) (resourcelock.Interface, error) {
+	if !opts.LeaderElect || opts.LeaderIdentity == "" {
+		return nil, nil
+	}
+	namespace := opts.LeaderElectionNamespace
+	if namespace == "" {
+		namespace = opts.Operator.Namespace // POD_NAMESPACE, where controller-runtime would put the Lease too.
+	}
+	return operator.LeaderLock(ownConnection(cfg), namespace, opts.LeaderIdentity, opts.RenewDeadline)
+}
+
 func run(opts operator.Flags) error {
 	log := ctrl.Log.WithName("setup")
 	cfg, err := ctrl.GetConfig()
@@ -99,6 +113,10 @@ func run(opts operator.Flags) error {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
 
+	leaderLock, err := leaderLock(cfg, opts)
+	if err != nil {
+		return err
+	}
 	webhookServer := webhook.NewServer(webhook.Options{Port: opts.WebhookPort, CertDir: opts.WebhookCertDir, TLSOpts: tlsOpts})
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		WebhookServer:                 webhookServer,
@@ -116,6 +134,8 @@ func run(opts operator.Flags) error {
 		RetryPeriod:                   &opts.RetryPeriod,
 		LeaderElectionReleaseOnCancel: true, // Safe: the process exits as soon as the manager returns.
 		LeaderElectionConfig:          ownConnection(cfg),
+		// Set in a pod: the pod's identity, so a restarted container renews its own Lease (operator.LeaderIdentity).
+		LeaderElectionResourceLockInterface: leaderLock,
 	})
 	if err != nil {
 		return err

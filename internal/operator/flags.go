@@ -19,15 +19,18 @@ type Flags struct {
 	PprofAddr               string
 	LeaderElect             bool
 	LeaderElectionNamespace string
-	LeaseDuration           time.Duration
-	RenewDeadline           time.Duration
-	RetryPeriod             time.Duration
-	KubeAPIQPS              float64
-	KubeAPIBurst            int
-	EnableWebhooks          bool
-	InstallMonitoring       bool
-	WebhookPort             int
-	WebhookCertDir          string
+	// LeaderIdentity is who holds the leader Lease: the pod's name and UID from the environment (LeaderIdentity),
+	// or empty for controller-runtime's random one. Not a flag: it must be the pod's, or restarts cost a lease.
+	LeaderIdentity    string
+	LeaseDuration     time.Duration
+	RenewDeadline     time.Duration
+	RetryPeriod       time.Duration
+	KubeAPIQPS        float64
+	KubeAPIBurst      int
+	EnableWebhooks    bool
+	InstallMonitoring bool
+	WebhookPort       int
+	WebhookCertDir    string
 	// Operator tunes the controllers.
 	Operator Options
 }
@@ -118,6 +121,7 @@ func (f *Flags) FromEnvironment(getenv func(string) string) error {
 	if v := getenv(PodNamespaceEnv); v != "" {
 		f.Operator.Namespace = v
 	}
+	f.LeaderIdentity = LeaderIdentity(getenv)
 	if v := getenv(ExcludedNamespacesEnv); v != "" {
 		if err := (*patternList)(&f.Operator.ExcludedNamespaces).Set(v); err != nil {
 			return fmt.Errorf("%s: %w", ExcludedNamespacesEnv, err)

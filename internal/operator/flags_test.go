@@ -80,3 +80,13 @@ func TestTheREADMEConfigurationTableListsEveryFlag(t *testing.T) {
 		}
 	}
 }
+
+func TestTheLeaderIdentityIsThePodsNameAndUIDOrNone(t *testing.T) {
+	env := map[string]string{PodNameEnv: "operator-7d9f-abcde", PodUIDEnv: "0b1c"}
+	f := DefaultFlags()
+	require.NoError(t, f.FromEnvironment(func(k string) string { return env[k] }))
+	assert.Equal(t, "operator-7d9f-abcde_0b1c", f.LeaderIdentity)
+
+	delete(env, PodUIDEnv) // A name alone is not unique: a StatefulSet's replacement pod has the same.
+	assert.Empty(t, LeaderIdentity(func(k string) string { return env[k] }), "without the UID, controller-runtime's random identity")
+}
