@@ -27,15 +27,18 @@ func TestSoftMemoryLimit(t *testing.T) {
 	}
 }
 
-// layoutPaths returns the paths the README's Layout table names in its first column.
+// layoutDoc is where the Layout table lives: development material, out of the users' README.
+var layoutDoc = filepath.Join("docs", "development.md")
+
+// layoutPaths returns the paths the Layout table of docs/development.md names in its first column.
 func layoutPaths(t *testing.T) []string {
 	t.Helper()
-	raw, err := os.ReadFile("README.md")
+	raw, err := os.ReadFile(layoutDoc)
 	require.NoError(t, err)
-	readme := string(raw)
-	start := strings.Index(readme, "\n## Layout\n")
-	require.GreaterOrEqual(t, start, 0, "the README has no Layout section")
-	section := readme[start+1:]
+	doc := string(raw)
+	start := strings.Index(doc, "\n## Layout\n")
+	require.GreaterOrEqual(t, start, 0, "%s has no Layout section", layoutDoc)
+	section := doc[start+1:]
 	section = section[:strings.Index(section[3:], "\n## ")+3]
 	var paths []string
 	for _, row := range strings.Split(section, "\n") {
@@ -51,11 +54,11 @@ func layoutPaths(t *testing.T) []string {
 	return paths
 }
 
-func TestTheREADMELayoutMatchesTheTree(t *testing.T) {
+func TestTheLayoutTableMatchesTheTree(t *testing.T) {
 	listed := layoutPaths(t)
 	for _, p := range listed {
 		_, err := os.Stat(p)
-		assert.NoError(t, err, "the README's Layout names %s, which does not exist", p)
+		assert.NoError(t, err, "the Layout of %s names %s, which does not exist", layoutDoc, p)
 	}
 	// Every package folder under internal/ and every suite under tests/ has its row.
 	for _, parent := range []string{"internal", "tests"} {
@@ -64,7 +67,7 @@ func TestTheREADMELayoutMatchesTheTree(t *testing.T) {
 		for _, e := range entries {
 			if e.IsDir() {
 				dir := parent + "/" + e.Name() + "/"
-				assert.Contains(t, listed, dir, "the README's Layout has no row for %s", dir)
+				assert.Contains(t, listed, dir, "the Layout of %s has no row for %s", layoutDoc, dir)
 			}
 		}
 	}
