@@ -21,8 +21,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
-	"github.com/configmapsync/configmapsync-operator/internal/clienttap"
 	"github.com/configmapsync/configmapsync-operator/internal/copystore"
+	"github.com/configmapsync/configmapsync-operator/tests/harness/clienttap"
 )
 
 // --- fixtures --------------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-// Command image builds the operator's OCI images without a container engine (internal/ociimage), writes each to
+// Command image builds the operator's OCI images without a container engine (hack/image/ociimage), writes each to
 // an OCI image layout and, with -push, to a registry, and prints the digest.
 //
 //	go run ./hack/image operator -out bin/images/operator -tag v0.3.0 -binary amd64=bin/image/manager-linux-amd64 \
@@ -24,7 +24,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/configmapsync/configmapsync-operator/internal/ociimage"
+	"github.com/configmapsync/configmapsync-operator/hack/image/ociimage"
 )
 
 // pairs is a repeatable key=value flag.
