@@ -65,6 +65,19 @@ TOOLS_BUILD_TAGS := containers_image_openpgp,exclude_graphdriver_btrfs,exclude_g
 export CGO_ENABLED ?= 0
 export GOFLAGS ?= -trimpath -buildvcs=false -gcflags=all=-dwarf=false
 
+# The Go modules: the operator (.: only what bin/manager links, and its unit tests) and its tooling, each a module of
+# its own so that the operator's go.mod lists only what the operator links (see each go.mod's header): image
+# building (hack/image), the suites and their harness (tests), the other hack commands (hack), the benchmark (bench),
+# the alerting rules' tests (tests/alertrules). fmt, vet, test and lint cover each. Not hack/tools/*: they pin build
+# tools (about 100 lines of ours), and vetting them would compile the tools again in a second configuration.
+GO_MODULES := . hack/image tests hack bench tests/alertrules
+# in-each-module runs the command $(1) in each of GO_MODULES, all of them, and then fails if it failed in one.
+in-each-module = failed=; for m in $(GO_MODULES); do echo "[$$m] $(1)"; (cd $$m && $(1)) || failed="$$failed $$m"; done; \
+  if [ -n "$$failed" ]; then echo "failed in:$$failed" >&2; exit 1; fi
+# run-cmd builds the command in the folder $(1) (which its own module holds) into bin/run/ and runs it from here, so
+# the paths it is given and its defaults are relative to the checkout, as with `go run ./$(1)`.
+run-cmd = go -C $(1) build -o $(LOCALBIN)/run/$(notdir $(1)) . && $(LOCALBIN)/run/$(notdir $(1))
+
 .DEFAULT_GOAL := help
 
 ##@ General
@@ -79,31 +92,31 @@ help: ## Show this help.
 manifests: $(CONTROLLER_GEN) $(KUSTOMIZE) ## Generate CRDs, RBAC and webhook manifests from the markers in api/ and controllers/, the monitoring objects the operator installs, and the API reference docs/api.md.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd webhook paths="./..." output:crd:artifacts:config=config/crd/bases
 	$(KUSTOMIZE) build config/monitoring > internal/monitoring/manifests.yaml
-	go run ./hack/apidocs --crds config/crd/bases --out docs/api.md
+	$(call run-cmd,hack/apidocs) --crds config/crd/bases --out docs/api.md
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate deepcopy code.
 	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./..."
 
 .PHONY: fmt
-fmt: ## Run go fmt.
-	go fmt ./...
+fmt: ## Run go fmt in every Go module.
+	@$(call in-each-module,go fmt ./...)
 
 .PHONY: vet
-vet: ## Run go vet.
-	go vet -tags e2e,chaos ./...
+vet: ## Run go vet in every Go module.
+	@$(call in-each-module,go vet -tags e2e$(comma)chaos ./...)
 
 # The benchmark: the real bin/manager (leader election, production flags) on a local control plane, each figure
 # next to the same writes made directly with client-go. BENCH_* variables shrink it (bench/main.go lists them).
 .PHONY: bench
 bench: build $(ENVTEST_DEP) ## Benchmark fan-out curves (namespaces, copy size), update latency, churn curve, memory, no-op resyncs, failover; writes bench/results/latest.{json,md,png} and curves.png.
-	go run ./bench --manager $(LOCALBIN)/manager
+	$(call run-cmd,bench) --manager $(LOCALBIN)/manager
 
 # The chaos suite: three bin/manager replicas behind a fault-injecting proxy, leader kills and an API-server
 # restart while a workload runs; then the invariants (copies match, no orphans, nothing foreign touched). CI runs it.
 .PHONY: test-chaos
 test-chaos: build $(ENVTEST_DEP) ## Run the bounded chaos suite against the real manager binary.
-	CHAOS_MANAGER=$(LOCALBIN)/manager go test -tags chaos ./tests/chaos/ -count=1 -v -timeout 10m
+	cd tests && CHAOS_MANAGER=$(LOCALBIN)/manager go test -tags chaos ./chaos/ -count=1 -v -timeout 10m
 
 FUZZTIME ?= 30s
 .PHONY: fuzz
@@ -114,7 +127,7 @@ fuzz: ## Run each fuzz target for FUZZTIME (their seed corpora already run in `m
 	go test ./internal/syncer/ -run='^$$' -fuzz='^FuzzContentHash$$' -fuzztime=$(FUZZTIME)
 
 .PHONY: verify-generated
-verify-generated: manifests generate bundle catalog build-installer ## Fail when generated files (CRDs, RBAC, deepcopy, the embedded monitoring objects, bundle, catalog, dist/install.yaml, OLM's release) drift.
+verify-generated: manifests generate bundle catalog build-installer verify-go-mod ## Fail when generated files (CRDs, RBAC, deepcopy, the embedded monitoring objects, bundle, catalog, dist/install.yaml, OLM's release) drift.
 	hack/olm-release.sh --check $(OLM_RELEASE_ARGS)
 	@if [ -n "$$(git status --porcelain -- api config bundle bundle.Dockerfile catalog dist docs/api.md internal/monitoring)" ]; then \
 		echo "Generated files are out of date; run 'make manifests generate bundle catalog build-installer' and commit:"; \
@@ -128,14 +141,23 @@ $(RUNC):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq runc
 
 .PHONY: test
-test: manifests generate vet build envtest $(RUNC) catalog-image-tools ## Build, vet, and run unit and integration tests (real kube-apiserver + etcd), and run the images with runc.
-	OPM_STATIC=$(OPM_STATIC) GRPC_HEALTH_PROBE=$(GRPC_HEALTH_PROBE) SERVECACHE=$(SERVECACHE) go test ./... -count=1 -timeout 20m
-	@# The alerting rules, through Prometheus's query engine: a module of its own (tests/alertrules/go.mod).
-	cd tests/alertrules && go test ./... -count=1
+test: manifests generate vet build envtest $(RUNC) catalog-image-tools ## Build, vet, and run unit and integration tests (real kube-apiserver + etcd), and run the images with runc, in every Go module.
+	@$(call in-each-module,OPM_STATIC=$(OPM_STATIC) GRPC_HEALTH_PROBE=$(GRPC_HEALTH_PROBE) SERVECACHE=$(SERVECACHE) go test ./... -count=1 -timeout 20m)
+
+# Modules the operator's module graph must not hold: image building and test tooling, whose CVEs scanners reading
+# go.mod would report against a binary that never links them (they belong to the modules of hack/image and tests).
+TOOLING_MODULES := github.com/google/go-containerregistry github.com/docker/cli github.com/docker/docker \
+  github.com/docker/docker-credential-helpers github.com/opencontainers/runtime-spec go.podman.io/image/v5 \
+  github.com/operator-framework/api github.com/prometheus/prometheus
+.PHONY: verify-go-mod
+verify-go-mod: ## Fail when the operator's go.mod graph holds build or test tooling (TOOLING_MODULES), or a Go module is not tidy.
+	@found=$$(go mod graph | tr ' ' '\n' | sed 's/@.*//' | sort -u | grep -Fx $(addprefix -e ,$(TOOLING_MODULES)) || true); \
+	if [ -n "$$found" ]; then echo "the operator's go.mod graph holds tooling (move it to a tooling module):" $$found >&2; exit 1; fi
+	@$(call in-each-module,go mod tidy -diff)
 
 .PHONY: lint
-lint: $(GOLANGCI_LINT) ## Run golangci-lint.
-	$(GOLANGCI_LINT) run ./...
+lint: $(GOLANGCI_LINT) ## Run golangci-lint in every Go module.
+	@$(call in-each-module,$(GOLANGCI_LINT) run ./...)
 
 .PHONY: envtest
 envtest: $(ENVTEST_DEP) ## Build kube-apiserver, etcd and kubectl for envtest from source (once), unless KUBEBUILDER_ASSETS is set.
@@ -156,7 +178,7 @@ run: manifests generate ## Run the operator against the cluster of the current k
 
 .PHONY: demo
 demo: build envtest ## Start a local control plane, run the operator on it, apply the samples and show the result.
-	go run ./hack/demo --manager $(LOCALBIN)/manager --crds config/crd/bases --samples config/samples --log $(LOCALBIN)/demo-operator.log
+	$(call run-cmd,hack/demo) --manager $(LOCALBIN)/manager --crds config/crd/bases --samples config/samples --log $(LOCALBIN)/demo-operator.log
 
 # kubectl: yours on PATH, else the one `make envtest` builds from the pinned Kubernetes source.
 KUBECTL ?= $(or $(shell command -v kubectl 2>/dev/null),$(ENVTEST_ASSETS_DIR)/kubectl)
@@ -210,7 +232,7 @@ catalog: bundle $(OPM) ## Render the file-based catalog (0.1.0 and the current b
 	hack/render-catalog.sh $(OPM) $(PACKAGE) $(VERSION) $(DEFAULT_CHANNEL) $(IMAGE_TAG_BASE)-bundle
 	$(OPM) validate catalog
 
-##@ Images without a container engine (internal/ociimage through hack/image: reproducible OCI images, written as
+##@ Images without a container engine (hack/image and its ociimage package: reproducible OCI images, written as
 ## OCI layouts under bin/images/ and pushed to IMG, BUNDLE_IMG and CATALOG_IMG when IMAGE_PUSH=1; a registry on
 ## loopback is reached over plain HTTP).
 
@@ -230,7 +252,7 @@ image-binaries: ## Build the static manager binaries the operator image carries,
 .PHONY: image
 image: image-binaries ## Build the operator image (an index of IMAGE_ARCHS) into bin/images/operator (its digest in operator.digest); IMAGE_PUSH=1 pushes it to IMG.
 	mkdir -p $(IMAGES_DIR)
-	go run ./hack/image operator -out $(IMAGES_DIR)/operator -tag v$(VERSION) $(IMAGE_LABELS) \
+	$(call run-cmd,hack/image) operator -out $(IMAGES_DIR)/operator -tag v$(VERSION) $(IMAGE_LABELS) \
 	  $(foreach a,$(IMAGE_ARCHS),-binary $(a)=$(LOCALBIN)/image/manager-linux-$(a)) $(if $(IMAGE_PUSH),-push $(IMG)) \
 	  | tee $(IMAGES_DIR)/operator.digest
 
@@ -240,7 +262,7 @@ BUNDLE_DIR ?= bundle
 
 .PHONY: bundle-image
 bundle-image: ## Build the bundle image of BUNDLE_DIR (as bundle.Dockerfile does) into bin/images/bundle-vVERSION; IMAGE_PUSH=1 pushes it to BUNDLE_IMG.
-	go run ./hack/image bundle -dir $(BUNDLE_DIR) -out $(IMAGES_DIR)/bundle-v$(VERSION) -tag v$(VERSION) \
+	$(call run-cmd,hack/image) bundle -dir $(BUNDLE_DIR) -out $(IMAGES_DIR)/bundle-v$(VERSION) -tag v$(VERSION) \
 	  $(if $(IMAGE_PUSH),-push $(BUNDLE_IMG))
 
 # What the catalog image takes from the opm image, built here for linux/amd64: opm, static, grpc_health_probe (OLM's
@@ -269,14 +291,14 @@ catalog-image: catalog catalog-image-tools ## Build the catalog image from catal
 	@grep -qx 'FROM $(OPM_IMAGE)' catalog.Dockerfile || \
 	  { echo "catalog.Dockerfile must build FROM $(OPM_IMAGE), the opm built here (OPM_VERSION)" >&2; exit 1; }
 	$(SERVECACHE) catalog $(SERVE_CACHE_DIR)
-	go run ./hack/image catalog -dockerfile catalog.Dockerfile -opm $(OPM_STATIC) -health-probe $(GRPC_HEALTH_PROBE) \
+	$(call run-cmd,hack/image) catalog -dockerfile catalog.Dockerfile -opm $(OPM_STATIC) -health-probe $(GRPC_HEALTH_PROBE) \
 	  -serve-cache $(SERVE_CACHE_DIR) -out $(IMAGES_DIR)/catalog -tag v$(VERSION) $(if $(IMAGE_PUSH),-push $(CATALOG_IMG))
 
 REGISTRY_ADDR ?= 127.0.0.1:5000
 
 .PHONY: registry
 registry: ## Serve a registry in memory on REGISTRY_ADDR until Ctrl-C, to push the images to (IMAGE_TAG_BASE=127.0.0.1:5000/configmapsync-operator IMAGE_PUSH=1).
-	go run ./hack/image registry -addr $(REGISTRY_ADDR)
+	$(call run-cmd,hack/image) registry -addr $(REGISTRY_ADDR)
 
 .PHONY: docker-build
 docker-build: ## Build the operator image (needs a container tool).
@@ -377,7 +399,7 @@ node-packages: ## Install the Debian packages the local node runs (containerd, r
 # The pause (sandbox) image's binary, and the static managers the operator images of each release carry.
 PAUSE := $(LOCALBIN)/image/pause-linux-amd64
 $(PAUSE): hack/pause/main.go | $(LOCALBIN)
-	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go build -trimpath -ldflags='-s -w' -o $@ ./hack/pause
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 go -C hack build -trimpath -ldflags='-s -w' -o $@ ./pause
 
 .PHONY: e2e-tools
 # The rest of a cluster, from the same Kubernetes source as envtest's binaries (built in the same go build when
@@ -448,7 +470,7 @@ endif
 .PHONY: e2e-binary
 e2e-binary: bundle catalog-image e2e-tools $(RELEASED_MANAGERS)
 	$(MAKE) image-binaries IMAGE_ARCHS=amd64
-	go test -c -tags e2e -o $(LOCALBIN)/e2e.test ./tests/e2e
+	go -C tests test -c -tags e2e -o $(LOCALBIN)/e2e.test ./e2e
 
 .PHONY: test-e2e
 test-e2e: e2e-binary ## Install the operator through real OLM onto a local node (containerd, kubelet, kube-proxy), and test it.

@@ -21,10 +21,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	"github.com/configmapsync/configmapsync-operator/internal/controlplane"
-	"github.com/configmapsync/configmapsync-operator/internal/localport"
 	"github.com/configmapsync/configmapsync-operator/internal/operator"
-	"github.com/configmapsync/configmapsync-operator/internal/supervisor"
+	"github.com/configmapsync/configmapsync-operator/tests/harness/controlplane"
+	"github.com/configmapsync/configmapsync-operator/tests/harness/localport"
+	"github.com/configmapsync/configmapsync-operator/tests/harness/supervisor"
 )
 
 // leaseName is the operator's leader-election Lease.
@@ -115,7 +115,7 @@ func (c *cluster) serverVersion() string {
 	return v.GitVersion
 }
 
-// operatorProcess is bin/manager running as a child process under internal/supervisor: like the kubelet, it is
+// operatorProcess is bin/manager running as a child process under tests/harness/supervisor: like the kubelet, it is
 // restarted when it exits on its own (it does when it loses leader election), and those restarts are counted, so a
 // scenario measures the recovery too instead of waiting for a dead operator.
 type operatorProcess struct {

@@ -17,7 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
-	"github.com/configmapsync/configmapsync-operator/internal/localport"
+	"github.com/configmapsync/configmapsync-operator/tests/harness/localport"
 )
 
 // The failover scenario's shape: how many graceful handovers it times after the kills, how many ConfigMapSyncs

@@ -4,13 +4,15 @@
 // and the size of what is copied), updates, update latency, churn (against the number of ConfigMapSyncs), memory
 // and no-op resyncs, each next to the same writes made directly with client-go in the same run, and the failover
 // to a second replica when the leader is killed or stopped. It writes bench/results/latest.{json,md,png} and
-// curves.png. Missed targets are reported, not failures; errors exit non-zero.
+// curves.png. Missed targets are reported, not failures; errors exit non-zero. It is a module of its own
+// (bench/go.mod): `make bench` builds it into bin/run/bench (go -C bench build -o ../bin/run/bench .) and runs it
+// from the checkout's root, where its default paths point:
 //
-//	go run ./bench                       # what `make bench` runs (after `make build`)
-//	BENCH_100K=1 go run ./bench          # the same, and 100,000 copies (copies-100k, some 10-20 minutes more)
-//	BENCH_SCENARIOS=labelled-memory,copies-100k go run ./bench   # only the memory scenarios of issues 27 and 32
+//	bin/run/bench                        # what `make bench` runs (after `make build`)
+//	BENCH_100K=1 bin/run/bench           # the same, and 100,000 copies (copies-100k, some 10-20 minutes more)
+//	BENCH_SCENARIOS=labelled-memory,copies-100k bin/run/bench   # only the memory scenarios of issues 27 and 32
 //	BENCH_CHURN=1000 BENCH_CURVE_NAMESPACES=100,500 BENCH_CURVE_SIZES=1,100 BENCH_CURVE_SIZE_NAMESPACES=500 \
-//	  go run ./bench                     # a quicker run while developing
+//	  bin/run/bench                      # a quicker run while developing
 package main
 
 import (

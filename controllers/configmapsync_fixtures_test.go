@@ -28,7 +28,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
-	"github.com/configmapsync/configmapsync-operator/internal/clienttap"
 	"github.com/configmapsync/configmapsync-operator/internal/copystore"
 	"github.com/configmapsync/configmapsync-operator/internal/syncer"
 )
@@ -184,7 +183,7 @@ func newCMSEnv(t *testing.T, objs ...client.Object) *cmsEnv {
 var testKeys = syncer.Keys{Current: syncer.NewKey([]byte("unit-test-ownership-key-32-bytes"))}
 
 func (e *cmsEnv) interceptors() interceptor.Funcs {
-	funcs := clienttap.Writes(e.write)
+	funcs := writeTap(e.write)
 	funcs.Apply = func(ctx context.Context, c client.WithWatch, obj runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
 		e.mu.Lock()
 		e.writes = append(e.writes, "apply")

@@ -21,7 +21,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
-	"github.com/configmapsync/configmapsync-operator/internal/clienttap"
 	"github.com/configmapsync/configmapsync-operator/internal/copystore"
 )
 
@@ -85,7 +84,7 @@ func newMSFixture(t *testing.T, objs ...client.Object) *msFixture {
 	f := &msFixture{t: t, events: &msEvents{}, now: msT0}
 	f.client = fake.NewClientBuilder().WithScheme(s).WithObjects(objs...).
 		WithStatusSubresource(&syncv1.ManagedSecret{}).
-		WithInterceptorFuncs(clienttap.Writes(func(verb string, obj client.Object) error {
+		WithInterceptorFuncs(writeTap(func(verb string, obj client.Object) error {
 			f.writes = append(f.writes, fmt.Sprintf("%s %T/%s", verb, obj, obj.GetName()))
 			if f.fault != nil {
 				return f.fault(verb, obj)

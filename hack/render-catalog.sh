@@ -41,6 +41,7 @@ entries:
     0.1.0 serves only the deprecated v1beta1 API (no conversion webhook, no leader election, no ManagedSecret).
     Install or upgrade to the head of the stable channel; the upgrade converts existing ConfigMapSyncs to v1.
 YAML
-  go run ./hack/image render -opm "$opm" -repo "$repo" -bundle tests/testdata/bundle-0.1.0 \
-    -bundle tests/testdata/bundle-0.2.0 -bundle bundle
+  # hack/image is a module of its own (hack/image/go.mod): run there, so the folders it is given are absolute.
+  go -C hack/image run . render -opm "$opm" -repo "$repo" -bundle "$PWD/tests/testdata/bundle-0.1.0" \
+    -bundle "$PWD/tests/testdata/bundle-0.2.0" -bundle "$PWD/bundle"
 } > "$out/catalog.yaml"

@@ -25,10 +25,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
 
-	"github.com/configmapsync/configmapsync-operator/internal/controlplane"
 	"github.com/configmapsync/configmapsync-operator/internal/manifests"
 	"github.com/configmapsync/configmapsync-operator/internal/operator"
-	"github.com/configmapsync/configmapsync-operator/internal/supervisor"
+	"github.com/configmapsync/configmapsync-operator/tests/harness/controlplane"
+	"github.com/configmapsync/configmapsync-operator/tests/harness/supervisor"
 )
 
 func main() {

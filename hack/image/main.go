@@ -1,19 +1,21 @@
-// Command image builds the operator's OCI images without a container engine (internal/ociimage), writes each to
-// an OCI image layout and, with -push, to a registry, and prints the digest.
+// Command image builds the operator's OCI images without a container engine (hack/image/ociimage), writes each to
+// an OCI image layout and, with -push, to a registry, and prints the digest. It is a module of its own
+// (hack/image/go.mod): the Makefile builds it into bin/run/image (go -C hack/image build -o ../../bin/run/image .)
+// and runs it from the checkout's root, as here:
 //
-//	go run ./hack/image operator -out bin/images/operator -tag v0.3.0 -binary amd64=bin/image/manager-linux-amd64 \
+//	bin/run/image operator -out bin/images/operator -tag v0.3.0 -binary amd64=bin/image/manager-linux-amd64 \
 //	    -label org.opencontainers.image.version=0.3.0 [-push localhost:5000/configmapsync-operator:v0.3.0]
-//	go run ./hack/image bundle -dir bundle -out bin/images/bundle -tag v0.3.0 [-push REF]
-//	go run ./hack/image catalog -dockerfile catalog.Dockerfile -opm bin/image/opm -health-probe bin/image/grpc_health_probe \
+//	bin/run/image bundle -dir bundle -out bin/images/bundle -tag v0.3.0 [-push REF]
+//	bin/run/image catalog -dockerfile catalog.Dockerfile -opm bin/image/opm -health-probe bin/image/grpc_health_probe \
 //	    -serve-cache bin/image/serve-cache -out bin/images/catalog -tag v0.3.0 [-push REF]
 //
 // and renders bundles for a file-based catalog from their images (see render.go):
 //
-//	go run ./hack/image render -opm bin/opm -repo quay.io/org/name-bundle -bundle tests/testdata/bundle-0.1.0 -bundle bundle
+//	bin/run/image render -opm bin/opm -repo quay.io/org/name-bundle -bundle tests/testdata/bundle-0.1.0 -bundle bundle
 //
 // and serves a registry in memory on loopback to push them to (`make registry`):
 //
-//	go run ./hack/image registry -addr 127.0.0.1:5000
+//	bin/run/image registry -addr 127.0.0.1:5000
 package main
 
 import (
@@ -24,7 +26,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/configmapsync/configmapsync-operator/internal/ociimage"
+	"github.com/configmapsync/configmapsync-operator/hack/image/ociimage"
 )
 
 // pairs is a repeatable key=value flag.

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/configmapsync/configmapsync-operator/internal/ociimage"
+	"github.com/configmapsync/configmapsync-operator/hack/image/ociimage"
 )
 
 // render prints, for each -bundle folder in order, the olm.bundle that `opm render <image>@<digest>` makes of its

@@ -23,9 +23,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
-	"github.com/configmapsync/configmapsync-operator/internal/controlplane"
 	"github.com/configmapsync/configmapsync-operator/internal/operator"
 	"github.com/configmapsync/configmapsync-operator/tests/harness"
+	"github.com/configmapsync/configmapsync-operator/tests/harness/controlplane"
 )
 
 var (
@@ -85,7 +85,7 @@ func buildManager() (string, error) {
 		return prebuilt, nil
 	}
 	out := filepath.Join(workDir, "manager")
-	cmd := exec.Command("go", "build", "-o", out, "github.com/configmapsync/configmapsync-operator")
+	cmd := exec.Command("go", "build", "-o", out, harness.OperatorModule)
 	cmd.Dir = harness.RepoRoot
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("building the manager: %w\n%s", err, msg)

@@ -18,13 +18,13 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/configmapsync/configmapsync-operator/internal/localport"
 	"github.com/configmapsync/configmapsync-operator/internal/operator"
-	"github.com/configmapsync/configmapsync-operator/internal/supervisor"
 	"github.com/configmapsync/configmapsync-operator/tests/harness"
+	"github.com/configmapsync/configmapsync-operator/tests/harness/localport"
+	"github.com/configmapsync/configmapsync-operator/tests/harness/supervisor"
 )
 
-// fleet runs the operator's replicas as bin/manager processes under internal/supervisor, one per slot, which
+// fleet runs the operator's replicas as bin/manager processes under tests/harness/supervisor, one per slot, which
 // restarts any that exits, as a kubelet would. Slot i talks to the API server through the proxy's listener i and
 // serves webhooks on its own port.
 type fleet struct {

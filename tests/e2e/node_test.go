@@ -17,7 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/configmapsync/configmapsync-operator/internal/ociimage"
+	"github.com/configmapsync/configmapsync-operator/hack/image/ociimage"
 	"github.com/configmapsync/configmapsync-operator/tests/node"
 )
 

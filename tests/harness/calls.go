@@ -11,7 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"github.com/configmapsync/configmapsync-operator/controllers"
-	"github.com/configmapsync/configmapsync-operator/internal/clienttap"
+	"github.com/configmapsync/configmapsync-operator/tests/harness/clienttap"
 )
 
 // Write is one write the operator sent to the API server.

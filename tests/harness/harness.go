@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
@@ -17,28 +18,42 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
-	"github.com/configmapsync/configmapsync-operator/internal/controlplane"
 	"github.com/configmapsync/configmapsync-operator/internal/copystore"
 	"github.com/configmapsync/configmapsync-operator/internal/operator"
+	"github.com/configmapsync/configmapsync-operator/tests/harness/controlplane"
 )
 
 // RepoRoot is the repository's root folder, so suites in any folder find config/ and tests/testdata. It is the
-// nearest folder above the working directory (a test's package folder) holding go.mod: builds use -trimpath, so
-// source file names in the binary are not paths on disk.
+// nearest folder above the working directory (a test's package folder) whose go.mod is the operator module's: the
+// tests are a module of their own (tests/go.mod), and builds use -trimpath, so source file names in the binary are
+// not paths on disk.
 var RepoRoot = func() string {
 	dir, err := os.Getwd()
 	if err != nil {
 		panic(err)
 	}
 	for start := dir; ; dir = filepath.Dir(dir) {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+		if data, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && modulePath(data) == OperatorModule {
 			return dir
 		}
 		if filepath.Dir(dir) == dir {
-			panic("no go.mod above " + start)
+			panic("no go.mod of " + OperatorModule + " above " + start)
 		}
 	}
 }()
+
+// OperatorModule is the operator's module path: main.go's package, which the suites build into bin/manager.
+const OperatorModule = "github.com/configmapsync/configmapsync-operator"
+
+// modulePath returns the path on the module line of the go.mod data.
+func modulePath(data []byte) string {
+	for line := range strings.Lines(string(data)) {
+		if fields := strings.Fields(line); len(fields) == 2 && fields[0] == "module" {
+			return strings.Trim(fields[1], `"`)
+		}
+	}
+	return ""
+}
 
 // Path returns a path below the repository root.
 func Path(elem ...string) string { return filepath.Join(append([]string{RepoRoot}, elem...)...) }

@@ -1,4 +1,4 @@
-// Package images builds the operator's three OCI images (internal/ociimage, as `make image bundle-image
+// Package images builds the operator's three OCI images (hack/image/ociimage, as `make image bundle-image
 // catalog-image` does), pushes them to a registry on loopback (go-containerregistry's), pulls them back, and checks
 // what a cluster would run: user, entrypoint, labels, the files in the layers, and that builds are reproducible.
 package images
@@ -20,7 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"sigs.k8s.io/yaml"
 
-	"github.com/configmapsync/configmapsync-operator/internal/ociimage"
+	"github.com/configmapsync/configmapsync-operator/hack/image/ociimage"
 	"github.com/configmapsync/configmapsync-operator/tests/harness"
 )
 

@@ -20,7 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
-	"github.com/configmapsync/configmapsync-operator/internal/ociimage"
+	"github.com/configmapsync/configmapsync-operator/hack/image/ociimage"
 	"github.com/configmapsync/configmapsync-operator/tests/harness"
 )
 

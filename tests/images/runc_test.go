@@ -23,8 +23,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
 
-	"github.com/configmapsync/configmapsync-operator/internal/localport"
 	"github.com/configmapsync/configmapsync-operator/tests/harness"
+	"github.com/configmapsync/configmapsync-operator/tests/harness/localport"
 )
 
 // lookRunc returns Debian's runc, which runs the images here as a kubelet's runtime would.

@@ -51,7 +51,7 @@ func build(configs, cacheDir string) error {
 	return c.Close()
 }
 
-// copyAsInImage copies the folder src into dst with the modes the image gives them (internal/ociimage.Tree:
+// copyAsInImage copies the folder src into dst with the modes the image gives them (hack/image/ociimage.Tree:
 // files 0644, folders 0755), whatever the umask of the checkout made them.
 func copyAsInImage(src, dst string) error {
 	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {

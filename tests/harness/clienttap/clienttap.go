@@ -1,6 +1,5 @@
-// Package clienttap lets tests see, and fail, every write a controller-runtime client sends: the unit tests' fake
-// client and the integration harness's real one wrap their client with the same interceptors. Nothing the operator
-// ships imports it.
+// Package clienttap lets tests see, and fail, every write a controller-runtime client sends: the integration
+// harness wraps the operator's client with these interceptors. Nothing the operator ships imports it.
 package clienttap
 
 import (
