@@ -119,7 +119,7 @@ fuzz: ## Run each fuzz target for FUZZTIME (their seed corpora already run in `m
 	go test ./internal/syncer/ -run='^$$' -fuzz='^FuzzContentHash$$' -fuzztime=$(FUZZTIME)
 
 .PHONY: verify-generated
-verify-generated: manifests generate bundle catalog build-installer ## Fail when generated files (CRDs, RBAC, deepcopy, the embedded monitoring objects, bundle, catalog, dist/install.yaml, OLM's release) drift.
+verify-generated: manifests generate bundle catalog build-installer community-bundle ## Fail when generated files (CRDs, RBAC, deepcopy, the embedded monitoring objects, bundle, catalog, dist/install.yaml, OLM's release) drift, and validate the community bundle.
 	hack/olm-release.sh --check $(OLM_RELEASE_ARGS)
 	@if [ -n "$$(git status --porcelain -- api config bundle bundle.Dockerfile catalog dist docs/api.md internal/monitoring)" ]; then \
 		echo "Generated files are out of date; run 'make manifests generate bundle catalog build-installer' and commit:"; \
@@ -229,6 +229,14 @@ catalog: bundle $(OPM) ## Render the file-based catalog from catalog-template.ya
 	  -migrate-level bundle-object-to-csv-metadata $(CATALOG_BUNDLES) > catalog/$(PACKAGE)/catalog.yaml.tmp
 	mv catalog/$(PACKAGE)/catalog.yaml.tmp catalog/$(PACKAGE)/catalog.yaml
 	$(OPM) validate catalog
+
+# COMMUNITY_REVIEWERS: the GitHub users who may approve updates in the community-operators repositories (ci.yaml).
+COMMUNITY_REVIEWERS ?=
+COMMUNITY_DIR := $(LOCALBIN)/community
+
+.PHONY: community-bundle
+community-bundle: bundle $(OPERATOR_SDK) ## Write this release as community-operators holds it (bin/community/operators/PACKAGE/{ci.yaml,VERSION/}) and validate it.
+	hack/community-bundle.sh $(OPERATOR_SDK) bundle bundle.Dockerfile $(COMMUNITY_DIR) $(PACKAGE) $(VERSION) $(COMMUNITY_REVIEWERS)
 
 ##@ Images without a container engine (internal/ociimage through hack/image: reproducible OCI images, written as
 ## OCI layouts under bin/images/ and pushed to IMG, BUNDLE_IMG and CATALOG_IMG when IMAGE_PUSH=1; a registry on
