@@ -283,7 +283,8 @@ func (s *stack) waitForConversionWiring(t *testing.T) {
 
 // checkCatalogServedFromItsImage checks what OperatorHub shows: OLM runs the catalog image as the CatalogSource's
 // pod, reaches it (connection READY, through its Service's DNS name), and packageserver lists the operator's package
-// from it with currentCSV at the head of its stable channel (`kubectl get packagemanifests`).
+// from it with currentCSV at the head of its stable channel (`kubectl get packagemanifests`), described by the
+// catalog's olm.csv.metadata (its display name) and the package's icon, as the console shows them.
 func (s *stack) checkCatalogServedFromItsImage(t *testing.T, currentCSV string) {
 	t.Helper()
 	ctx := context.Background()
@@ -315,7 +316,15 @@ func (s *stack) checkCatalogServedFromItsImage(t *testing.T, currentCSV string) 
 		for _, c := range channels {
 			channel, _ := c.(map[string]any)
 			if channel["name"] == "stable" && channel["currentCSV"] == currentCSV && source == catalogSourceName {
-				return true, ""
+				name, _, _ := unstructured.NestedString(channel, "currentCSVDesc", "displayName")
+				icons, _, _ := unstructured.NestedSlice(channel, "currentCSVDesc", "icon")
+				icon := map[string]any{}
+				if len(icons) == 1 {
+					icon, _ = icons[0].(map[string]any)
+				}
+				data, _ := icon["base64data"].(string)
+				return name == "ConfigMapSync Operator" && icon["mediatype"] == "image/svg+xml" && data != "",
+					fmt.Sprintf("%s: displayName %q, icons %d (mediatype %v)", currentCSV, name, len(icons), icon["mediatype"])
 			}
 		}
 		return false, fmt.Sprintf("from %q: channels %v", source, channels)
