@@ -160,8 +160,9 @@ func TestBundleIconIsSquare(t *testing.T) {
 	assert.InDelta(t, 1, width/height, 0.05, "the icon's aspect (%gx%g)", width, height)
 }
 
-// TestCatalogTemplateIsTheCatalogsSource checks that catalog-template.yaml, which make catalog renders, names every
-// release's bundle image by tag in the repository the catalog names them in by digest.
+// TestCatalogTemplateIsTheCatalogsSource checks that catalog-template.yaml, which make catalog renders, names the
+// bundle image of every release, oldest first, by its release tag (make catalog builds each from its folder by that
+// tag and names it by digest), all in one repository.
 func TestCatalogTemplateIsTheCatalogsSource(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join(harness.RepoRoot, "catalog-template.yaml"))
 	require.NoError(t, err)
@@ -171,21 +172,29 @@ func TestCatalogTemplateIsTheCatalogsSource(t *testing.T) {
 	}
 	require.NoError(t, yaml.Unmarshal(data, &template))
 	assert.Equal(t, "olm.template.basic", template.Schema)
-	var images []string
+	var tags []string
+	repos := map[string]bool{}
 	for _, raw := range template.Entries {
 		var e struct {
 			Schema string `json:"schema"`
 			Image  string `json:"image"`
 		}
 		require.NoError(t, json.Unmarshal(raw, &e))
-		if e.Schema == "olm.bundle" {
-			images = append(images, e.Image)
+		if e.Schema != "olm.bundle" {
+			continue
 		}
+		slash := strings.LastIndex(e.Image, "/")
+		colon := strings.LastIndex(e.Image, ":")
+		if !assert.Greater(t, colon, slash, "bundle image %q has no tag", e.Image) {
+			continue
+		}
+		repos[e.Image[:colon]] = true
+		tags = append(tags, e.Image[colon+1:])
 	}
-	operatorRepo, _, _ := strings.Cut(loadBundle(t).CSV.Annotations["containerImage"], ":")
 	want := make([]string, 0, len(releasedVersions)+1)
 	for _, v := range slices.Concat(releasedVersions, []string{loadBundle(t).CSV.Spec.Version.String()}) {
-		want = append(want, operatorRepo+"-bundle:v"+v)
+		want = append(want, "v"+v)
 	}
-	assert.Equal(t, want, images, "the template's bundle images")
+	assert.Equal(t, want, tags, "the template's bundle image tags")
+	assert.Len(t, repos, 1, "the template's bundle repositories")
 }
