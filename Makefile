@@ -1,6 +1,11 @@
 # ConfigMapSync Operator. `make help` lists the targets; `make test` and `make demo` are the two that matter.
 
 VERSION ?= 0.3.0
+# The release VERSION replaces (the CSV's spec.replaces); its olm.skipRange covers every release from the first.
+PREVIOUS_VERSION ?= $(lastword $(RELEASED_VERSIONS))
+# The OpenShift versions the bundle is for (com.redhat.openshift.versions: 4.17 and later, whose Kubernetes is the
+# CSV's minKubeVersion, 1.30, or newer).
+OPENSHIFT_VERSIONS ?= v4.17
 # The day VERSION is released: the CSV's createdAt (OperatorHub shows it), so the bundle does not depend on when
 # it is built.
 RELEASE_DATE ?= 2026-11-30
@@ -127,7 +132,7 @@ fuzz: ## Run each fuzz target for FUZZTIME (their seed corpora already run in `m
 	go test ./internal/syncer/ -run='^$$' -fuzz='^FuzzContentHash$$' -fuzztime=$(FUZZTIME)
 
 .PHONY: verify-generated
-verify-generated: manifests generate bundle catalog build-installer verify-go-mod ## Fail when generated files (CRDs, RBAC, deepcopy, the embedded monitoring objects, bundle, catalog, dist/install.yaml, OLM's release) drift.
+verify-generated: manifests generate bundle catalog build-installer verify-go-mod community-bundle ## Fail when generated files (CRDs, RBAC, deepcopy, the embedded monitoring objects, bundle, catalog, dist/install.yaml, OLM's release) drift, and validate the community bundle.
 	hack/olm-release.sh --check $(OLM_RELEASE_ARGS)
 	@if [ -n "$$(git status --porcelain -- api config bundle bundle.Dockerfile catalog dist docs/api.md internal/monitoring)" ]; then \
 		echo "Generated files are out of date; run 'make manifests generate bundle catalog build-installer' and commit:"; \
@@ -225,12 +230,35 @@ bundle: manifests $(KUSTOMIZE) $(OPERATOR_SDK) $(if $(filter true,$(USE_IMAGE_DI
 	@# bundle/manifests is emptied first: the generator leaves the files of objects config/ no longer has.
 	@# The generator stamps the build time; the release date keeps the bundle reproducible.
 	sed -i 's|^    createdAt: .*|    createdAt: "$(RELEASE_DATE)T00:00:00Z"|' $(CSV_FILE)
+	@# The upgrade edge (config/'s CSV holds placeholders): VERSION replaces PREVIOUS_VERSION and skips every earlier
+	@# release, as catalog-template.yaml's channel entry says (tests/bundle checks that they agree).
+	sed -i -e "s|^  replaces: .*|  replaces: $(PACKAGE).v$(PREVIOUS_VERSION)|" \
+	  -e "s|^    olm.skipRange: .*|    olm.skipRange: '>=$(firstword $(RELEASED_VERSIONS)) <$(VERSION)'|" $(CSV_FILE)
+	@# operator-sdk writes annotations.yaml and bundle.Dockerfile without the OpenShift versions (community-operators
+	@# and OpenShift catalogs read them from the bundle image's label).
+	printf '\n  # The OpenShift versions the bundle is for.\n  com.redhat.openshift.versions: %s\n' "$(OPENSHIFT_VERSIONS)" \
+	  >> bundle/metadata/annotations.yaml
+	sed -i 's|^# Labels for testing.|# The OpenShift versions the bundle is for.\nLABEL com.redhat.openshift.versions=$(OPENSHIFT_VERSIONS)\n\n&|' bundle.Dockerfile
 	$(OPERATOR_SDK) bundle validate ./bundle --select-optional suite=operatorframework
 
+# catalog-template.yaml names each release's bundle image by tag; these are the folders they are built from.
+CATALOG_BUNDLES = $(foreach v,$(RELEASED_VERSIONS),-bundle v$(v)=tests/testdata/bundle-$(v)) -bundle v$(VERSION)=bundle
+
 .PHONY: catalog
-catalog: bundle $(OPM) ## Render the file-based catalog (0.1.0 and the current bundle from their images by digest, with the upgrade edge) and validate it.
-	hack/render-catalog.sh $(OPM) $(PACKAGE) $(VERSION) $(DEFAULT_CHANNEL) $(IMAGE_TAG_BASE)-bundle
+catalog: bundle $(OPM) ## Render the file-based catalog from catalog-template.yaml (each bundle from its image, by digest, with olm.csv.metadata) and validate it.
+	mkdir -p catalog/$(PACKAGE)
+	$(call run-cmd,hack/image) render -opm $(OPM) -template catalog-template.yaml -repo $(IMAGE_TAG_BASE)-bundle \
+	  -migrate-level bundle-object-to-csv-metadata $(CATALOG_BUNDLES) > catalog/$(PACKAGE)/catalog.yaml.tmp
+	mv catalog/$(PACKAGE)/catalog.yaml.tmp catalog/$(PACKAGE)/catalog.yaml
 	$(OPM) validate catalog
+
+# COMMUNITY_REVIEWERS: the GitHub users who may approve updates in the community-operators repositories (ci.yaml).
+COMMUNITY_REVIEWERS ?=
+COMMUNITY_DIR := $(LOCALBIN)/community
+
+.PHONY: community-bundle
+community-bundle: bundle $(OPERATOR_SDK) ## Write this release as community-operators holds it (bin/community/operators/PACKAGE/{ci.yaml,VERSION/}) and validate it.
+	hack/community-bundle.sh $(OPERATOR_SDK) bundle bundle.Dockerfile $(COMMUNITY_DIR) $(PACKAGE) $(VERSION) $(COMMUNITY_REVIEWERS)
 
 ##@ Images without a container engine (hack/image and its ociimage package: reproducible OCI images, written as
 ## OCI layouts under bin/images/ and pushed to IMG, BUNDLE_IMG and CATALOG_IMG when IMAGE_PUSH=1; a registry on

@@ -9,9 +9,10 @@
 //	bin/run/image catalog -dockerfile catalog.Dockerfile -opm bin/image/opm -health-probe bin/image/grpc_health_probe \
 //	    -serve-cache bin/image/serve-cache -out bin/images/catalog -tag v0.3.0 [-push REF]
 //
-// and renders bundles for a file-based catalog from their images (see render.go):
+// and renders the file-based catalog from its template and the bundle images (see render.go):
 //
-//	bin/run/image render -opm bin/opm -repo quay.io/org/name-bundle -bundle tests/testdata/bundle-0.1.0 -bundle bundle
+//	bin/run/image render -opm bin/opm -template catalog-template.yaml -repo quay.io/org/name-bundle \
+//	    -migrate-level bundle-object-to-csv-metadata -bundle v0.1.0=tests/testdata/bundle-0.1.0 -bundle v0.3.0=bundle
 //
 // and serves a registry in memory on loopback to push them to (`make registry`):
 //

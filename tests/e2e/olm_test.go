@@ -3,7 +3,9 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	"github.com/configmapsync/configmapsync-operator/internal/manifests"
 	"github.com/configmapsync/configmapsync-operator/internal/operator"
@@ -283,7 +286,8 @@ func (s *stack) waitForConversionWiring(t *testing.T) {
 
 // checkCatalogServedFromItsImage checks what OperatorHub shows: OLM runs the catalog image as the CatalogSource's
 // pod, reaches it (connection READY, through its Service's DNS name), and packageserver lists the operator's package
-// from it with currentCSV at the head of its stable channel (`kubectl get packagemanifests`).
+// from it with currentCSV at the head of its stable channel (`kubectl get packagemanifests`), described by the
+// catalog's olm.csv.metadata (its display name) and the package's icon, as the console shows them.
 func (s *stack) checkCatalogServedFromItsImage(t *testing.T, currentCSV string) {
 	t.Helper()
 	ctx := context.Background()
@@ -315,9 +319,44 @@ func (s *stack) checkCatalogServedFromItsImage(t *testing.T, currentCSV string) 
 		for _, c := range channels {
 			channel, _ := c.(map[string]any)
 			if channel["name"] == "stable" && channel["currentCSV"] == currentCSV && source == catalogSourceName {
-				return true, ""
+				name, _, _ := unstructured.NestedString(channel, "currentCSVDesc", "displayName")
+				return name == "ConfigMapSync Operator", fmt.Sprintf("%s: displayName %q", currentCSV, name)
 			}
 		}
 		return false, fmt.Sprintf("from %q: channels %v", source, channels)
 	})
+	// The console shows the icon packageserver serves as the manifest's icon subresource (a GET of the manifest
+	// leaves icons out): the catalog's package icon, which is the CSV's.
+	icon, err := s.clientset.CoreV1().RESTClient().Get().AbsPath("/apis/packages.operators.coreos.com/v1/namespaces",
+		operatorNamespace, "packagemanifests", packageName, "icon").DoRaw(ctx)
+	if err != nil {
+		t.Fatalf("icon of packagemanifest %s: %v", packageName, err)
+	}
+	if want := bundleIcon(t); !bytes.Equal(icon, want) {
+		t.Fatalf("packagemanifest %s: icon %q, want the CSV's %q", packageName, icon, want)
+	}
+}
+
+// bundleIcon returns the image of the icon of bundle/'s CSV.
+func bundleIcon(t *testing.T) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(repoRoot, "bundle", "manifests", packageName+".clusterserviceversion.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var csv struct {
+		Spec struct {
+			Icon []struct {
+				Data string `json:"base64data"`
+			} `json:"icon"`
+		} `json:"spec"`
+	}
+	if err := yaml.Unmarshal(data, &csv); err != nil || len(csv.Spec.Icon) != 1 {
+		t.Fatalf("the CSV's icon: %v (%d icons)", err, len(csv.Spec.Icon))
+	}
+	icon, err := base64.StdEncoding.DecodeString(csv.Spec.Icon[0].Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return icon
 }
