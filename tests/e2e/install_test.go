@@ -312,7 +312,7 @@ func (s *stack) useTheOperator(t *testing.T) {
 const crashRounds = 5
 
 // failover crashes the leader while the source changes every 200 ms, crashRounds times each way, and measures the
-// time to the next sync. A container kill (SIGKILL: an OOM kill, a panic) leaves the pod: the kubelet restarts the
+// time to the next sync, with failoverLoadSyncs ConfigMapSyncs and their copies present. A container kill (SIGKILL: an OOM kill, a panic) leaves the pod: the kubelet restarts the
 // container and the new process, the pod's identity, renews its own Lease at once. A pod deletion stops the
 // process (it releases the Lease) and the other replica takes over; the Deployment replaces the pod. Rounds
 // alternate a kill and a deletion of the same leader pod, so every kill hits a container never restarted before:
@@ -326,6 +326,8 @@ func (s *stack) failover(t *testing.T, r *pods) {
 		Spec: syncv1.ConfigMapSyncSpec{Source: syncv1.SourceReference{Name: "counter"},
 			Destination: syncv1.Destination{Namespaces: destinations}}}))
 	s.waitForCopies(t, "ConfigMap", "counter", destinations, map[string]string{"n": "0"})
+	// A restarted leader must act on a warm view of a cluster with some state, not an empty one.
+	defer s.failoverLoad(t)()
 
 	// Updates keep flowing, one every 200 ms, throughout the failover.
 	var written atomic.Int64
@@ -405,6 +407,66 @@ func (s *stack) failover(t *testing.T, r *pods) {
 	final := map[string]string{"n": strconv.FormatInt(written.Load(), 10)}
 	s.waitForCopies(t, "ConfigMap", "counter", destinations, final)
 	report(t, "%d source updates during the failover, every copy at the last one", written.Load())
+}
+
+// failoverLoadSyncs ConfigMapSyncs of failoverLoadFanOut copies each are present during the failover.
+const failoverLoadSyncs, failoverLoadFanOut = 1000, 5
+
+// failoverLoad creates failoverLoadSyncs ConfigMapSyncs of failoverLoadFanOut copies each and waits for every copy;
+// the function it returns deletes them and waits until they and their copies are gone.
+func (s *stack) failoverLoad(t *testing.T) func() {
+	t.Helper()
+	ctx := context.Background()
+	destinations := make([]string, failoverLoadFanOut)
+	for i := range destinations {
+		destinations[i] = fmt.Sprintf("ha-load-%d", i)
+	}
+	s.namespaces(t, append([]string{"ha-load"}, destinations...)...)
+	s.apply(t, configMap("ha-load", "shared", map[string]string{"setting": "on"}))
+	start := time.Now()
+	names := make(chan int)
+	var workers sync.WaitGroup
+	for range 16 {
+		workers.Go(func() {
+			for i := range names {
+				assert.NoError(t, s.k8s.Create(ctx, &syncv1.ConfigMapSync{
+					ObjectMeta: metav1.ObjectMeta{Namespace: "ha-load", Name: fmt.Sprintf("load-%d", i)},
+					Spec: syncv1.ConfigMapSyncSpec{Source: syncv1.SourceReference{Name: "shared"},
+						Destination: syncv1.Destination{Namespaces: destinations, Name: fmt.Sprintf("load-%d", i)}}}))
+			}
+		})
+	}
+	for i := range failoverLoadSyncs {
+		names <- i
+	}
+	close(names)
+	workers.Wait()
+	copies := func() int {
+		n := 0
+		for _, ns := range destinations {
+			list := &metav1.PartialObjectMetadataList{}
+			list.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("ConfigMapList"))
+			if err := s.k8s.List(ctx, list, client.InNamespace(ns), client.HasLabels{syncv1.OwnerUIDLabel}); err == nil {
+				n += len(list.Items)
+			}
+		}
+		return n
+	}
+	waitFor(t, 5*time.Minute, "the load's copies", func() (bool, string) {
+		n := copies()
+		return n == failoverLoadSyncs*failoverLoadFanOut, fmt.Sprintf("%d copies", n)
+	})
+	report(t, "failover load: %d ConfigMapSyncs and %d copies in %s", failoverLoadSyncs,
+		failoverLoadSyncs*failoverLoadFanOut, time.Since(start).Round(time.Second))
+	return func() {
+		require.NoError(t, s.k8s.DeleteAllOf(ctx, &syncv1.ConfigMapSync{}, client.InNamespace("ha-load")))
+		waitFor(t, 5*time.Minute, "the load's ConfigMapSyncs and copies to go", func() (bool, string) {
+			list := &syncv1.ConfigMapSyncList{}
+			err := s.k8s.List(ctx, list, client.InNamespace("ha-load"))
+			n := copies()
+			return err == nil && len(list.Items) == 0 && n == 0, fmt.Sprintf("%d ConfigMapSyncs, %d copies", len(list.Items), n)
+		})
+	}
 }
 
 // webhooksAnswerWithAReplicaDown creates a v1beta1 object (converted and admitted by the webhooks) just after a
