@@ -299,8 +299,8 @@ func (p *proxy) forgetLeader(replica int) {
 	delete(p.leaseWrites, replica)
 }
 
-// replicaHolding returns the replica whose last Lease write named identity: the Lease's holderIdentity is
-// hostname_uuid, the same hostname for every replica, so only what each one wrote tells them apart.
+// replicaHolding returns the replica whose last Lease write named identity (the Lease's holderIdentity): what each
+// one wrote tells them apart, whatever identities they hold.
 func (p *proxy) replicaHolding(identity string) (int, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -77,8 +77,10 @@ func (f *fleet) start(slot int) error {
 	f.logs = append(f.logs, log)
 	proc, err := supervisor.Start(supervisor.Config{
 		Binary: managerBinary, Args: managerFlags(port).Args(), Output: log,
-		Env:         append(os.Environ(), "KUBECONFIG="+kubeconfigPath(slot)),
-		BeforeStart: func() { f.proxy.forgetLeader(slot) }, // The new process has a new identity.
+		// Each slot is a pod: its restarted process keeps the pod's leader identity, as in a cluster.
+		Env: append(os.Environ(), "KUBECONFIG="+kubeconfigPath(slot), operator.PodNameEnv+"="+fmt.Sprintf("chaos-replica-%d", slot),
+			operator.PodUIDEnv+"="+fmt.Sprintf("chaos-%d-%d", slot, time.Now().UnixNano())),
+		BeforeStart: func() { f.proxy.forgetLeader(slot) }, // Relearnt from the new process's first Lease write.
 		GracePeriod: 10 * time.Second,
 	})
 	if err != nil {
