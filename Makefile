@@ -114,12 +114,12 @@ fuzz: ## Run each fuzz target for FUZZTIME (their seed corpora already run in `m
 	go test ./internal/syncer/ -run='^$$' -fuzz='^FuzzContentHash$$' -fuzztime=$(FUZZTIME)
 
 .PHONY: verify-generated
-verify-generated: manifests generate bundle catalog build-installer ## Fail when generated files (CRDs, RBAC, deepcopy, the embedded monitoring objects, bundle, catalog, dist/install.yaml, OLM's release) drift.
+verify-generated: manifests generate bundle catalog build-installer helm-chart ## Fail when generated files (CRDs, RBAC, deepcopy, the embedded monitoring objects, bundle, catalog, dist/install.yaml, the Helm chart, OLM's release) drift.
 	hack/olm-release.sh --check $(OLM_RELEASE_ARGS)
-	@if [ -n "$$(git status --porcelain -- api config bundle bundle.Dockerfile catalog dist docs/api.md internal/monitoring)" ]; then \
-		echo "Generated files are out of date; run 'make manifests generate bundle catalog build-installer' and commit:"; \
-		git status --porcelain -- api config bundle bundle.Dockerfile catalog dist docs/api.md internal/monitoring; \
-		git --no-pager diff --stat -- api config bundle bundle.Dockerfile catalog dist docs/api.md; exit 1; fi
+	@if [ -n "$$(git status --porcelain -- api config bundle bundle.Dockerfile catalog charts dist docs/api.md internal/monitoring)" ]; then \
+		echo "Generated files are out of date; run 'make manifests generate bundle catalog build-installer helm-chart' and commit:"; \
+		git status --porcelain -- api config bundle bundle.Dockerfile catalog charts dist docs/api.md internal/monitoring; \
+		git --no-pager diff --stat -- api config bundle bundle.Dockerfile catalog charts dist docs/api.md; exit 1; fi
 
 # Debian's runc: tests/images runs the operator and catalog images with it, as a kubelet's runtime would.
 RUNC := $(or $(shell command -v runc 2>/dev/null),/usr/sbin/runc)
@@ -128,8 +128,8 @@ $(RUNC):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq runc
 
 .PHONY: test
-test: manifests generate vet build envtest $(RUNC) catalog-image-tools ## Build, vet, and run unit and integration tests (real kube-apiserver + etcd), and run the images with runc.
-	OPM_STATIC=$(OPM_STATIC) GRPC_HEALTH_PROBE=$(GRPC_HEALTH_PROBE) SERVECACHE=$(SERVECACHE) go test ./... -count=1 -timeout 20m
+test: manifests generate vet build envtest $(RUNC) catalog-image-tools helm-lint ## Build, vet, lint the Helm chart, and run unit and integration tests (real kube-apiserver + etcd), and run the images with runc.
+	OPM_STATIC=$(OPM_STATIC) GRPC_HEALTH_PROBE=$(GRPC_HEALTH_PROBE) SERVECACHE=$(SERVECACHE) HELM=$(HELM) go test ./... -count=1 -timeout 20m
 	@# The alerting rules, through Prometheus's query engine: a module of its own (tests/alertrules/go.mod).
 	cd tests/alertrules && go test ./... -count=1
 
@@ -344,14 +344,14 @@ $(OLM_BINARIES)/.built: hack/tools/olm/go.mod | $(LOCALBIN)
 
 # OLM v0's release manifests (crds.yaml, olm.yaml), rendered from the chart in OLM's module as its release does,
 # with helm built from its module; they name the OLM and opm images the end-to-end suite builds and serves. They are
-# committed, so CI does not build helm: verify-generated checks their SHA256SUMS against the inputs.
+# committed, so CI does not render them: verify-generated checks their SHA256SUMS against the inputs.
 HELM_VERSION ?= v3.22.0
 HELM := $(LOCALBIN)/helm-$(HELM_VERSION)
 OLM_RELEASE := tests/e2e/testdata/olm-$(OLM_VERSION)
 OLM_RELEASE_ARGS = "$$(cd hack/tools/olm && go list -m -f '{{.Dir}}' github.com/operator-framework/operator-lifecycle-manager)" \
   $(OLM_VERSION) quay.io/operator-framework/olm:$(OLM_VERSION) $(OPM_IMAGE) $(OLM_RELEASE)
 $(HELM): hack/tools/helm/go.mod | $(LOCALBIN)
-	cd hack/tools/helm && go build -mod=mod -trimpath -o $@ helm.sh/helm/v3/cmd/helm
+	$(call aligned-go-build,helm,,-o $@ helm.sh/helm/v3/cmd/helm)
 
 .PHONY: olm-release
 olm-release: $(HELM) ## Render OLM's release manifests into tests/e2e/testdata/olm-OLM_VERSION (after changing OLM_VERSION or the images).
@@ -434,7 +434,7 @@ endef
 #   with the operator, so they also wait for vet.
 CI_LANE_A := vet $(firstword $(E2E_K8S)) $(COREDNS)
 CI_LANE_B := $(OPERATOR_SDK) $(SCORECARD_TEST) $(OPM_STATIC) $(SERVECACHE) $(GRPC_HEALTH_PROBE) $(OLM_BINARIES)/.built \
-  $(GOLANGCI_LINT) $(CONTROLLER_GEN) $(KUSTOMIZE) $(PAUSE) $(RELEASED_MANAGERS)
+  $(GOLANGCI_LINT) $(CONTROLLER_GEN) $(KUSTOMIZE) $(PAUSE) $(RELEASED_MANAGERS) $(HELM)
 .PHONY: ci-tools
 ci-tools: $(CI_LANE_A) $(E2E_K8S) $(CI_LANE_B)
 # ci-chain makes each target of the list $(1) wait for the one before it (order only: nothing is rebuilt for it).
@@ -442,7 +442,7 @@ ci-chain = $(if $(word 2,$(1)),$(eval $(word 2,$(1)): | $(word 1,$(1)))$(call ci
 ifneq ($(filter ci-tools,$(MAKECMDGOALS)),)
 $(call ci-chain,$(CI_LANE_A))
 $(call ci-chain,$(CI_LANE_B))
-$(E2E_K8S) $(CONTROLLER_GEN) $(RELEASED_MANAGERS): | vet
+$(E2E_K8S) $(CONTROLLER_GEN) $(RELEASED_MANAGERS) $(HELM): | vet
 endif
 
 .PHONY: e2e-binary
@@ -492,3 +492,24 @@ define aligned-go-build
   go mod edit -require=$(OPERATOR_MODULE)@v0.0.0 -replace=$(OPERATOR_MODULE)=$(CURDIR) $$mod; \
   cd hack/tools/$(1) && set -x && $(2) go build -mod=mod -modfile=$$mod $(3)
 endef
+
+##@ Helm chart
+
+# charts/configmapsync-operator is generated by hack/chartgen from what kustomize builds of config/ (dist/install.yaml
+# and the monitoring objects): each object as built, templated only where a value sets it. docs/helm.md lists the
+# values; tests/chart renders the chart and applies it to a real API server; the end-to-end suite installs it.
+CHART_DIR := charts/$(PACKAGE)
+
+.PHONY: helm-chart
+helm-chart: build-installer ## Generate the Helm chart charts/configmapsync-operator from config/.
+	go run ./hack/chartgen -install dist/install.yaml -monitoring internal/monitoring/manifests.yaml -version $(VERSION) -out $(CHART_DIR)
+
+.PHONY: helm
+helm: $(HELM) ## Build helm (HELM_VERSION) into bin/.
+
+.PHONY: helm-lint
+helm-lint: $(HELM) ## Lint the Helm chart with its default values and with cert-manager, the ServiceMonitor and extra values.
+	$(HELM) lint --strict $(CHART_DIR)
+	$(HELM) lint --strict $(CHART_DIR) --set webhook.certManager.enabled=true,metrics.serviceMonitor.enabled=true \
+	  --set replicaCount=1,image.digest=sha256:0000000000000000000000000000000000000000000000000000000000000000 \
+	  --set 'excludedNamespaces={kube-*,openshift-*}',priorityClassName=system-cluster-critical
