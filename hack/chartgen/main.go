@@ -21,7 +21,6 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	crzap "sigs.k8s.io/controller-runtime/pkg/log/zap"
-	"sigs.k8s.io/yaml"
 
 	"github.com/configmapsync/configmapsync-operator/internal/manifests"
 	"github.com/configmapsync/configmapsync-operator/internal/operator"
@@ -121,10 +120,10 @@ func decodeFile(path string) ([]*unstructured.Unstructured, error) {
 
 // staticValues is what static/ files take from the objects: defaults of values.yaml and the certificate's names.
 type staticValues struct {
-	Version, Repository, Tag, Replicas, Resources, Affinity string
-	SecretName, Deployment                                  string
-	DNSNames                                                []string
-	ValidityDays                                            int
+	Version, Repository, Tag, Replicas, Resources string
+	SecretName, Deployment                        string
+	DNSNames                                      []string
+	ValidityDays                                  int
 }
 
 // staticData reads the static files' data from the kustomize objects (before templating).
@@ -174,20 +173,16 @@ func (d *staticValues) fromDeployment(obj *unstructured.Unstructured, version st
 		d.Tag = tag // Not the release's: say so in values.yaml.
 	}
 	var err error
-	if d.Resources, err = indentedYAML(manager["resources"]); err != nil {
-		return err
-	}
-	d.Affinity, err = indentedYAML(pod["affinity"])
+	d.Resources, err = indentedYAML(manager["resources"])
 	return err
 }
 
 // indentedYAML is v as YAML indented by two spaces, to follow a key of values.yaml.
 func indentedYAML(v any) (string, error) {
-	raw, err := yaml.Marshal(v)
+	lines, err := yamlLines(v)
 	if err != nil {
 		return "", err
 	}
-	lines := strings.Split(strings.TrimRight(string(raw), "\n"), "\n")
 	for i := range lines {
 		lines[i] = "  " + lines[i]
 	}

@@ -180,7 +180,12 @@ func (f *templateFile) deployment(flags chartFlags) error {
 			"- --"+flags.excludedNamespaces+`={{ join "," . }}`, "{{- end }}")),
 		// The chart installs the monitoring objects itself: the operator must not apply them too.
 		f.tk.add(insert("{{- if "+monitoringEnabled+" }}", "- --"+flags.installMonitoring+"=false", "{{- end }}")))
-	pod["affinity"] = f.tk.add(optionalBlock(".Values.affinity"))
+	// The values' affinity replaces config's rather than merging into it (Helm merges maps of values).
+	affinity, err := yamlLines(pod["affinity"])
+	if err != nil {
+		return err
+	}
+	pod["affinity"] = f.tk.add(blockOr(".Values.affinity", affinity))
 	pod["nodeSelector"] = f.tk.add(optionalBlock(".Values.nodeSelector"))
 	pod["tolerations"] = f.tk.add(optionalBlock(".Values.tolerations"))
 	pod[f.tk.add(insert("{{- with .Values.priorityClassName }}", "priorityClassName: {{ . }}", "{{- end }}"))] = ""
@@ -193,13 +198,21 @@ func (f *templateFile) certificate() error {
 	if err != nil {
 		return err
 	}
-	raw, err := yaml.Marshal(issuerRef)
+	fallback, err := yamlLines(issuerRef)
 	if err != nil {
 		return err
 	}
-	fallback := strings.Split(strings.TrimSpace(string(raw)), "\n")
 	return unstructured.SetNestedField(f.obj.Object,
 		f.tk.add(blockOr(".Values.webhook.certManager.issuerRef", fallback)), "spec", "issuerRef")
+}
+
+// yamlLines is v as lines of YAML.
+func yamlLines(v any) ([]string, error) {
+	raw, err := yaml.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return strings.Split(strings.TrimRight(string(raw), "\n"), "\n"), nil
 }
 
 // render returns the template file's text.
@@ -210,10 +223,11 @@ func (f *templateFile) render() (string, error) {
 	}
 	// Template actions the objects hold as text (the alerts' {{ $value }}) stay text.
 	text := strings.ReplaceAll(string(raw), "{{", `{{ "{{" }}`)
-	text = strings.ReplaceAll(text, kustomizeNamespace, "{{ .Release.Namespace }}")
 	if text, err = f.tk.render(text); err != nil {
 		return "", fmt.Errorf("%s: %w", f.name, err)
 	}
+	// After the fragments: they carry names in the namespace too (cert-manager's annotation).
+	text = strings.ReplaceAll(text, kustomizeNamespace, "{{ .Release.Namespace }}")
 	text = strings.TrimRight(text, "\n") + "\n"
 	if f.condition != "" {
 		text = "{{- if " + f.condition + " }}\n" + text + "{{- end }}\n"
