@@ -414,7 +414,7 @@ MANAGER_IMAGES := $(subst $(space),$(comma),$(IMG)=$(LOCALBIN)/image/manager-lin
 # allocations (/var/lib/cni), pod log links (/var/log/containers) and shim sockets (/run/containerd) go with it.
 # Needs root (unshare, ip, mount). in-e2e-namespaces runs $(1) (from tests/e2e) there, with what the stack needs.
 define in-e2e-namespaces
-OLM_RELEASE=$(CURDIR)/$(OLM_RELEASE) \
+OLM_RELEASE=$(CURDIR)/$(OLM_RELEASE) HELM=$(HELM) \
 OLM_BINARIES=$(OLM_BINARIES) COREDNS=$(COREDNS) MANAGER_IMAGES=$(MANAGER_IMAGES) PAUSE=$(PAUSE) BUSYBOX=/bin/busybox \
 CATALOG_LAYOUT=$(IMAGES_DIR)/catalog CATALOG_IMG=$(CATALOG_IMG) \
 OPERATOR_SDK=$(OPERATOR_SDK) SCORECARD_TEST=$(SCORECARD_TEST) E2E_OUTPUT=$(LOCALBIN)/e2e-output \
@@ -446,7 +446,7 @@ $(E2E_K8S) $(CONTROLLER_GEN) $(RELEASED_MANAGERS) $(HELM): | vet
 endif
 
 .PHONY: e2e-binary
-e2e-binary: bundle catalog-image e2e-tools $(RELEASED_MANAGERS)
+e2e-binary: bundle catalog-image e2e-tools $(RELEASED_MANAGERS) helm
 	$(MAKE) image-binaries IMAGE_ARCHS=amd64
 	go test -c -tags e2e -o $(LOCALBIN)/e2e.test ./tests/e2e
 
