@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -16,16 +17,37 @@ import (
 	"github.com/configmapsync/configmapsync-operator/tests/harness"
 )
 
-// startAPIServer starts a control plane with cert-manager's and the Prometheus Operator's CRDs (not the operator's:
-// the chart brings them) and the release's namespace, as `helm install --create-namespace` makes it.
+// apiServer is a control plane with cert-manager's and the Prometheus Operator's CRDs (not the operator's: the chart
+// brings them) and the release's namespace, as `helm install --create-namespace` makes it; started by the first test
+// that needs it, stopped by TestMain.
+var apiServer struct {
+	once sync.Once
+	env  *harness.Env
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if apiServer.env != nil {
+		_ = apiServer.env.Stop()
+	}
+	os.Exit(code)
+}
+
 func startAPIServer(t *testing.T) *harness.Env {
 	t.Helper()
-	env, err := harness.Start(harness.Options{NoAdmissionWebhooks: true, CRDPaths: []string{
-		harness.Path("tests", "testdata", "cert-manager-crds"), harness.Path("tests", "testdata", "prometheus-crds")}})
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = env.Stop() })
-	require.NoError(t, env.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}))
-	return env
+	apiServer.once.Do(func() {
+		env, err := harness.Start(harness.Options{NoAdmissionWebhooks: true, CRDPaths: []string{
+			harness.Path("tests", "testdata", "cert-manager-crds"), harness.Path("tests", "testdata", "prometheus-crds")}})
+		if err != nil {
+			apiServer.err = err
+			return
+		}
+		apiServer.env = env
+		apiServer.err = env.Client.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}})
+	})
+	require.NoError(t, apiServer.err)
+	return apiServer.env
 }
 
 func TestEveryRenderingPassesServerSideDryRun(t *testing.T) {

@@ -40,16 +40,26 @@ var chartDir = harness.Path("charts", "configmapsync-operator")
 // helmTemplate renders the chart with args (--set ...) and returns its objects.
 func helmTemplate(t *testing.T, args ...string) []*unstructured.Unstructured {
 	t.Helper()
+	out, err := runHelmTemplate(t, args...)
+	require.NoError(t, err)
+	objs, err := manifests.Decode(out)
+	require.NoError(t, err)
+	return objs
+}
+
+// runHelmTemplate runs helm template with args; the error holds what helm wrote to stderr.
+func runHelmTemplate(t *testing.T, args ...string) ([]byte, error) {
+	t.Helper()
 	helm := os.Getenv("HELM")
 	require.NotEmpty(t, helm, "HELM is not set: `make test` builds helm and sets it")
 	cmd := exec.Command(helm, append([]string{"template", release, chartDir, "--namespace", namespace}, args...)...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
-	require.NoError(t, err, "helm template: %s", stderr.String())
-	objs, err := manifests.Decode(out)
-	require.NoError(t, err)
-	return objs
+	if err != nil {
+		return nil, fmt.Errorf("helm template: %w: %s", err, stderr.String())
+	}
+	return out, nil
 }
 
 // key names an object: kind/namespace/name.

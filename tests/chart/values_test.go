@@ -102,3 +102,18 @@ func findKind(objs []*unstructured.Unstructured, kind string) *unstructured.Unst
 	}
 	return nil
 }
+
+func TestTheSchemaRefusesValuesTheChartWouldIgnoreOrBreakOn(t *testing.T) {
+	for value, complaint := range map[string]string{
+		"replicas=3":                          "additional properties 'replicas' not allowed",
+		"replicaCount=0":                      "/replicaCount",
+		"image.digest=latest":                 "/image/digest",
+		"webhook.certManager.issuerRef.nam=x": "additional properties 'nam' not allowed",
+		"crds.keep=maybe":                     "/crds/keep",
+	} {
+		_, err := runHelmTemplate(t, "--set", value)
+		if assert.Error(t, err, value) {
+			assert.Contains(t, err.Error(), complaint, value)
+		}
+	}
+}
