@@ -77,8 +77,8 @@ func fileName(obj *unstructured.Unstructured) string {
 	kind := strings.ToLower(obj.GetKind())
 	name := strings.TrimPrefix(obj.GetName(), namePrefix)
 	if kind == "customresourcedefinition" {
-		kind, name, _ = strings.Cut(name, ".")
-		kind, name = "crd", kind
+		plural, _, _ := strings.Cut(name, ".")
+		kind, name = "crd", plural
 	}
 	return kind + "-" + name + ".yaml"
 }

@@ -114,7 +114,8 @@ func TestWithCertManagerTheChartIsConfigInstall(t *testing.T) {
 		obj.SetLabels(labels)
 		want[key(obj)] = obj
 	}
-	var wantKeys, gotKeys []string
+	wantKeys := make([]string, 0, len(want))
+	gotKeys := make([]string, 0, len(rendered))
 	for k := range want {
 		wantKeys = append(wantKeys, k)
 	}
@@ -179,8 +180,9 @@ func diffYAML(t *testing.T, want, got *unstructured.Unstructured) []string {
 }
 
 func toStrings(v any) []string {
-	var out []string
-	for _, s := range v.([]any) {
+	items := v.([]any)
+	out := make([]string, 0, len(items))
+	for _, s := range items {
 		out = append(out, s.(string))
 	}
 	return out
