@@ -226,9 +226,17 @@ func (s *stack) helmUninstall(t *testing.T, r *pods, manifest []*unstructured.Un
 		return true, ""
 	})
 	report(t, "helm uninstall to nothing of the release left: %s", time.Since(uninstalled).Round(time.Second))
+	// Nothing of any kind the chart makes carries the release's label any more, anywhere in the cluster.
 	kinds := map[string]bool{}
 	for _, obj := range manifest {
+		if kinds[obj.GetKind()] {
+			continue
+		}
 		kinds[obj.GetKind()] = true
+		list := &unstructured.UnstructuredList{}
+		list.SetGroupVersionKind(obj.GroupVersionKind().GroupVersion().WithKind(obj.GetKind() + "List"))
+		require.NoError(t, s.k8s.List(ctx, list, client.MatchingLabels{"app.kubernetes.io/instance": helmRelease}))
+		assert.Empty(t, list.Items, "%s labelled as the release's", obj.GetKind())
 	}
 	assert.True(t, kinds["CustomResourceDefinition"] && kinds["ValidatingWebhookConfiguration"] && kinds["ClusterRole"] &&
 		kinds["Deployment"] && kinds["Secret"], "the manifest lists every kind the chart makes: %v", kinds)
