@@ -132,12 +132,12 @@ fuzz: ## Run each fuzz target for FUZZTIME (their seed corpora already run in `m
 	go test ./internal/syncer/ -run='^$$' -fuzz='^FuzzContentHash$$' -fuzztime=$(FUZZTIME)
 
 .PHONY: verify-generated
-verify-generated: manifests generate bundle catalog build-installer verify-go-mod community-bundle ## Fail when generated files (CRDs, RBAC, deepcopy, the embedded monitoring objects, bundle, catalog, dist/install.yaml, OLM's release) drift, and validate the community bundle.
+verify-generated: manifests generate bundle catalog build-installer verify-go-mod community-bundle helm-chart ## Fail when generated files (CRDs, RBAC, deepcopy, the embedded monitoring objects, bundle, catalog, dist/install.yaml, the Helm chart, OLM's release) drift, and validate the community bundle.
 	hack/olm-release.sh --check $(OLM_RELEASE_ARGS)
-	@if [ -n "$$(git status --porcelain -- api config bundle bundle.Dockerfile catalog dist docs/api.md internal/monitoring)" ]; then \
-		echo "Generated files are out of date; run 'make manifests generate bundle catalog build-installer' and commit:"; \
-		git status --porcelain -- api config bundle bundle.Dockerfile catalog dist docs/api.md internal/monitoring; \
-		git --no-pager diff --stat -- api config bundle bundle.Dockerfile catalog dist docs/api.md; exit 1; fi
+	@if [ -n "$$(git status --porcelain -- api config bundle bundle.Dockerfile catalog charts dist docs/api.md internal/monitoring)" ]; then \
+		echo "Generated files are out of date; run 'make manifests generate bundle catalog build-installer helm-chart' and commit:"; \
+		git status --porcelain -- api config bundle bundle.Dockerfile catalog charts dist docs/api.md internal/monitoring; \
+		git --no-pager diff --stat -- api config bundle bundle.Dockerfile catalog charts dist docs/api.md; exit 1; fi
 
 # Debian's runc: tests/images runs the operator and catalog images with it, as a kubelet's runtime would.
 RUNC := $(or $(shell command -v runc 2>/dev/null),/usr/sbin/runc)
@@ -146,8 +146,8 @@ $(RUNC):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq runc
 
 .PHONY: test
-test: manifests generate vet build envtest $(RUNC) catalog-image-tools ## Build, vet, and run unit and integration tests (real kube-apiserver + etcd), and run the images with runc, in every Go module.
-	@$(call in-each-module,OPM_STATIC=$(OPM_STATIC) GRPC_HEALTH_PROBE=$(GRPC_HEALTH_PROBE) SERVECACHE=$(SERVECACHE) go test ./... -count=1 -timeout 20m)
+test: manifests generate vet build envtest $(RUNC) catalog-image-tools helm-lint ## Build, vet, lint the Helm chart, and run unit and integration tests (real kube-apiserver + etcd), and run the images with runc, in every Go module.
+	@$(call in-each-module,OPM_STATIC=$(OPM_STATIC) GRPC_HEALTH_PROBE=$(GRPC_HEALTH_PROBE) SERVECACHE=$(SERVECACHE) HELM=$(HELM) go test ./... -count=1 -timeout 20m)
 
 # Modules the operator's module graph must not hold: image building and test tooling, whose CVEs scanners reading
 # go.mod would report against a binary that never links them (they belong to the modules of hack/image and tests).
@@ -394,14 +394,14 @@ $(OLM_BINARIES)/.built: hack/tools/olm/go.mod | $(LOCALBIN)
 
 # OLM v0's release manifests (crds.yaml, olm.yaml), rendered from the chart in OLM's module as its release does,
 # with helm built from its module; they name the OLM and opm images the end-to-end suite builds and serves. They are
-# committed, so CI does not build helm: verify-generated checks their SHA256SUMS against the inputs.
+# committed, so CI does not render them: verify-generated checks their SHA256SUMS against the inputs.
 HELM_VERSION ?= v3.22.0
 HELM := $(LOCALBIN)/helm-$(HELM_VERSION)
 OLM_RELEASE := tests/e2e/testdata/olm-$(OLM_VERSION)
 OLM_RELEASE_ARGS = "$$(cd hack/tools/olm && go list -m -f '{{.Dir}}' github.com/operator-framework/operator-lifecycle-manager)" \
   $(OLM_VERSION) quay.io/operator-framework/olm:$(OLM_VERSION) $(OPM_IMAGE) $(OLM_RELEASE)
 $(HELM): hack/tools/helm/go.mod | $(LOCALBIN)
-	cd hack/tools/helm && go build -mod=mod -trimpath -o $@ helm.sh/helm/v3/cmd/helm
+	$(call aligned-go-build,helm,,-o $@ helm.sh/helm/v3/cmd/helm)
 
 .PHONY: olm-release
 olm-release: $(HELM) ## Render OLM's release manifests into tests/e2e/testdata/olm-OLM_VERSION (after changing OLM_VERSION or the images).
@@ -464,7 +464,7 @@ MANAGER_IMAGES := $(subst $(space),$(comma),$(IMG)=$(LOCALBIN)/image/manager-lin
 # allocations (/var/lib/cni), pod log links (/var/log/containers) and shim sockets (/run/containerd) go with it.
 # Needs root (unshare, ip, mount). in-e2e-namespaces runs $(1) (from tests/e2e) there, with what the stack needs.
 define in-e2e-namespaces
-OLM_RELEASE=$(CURDIR)/$(OLM_RELEASE) \
+OLM_RELEASE=$(CURDIR)/$(OLM_RELEASE) HELM=$(HELM) \
 OLM_BINARIES=$(OLM_BINARIES) COREDNS=$(COREDNS) MANAGER_IMAGES=$(MANAGER_IMAGES) PAUSE=$(PAUSE) BUSYBOX=/bin/busybox \
 CATALOG_LAYOUT=$(IMAGES_DIR)/catalog CATALOG_IMG=$(CATALOG_IMG) \
 OPERATOR_SDK=$(OPERATOR_SDK) SCORECARD_TEST=$(SCORECARD_TEST) E2E_OUTPUT=$(LOCALBIN)/e2e-output \
@@ -484,7 +484,7 @@ endef
 #   with the operator, so they also wait for vet.
 CI_LANE_A := vet $(firstword $(E2E_K8S)) $(COREDNS)
 CI_LANE_B := $(OPERATOR_SDK) $(SCORECARD_TEST) $(OPM_STATIC) $(SERVECACHE) $(GRPC_HEALTH_PROBE) $(OLM_BINARIES)/.built \
-  $(GOLANGCI_LINT) $(CONTROLLER_GEN) $(KUSTOMIZE) $(PAUSE) $(RELEASED_MANAGERS)
+  $(GOLANGCI_LINT) $(CONTROLLER_GEN) $(KUSTOMIZE) $(PAUSE) $(RELEASED_MANAGERS) $(HELM)
 .PHONY: ci-tools
 ci-tools: $(CI_LANE_A) $(E2E_K8S) $(CI_LANE_B)
 # ci-chain makes each target of the list $(1) wait for the one before it (order only: nothing is rebuilt for it).
@@ -492,11 +492,11 @@ ci-chain = $(if $(word 2,$(1)),$(eval $(word 2,$(1)): | $(word 1,$(1)))$(call ci
 ifneq ($(filter ci-tools,$(MAKECMDGOALS)),)
 $(call ci-chain,$(CI_LANE_A))
 $(call ci-chain,$(CI_LANE_B))
-$(E2E_K8S) $(CONTROLLER_GEN) $(RELEASED_MANAGERS): | vet
+$(E2E_K8S) $(CONTROLLER_GEN) $(RELEASED_MANAGERS) $(HELM): | vet
 endif
 
 .PHONY: e2e-binary
-e2e-binary: bundle catalog-image e2e-tools $(RELEASED_MANAGERS)
+e2e-binary: bundle catalog-image e2e-tools $(RELEASED_MANAGERS) helm
 	$(MAKE) image-binaries IMAGE_ARCHS=amd64
 	go -C tests test -c -tags e2e -o $(LOCALBIN)/e2e.test ./e2e
 
@@ -542,3 +542,24 @@ define aligned-go-build
   go mod edit -require=$(OPERATOR_MODULE)@v0.0.0 -replace=$(OPERATOR_MODULE)=$(CURDIR) $$mod; \
   cd hack/tools/$(1) && set -x && $(2) go build -mod=mod -modfile=$$mod $(3)
 endef
+
+##@ Helm chart
+
+# charts/configmapsync-operator is generated by hack/chartgen from what kustomize builds of config/ (dist/install.yaml
+# and the monitoring objects): each object as built, templated only where a value sets it. docs/helm.md lists the
+# values; tests/chart renders the chart and applies it to a real API server; the end-to-end suite installs it.
+CHART_DIR := charts/$(PACKAGE)
+
+.PHONY: helm-chart
+helm-chart: build-installer ## Generate the Helm chart charts/configmapsync-operator from config/.
+	$(call run-cmd,hack/chartgen) -install dist/install.yaml -monitoring internal/monitoring/manifests.yaml -version $(VERSION) -out $(CHART_DIR)
+
+.PHONY: helm
+helm: $(HELM) ## Build helm (HELM_VERSION) into bin/.
+
+.PHONY: helm-lint
+helm-lint: $(HELM) ## Lint the Helm chart with its default values and with cert-manager, the ServiceMonitor and extra values.
+	$(HELM) lint --strict $(CHART_DIR)
+	$(HELM) lint --strict $(CHART_DIR) --set webhook.certManager.enabled=true,metrics.serviceMonitor.enabled=true \
+	  --set replicaCount=1,image.digest=sha256:0000000000000000000000000000000000000000000000000000000000000000 \
+	  --set 'excludedNamespaces={kube-*,openshift-*}',priorityClassName=system-cluster-critical

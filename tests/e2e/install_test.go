@@ -98,7 +98,7 @@ func (s *stack) waitForReplicas(t *testing.T, r *pods, n int) {
 				return false, pod + " not ready"
 			}
 		}
-		leader, _ := s.leader(t)
+		leader, _ := s.leaderIn(t, r.namespace)
 		return leader != "", "no leader yet"
 	})
 }

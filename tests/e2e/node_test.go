@@ -165,12 +165,15 @@ func (s *stack) serveImages(t *testing.T) string {
 		}
 		images[bundleRepository+"@"+digest.String()] = img
 	}
+	s.digests = map[string]string{}
 	for name, img := range images {
 		// quay.io/org/name:tag (or @digest) is served as <addr>/org/name:tag, which containerd's mirror asks for.
 		_, path, _ := strings.Cut(name, "/")
-		if _, err := ociimage.Push(addr+"/"+path, img); err != nil {
+		digest, err := ociimage.Push(addr+"/"+path, img)
+		if err != nil {
 			t.Fatalf("pushing %s: %v", name, err)
 		}
+		s.digests[name] = digest.String()
 	}
 	return addr
 }

@@ -215,8 +215,14 @@ func (s *stack) approveInstallPlanFor(t *testing.T, csv string) {
 // leader returns the pod holding the operator's Lease ("" when none) and the lease.
 func (s *stack) leader(t *testing.T) (string, *coordinationv1.Lease) {
 	t.Helper()
+	return s.leaderIn(t, operatorNamespace)
+}
+
+// leaderIn returns the pod holding the Lease of the operator installed in namespace ("" when none) and the lease.
+func (s *stack) leaderIn(t *testing.T, namespace string) (string, *coordinationv1.Lease) {
+	t.Helper()
 	lease := &coordinationv1.Lease{}
-	err := s.k8s.Get(context.Background(), client.ObjectKey{Namespace: operatorNamespace, Name: leaseName}, lease)
+	err := s.k8s.Get(context.Background(), client.ObjectKey{Namespace: namespace, Name: leaseName}, lease)
 	if err != nil || lease.Spec.HolderIdentity == nil {
 		return "", lease
 	}

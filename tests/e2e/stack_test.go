@@ -49,6 +49,8 @@ type stack struct {
 	kubeletClientCA string
 	// catalogImage is the operator's catalog image.
 	catalogImage string
+	// digests are the digests of the images the registry serves, by reference.
+	digests map[string]string
 }
 
 // repoRoot is the repository's root folder.
@@ -57,6 +59,15 @@ var repoRoot = harness.RepoRoot
 // startStack starts everything, in order, and registers its teardown. With prometheus, the cluster has the
 // Prometheus Operator's CRDs (as OpenShift has); without, it is vanilla Kubernetes with OLM.
 func startStack(t *testing.T, prometheus bool) *stack {
+	t.Helper()
+	s := startCluster(t, prometheus)
+	s.installOLM(t, os.Getenv("OLM_RELEASE"))
+	return s
+}
+
+// startCluster starts the control plane, the node and the cluster DNS, with OLM's CRDs but not OLM, and registers
+// their teardown.
+func startCluster(t *testing.T, prometheus bool) *stack {
 	t.Helper()
 	logs, err := os.MkdirTemp("", "configmapsync-e2e-")
 	if err != nil {
@@ -179,7 +190,6 @@ func startStack(t *testing.T, prometheus bool) *stack {
 
 	s.applyFile(t, filepath.Join("testdata", "coredns.yaml"))
 	s.waitForDeployment(t, "kube-system", "coredns")
-	s.installOLM(t, olmRelease)
 	return s
 }
 
