@@ -162,7 +162,7 @@ func withoutCapabilities(t *testing.T, c *corev1.Capabilities) *specs.LinuxCapab
 }
 
 // resolvedEnv returns the container's env as NAME=value, with the downward API values a kubelet fills in for a pod
-// in namespace.
+// in namespace (its name and UID made up).
 func resolvedEnv(t *testing.T, container corev1.Container, namespace string) []string {
 	t.Helper()
 	env := make([]string, 0, len(container.Env))
@@ -172,6 +172,10 @@ func resolvedEnv(t *testing.T, container corev1.Container, namespace string) []s
 		case e.ValueFrom == nil:
 		case e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.namespace":
 			value = namespace
+		case e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.name":
+			value = "configmapsync-operator-runc"
+		case e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.uid":
+			value = fmt.Sprintf("runc-%d", time.Now().UnixNano()) // A pod's UID is never reused.
 		case e.ValueFrom.ResourceFieldRef != nil && e.ValueFrom.ResourceFieldRef.Resource == "limits.memory":
 			value = strconv.FormatInt(container.Resources.Limits.Memory().Value(), 10)
 		default:
