@@ -49,8 +49,9 @@ func catalogDocs(t *testing.T) []catalogDoc {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(harness.RepoRoot, "catalog", packageName, "catalog.yaml"))
 	require.NoError(t, err)
-	var docs []catalogDoc
-	for _, raw := range yamlDocuments(t, data) {
+	raws := yamlDocuments(t, data)
+	docs := make([]catalogDoc, 0, len(raws))
+	for _, raw := range raws {
 		var d catalogDoc
 		require.NoError(t, yaml.Unmarshal(raw, &d))
 		docs = append(docs, d)

@@ -364,7 +364,7 @@ func (s *stack) failover(t *testing.T, r *pods) {
 		})
 	}
 
-	var kills, deletions []time.Duration
+	kills, deletions := make([]time.Duration, 0, crashRounds), make([]time.Duration, 0, crashRounds)
 	var leaseDuration time.Duration
 	for round := range crashRounds {
 		leader, lease := s.leader(t)
