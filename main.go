@@ -84,7 +84,7 @@ func ownConnection(cfg *rest.Config) *rest.Config {
 
 // leaderLock returns the Lease lock held under the pod's identity, or nil (controller-runtime's own lock, with a
 // random identity) outside a pod or without leader election.
-func leaderLock(cfg *rest.Config, opts operator.Flags) (resourcelock.Interface, error) {
+func leaderLock(leaderCfg *rest.Config, opts operator.Flags) (resourcelock.Interface, error) {
 	if !opts.LeaderElect || opts.LeaderIdentity == "" {
 		return nil, nil
 	}
@@ -92,7 +92,7 @@ func leaderLock(cfg *rest.Config, opts operator.Flags) (resourcelock.Interface, 
 	if namespace == "" {
 		namespace = opts.Operator.Namespace // POD_NAMESPACE, where controller-runtime would put the Lease too.
 	}
-	return operator.LeaderLock(ownConnection(cfg), namespace, opts.LeaderIdentity, opts.RenewDeadline)
+	return operator.LeaderLock(leaderCfg, namespace, opts.LeaderIdentity, opts.RenewDeadline)
 }
 
 func run(opts operator.Flags) error {
@@ -113,7 +113,8 @@ func run(opts operator.Flags) error {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
 
-	leaderLock, err := leaderLock(cfg, opts)
+	leaderCfg := ownConnection(cfg)
+	leaderLock, err := leaderLock(leaderCfg, opts)
 	if err != nil {
 		return err
 	}
@@ -133,7 +134,7 @@ func run(opts operator.Flags) error {
 		RenewDeadline:                 &opts.RenewDeadline,
 		RetryPeriod:                   &opts.RetryPeriod,
 		LeaderElectionReleaseOnCancel: true, // Safe: the process exits as soon as the manager returns.
-		LeaderElectionConfig:          ownConnection(cfg),
+		LeaderElectionConfig:          leaderCfg,
 		// Set in a pod: the pod's identity, so a restarted container renews its own Lease (operator.LeaderIdentity).
 		LeaderElectionResourceLockInterface: leaderLock,
 	})

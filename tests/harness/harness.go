@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
+	"golang.org/x/mod/modfile"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -33,7 +33,7 @@ var RepoRoot = func() string {
 		panic(err)
 	}
 	for start := dir; ; dir = filepath.Dir(dir) {
-		if data, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && modulePath(data) == OperatorModule {
+		if data, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && modfile.ModulePath(data) == OperatorModule {
 			return dir
 		}
 		if filepath.Dir(dir) == dir {
@@ -44,16 +44,6 @@ var RepoRoot = func() string {
 
 // OperatorModule is the operator's module path: main.go's package, which the suites build into bin/manager.
 const OperatorModule = "github.com/configmapsync/configmapsync-operator"
-
-// modulePath returns the path on the module line of the go.mod data.
-func modulePath(data []byte) string {
-	for line := range strings.Lines(string(data)) {
-		if fields := strings.Fields(line); len(fields) == 2 && fields[0] == "module" {
-			return strings.Trim(fields[1], `"`)
-		}
-	}
-	return ""
-}
 
 // Path returns a path below the repository root.
 func Path(elem ...string) string { return filepath.Join(append([]string{RepoRoot}, elem...)...) }
