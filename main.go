@@ -118,7 +118,9 @@ func run(opts operator.Flags) error {
 	if err != nil {
 		return err
 	}
-	webhookServer := webhook.NewServer(webhook.Options{Port: opts.WebhookPort, CertDir: opts.WebhookCertDir, TLSOpts: tlsOpts})
+	webhookServer := operator.NewDrainingWebhookServer(
+		webhook.NewServer(webhook.Options{Port: opts.WebhookPort, CertDir: opts.WebhookCertDir, TLSOpts: tlsOpts}),
+		opts.WebhookShutdownDelay)
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		WebhookServer:                 webhookServer,
 		Scheme:                        operator.NewScheme(),
@@ -161,5 +163,7 @@ func run(opts operator.Flags) error {
 		return err
 	}
 	log.Info("Starting manager", "leaderElection", opts.LeaderElect)
-	return mgr.Start(ctx)
+	err = mgr.Start(ctx)
+	webhookServer.WaitUntilDrained()
+	return err
 }

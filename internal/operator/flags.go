@@ -31,6 +31,9 @@ type Flags struct {
 	InstallMonitoring bool
 	WebhookPort       int
 	WebhookCertDir    string
+	// WebhookShutdownDelay is how long the webhook server keeps answering after the operator is told to stop
+	// (DrainingWebhookServer).
+	WebhookShutdownDelay time.Duration
 	// Operator tunes the controllers.
 	Operator Options
 }
@@ -50,7 +53,9 @@ func DefaultFlags() Flags {
 		InstallMonitoring: true,
 		WebhookPort:       9443,
 		WebhookCertDir:    "/tmp/k8s-webhook-server/serving-certs",
-		Operator:          DefaultOptions(),
+		// Over kube-proxy's rule updates (a second, more on a busy node), within the pod's grace period of 10 s.
+		WebhookShutdownDelay: 5 * time.Second,
+		Operator:             DefaultOptions(),
 	}
 }
 
@@ -90,6 +95,9 @@ func (f *Flags) Bind(fs *flag.FlagSet) {
 	fs.IntVar(&f.WebhookPort, "webhook-port", f.WebhookPort, "Port of the webhook server.")
 	fs.StringVar(&f.WebhookCertDir, "webhook-cert-dir", f.WebhookCertDir,
 		"Folder with the webhook server's tls.crt and tls.key (OLM mounts them here).")
+	fs.DurationVar(&f.WebhookShutdownDelay, "webhook-shutdown-delay", f.WebhookShutdownDelay,
+		"How long the webhook server keeps answering after SIGTERM, while the API server's routes move to another "+
+			"replica; the controllers stop and the leader Lease is released at once. Keep it under the pod's grace period.")
 	fs.BoolVar(&f.InstallMonitoring, "install-monitoring", f.InstallMonitoring,
 		"Install the ServiceMonitor and PrometheusRule in the operator's namespace (POD_NAMESPACE) when the cluster "+
 			"has the Prometheus Operator's CRDs, at start and every 5 minutes.")
