@@ -95,13 +95,13 @@ help: ## Show this help.
 
 .PHONY: manifests
 manifests: $(CONTROLLER_GEN) $(KUSTOMIZE) ## Generate CRDs, RBAC and webhook manifests from the markers in api/ and controllers/, the monitoring objects the operator installs, and the API reference docs/api.md.
-	$(CONTROLLER_GEN) rbac:roleName=manager-role crd webhook paths="./..." output:crd:artifacts:config=config/crd/bases
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd webhook paths="{./api/...,./controllers/...,./internal/...}" output:crd:artifacts:config=config/crd/bases
 	$(KUSTOMIZE) build config/monitoring > internal/monitoring/manifests.yaml
 	$(call run-cmd,hack/apidocs) --crds config/crd/bases --out docs/api.md
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate deepcopy code.
-	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./..."
+	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
 
 .PHONY: fmt
 fmt: ## Run go fmt in every Go module.
@@ -407,6 +407,23 @@ $(HELM): hack/tools/helm/go.mod | $(LOCALBIN)
 olm-release: $(HELM) ## Render OLM's release manifests into tests/e2e/testdata/olm-OLM_VERSION (after changing OLM_VERSION or the images).
 	hack/olm-release.sh $(HELM) $(OLM_RELEASE_ARGS)
 
+# OLM v1 (operator-controller, catalogd) and cert-manager (controller, webhook, cainjector), which serves OLM v1's
+# webhook certificates: the module proxy does not serve their programs, so they are built from the source tarballs the
+# machine holds in ../shared (hack/build-shared.sh says how), static for their images. The suite also reads their
+# install manifests from the unpacked sources (OLMV1_SRC, CERT_MANAGER_SRC), under a folder whose name starts with _ so that
+# `./...` patterns (controller-gen, go vet) never walk into them.
+SHARED_DIR ?= $(firstword $(wildcard $(CURDIR)/../shared /work/shared))
+OLMV1_VERSION := v1.11.0
+OLMV1_SRC := $(LOCALBIN)/_src/olmv1-$(OLMV1_VERSION)
+OLMV1_BINARIES := $(LOCALBIN)/image/olmv1-$(OLMV1_VERSION)-linux-amd64
+$(OLMV1_BINARIES)/.built: hack/build-shared.sh | $(LOCALBIN)
+	hack/build-shared.sh olmv1 $(SHARED_DIR) $(OLMV1_SRC) $(OLMV1_BINARIES)
+CERT_MANAGER_VERSION := v1.21.1
+CERT_MANAGER_SRC := $(LOCALBIN)/_src/cert-manager-$(CERT_MANAGER_VERSION)
+CERT_MANAGER_BINARIES := $(LOCALBIN)/image/cert-manager-$(CERT_MANAGER_VERSION)-linux-amd64
+$(CERT_MANAGER_BINARIES)/.built: hack/build-shared.sh | $(LOCALBIN)
+	hack/build-shared.sh cert-manager $(SHARED_DIR) $(CERT_MANAGER_SRC) $(CERT_MANAGER_BINARIES)
+
 # CoreDNS for the node's cluster DNS (OLM reaches catalogs by their Service's name), with the plugins a cluster
 # needs (hack/tools/coredns), static for its image.
 COREDNS_VERSION ?= v1.15.0
@@ -438,7 +455,7 @@ $(E2E_K8S) &:
 	hack/envtest-assets.sh $(LOCALBIN)/k8s $(KUBERNETES_VERSION) kubectl $(E2E_K8S_COMMANDS)
 
 .PHONY: e2e-tools
-e2e-tools: envtest $(E2E_K8S) node-packages $(OLM_BINARIES)/.built $(COREDNS) $(OPERATOR_SDK) $(SCORECARD_TEST) $(OPM) $(PAUSE) catalog-image-tools ## Build what the end-to-end stack needs: controller-manager, scheduler, kubelet, kube-proxy, CoreDNS, OLM, opm.
+e2e-tools: envtest $(E2E_K8S) node-packages $(OLM_BINARIES)/.built $(OLMV1_BINARIES)/.built $(CERT_MANAGER_BINARIES)/.built $(COREDNS) $(OPERATOR_SDK) $(SCORECARD_TEST) $(OPM) $(PAUSE) catalog-image-tools ## Build what the end-to-end stack needs: controller-manager, scheduler, kubelet, kube-proxy, CoreDNS, OLM v0 and v1, cert-manager, opm.
 
 
 # The managers of the earlier releases, built (static, for their images) from the commits they were released from,
@@ -465,7 +482,8 @@ MANAGER_IMAGES := $(subst $(space),$(comma),$(IMG)=$(LOCALBIN)/image/manager-lin
 # Needs root (unshare, ip, mount). in-e2e-namespaces runs $(1) (from tests/e2e) there, with what the stack needs.
 define in-e2e-namespaces
 OLM_RELEASE=$(CURDIR)/$(OLM_RELEASE) HELM=$(HELM) \
-OLM_BINARIES=$(OLM_BINARIES) COREDNS=$(COREDNS) MANAGER_IMAGES=$(MANAGER_IMAGES) PAUSE=$(PAUSE) BUSYBOX=/bin/busybox \
+OLM_BINARIES=$(OLM_BINARIES) OLMV1_BINARIES=$(OLMV1_BINARIES) OLMV1_SRC=$(OLMV1_SRC)/operator-controller \
+CERT_MANAGER_BINARIES=$(CERT_MANAGER_BINARIES) CERT_MANAGER_SRC=$(CERT_MANAGER_SRC)/cert-manager COREDNS=$(COREDNS) MANAGER_IMAGES=$(MANAGER_IMAGES) PAUSE=$(PAUSE) BUSYBOX=/bin/busybox \
 CATALOG_LAYOUT=$(IMAGES_DIR)/catalog CATALOG_IMG=$(CATALOG_IMG) \
 OPERATOR_SDK=$(OPERATOR_SDK) SCORECARD_TEST=$(SCORECARD_TEST) E2E_OUTPUT=$(LOCALBIN)/e2e-output \
 OPM_STATIC=$(OPM_STATIC) GRPC_HEALTH_PROBE=$(GRPC_HEALTH_PROBE) SERVECACHE=$(SERVECACHE) \
@@ -478,11 +496,12 @@ endef
 # (each build waits for the one before it), so make always has exactly one build per lane to run, the longest
 # (Kubernetes) starts as soon as it can, and builds that share packages never compile them at the same time:
 # - lane A: the operator's packages (vet compiles them and their tests), then the Kubernetes commands with etcd,
-#   then CoreDNS; they use client-go and its dependencies at one version (aligned-go-build);
+#   then CoreDNS; they use client-go and its dependencies at one version (aligned-go-build); then OLM v1 and
+#   cert-manager, which share Kubernetes' libraries at another version;
 # - lane B: operator-sdk, scorecard-test and opm's three (one tools module), then OLM, which shares their client
 #   libraries (hack/tools/olm/tools.go); the rest. controller-gen and the earlier releases' managers share packages
 #   with the operator, so they also wait for vet.
-CI_LANE_A := vet $(firstword $(E2E_K8S)) $(COREDNS)
+CI_LANE_A := vet $(firstword $(E2E_K8S)) $(COREDNS) $(OLMV1_BINARIES)/.built $(CERT_MANAGER_BINARIES)/.built
 CI_LANE_B := $(OPERATOR_SDK) $(SCORECARD_TEST) $(OPM_STATIC) $(SERVECACHE) $(GRPC_HEALTH_PROBE) $(OLM_BINARIES)/.built \
   $(GOLANGCI_LINT) $(CONTROLLER_GEN) $(KUSTOMIZE) $(PAUSE) $(RELEASED_MANAGERS) $(HELM)
 .PHONY: ci-tools

@@ -85,7 +85,8 @@ func (s *stack) startNode(t *testing.T) {
 // It returns the registry's address.
 func (s *stack) serveImages(t *testing.T) string {
 	t.Helper()
-	addr, stop, err := ociimage.ServeRegistry("127.0.0.1:0")
+	// On the node's address, which pods reach too: OLM v1 pulls catalog and bundle images itself.
+	addr, stop, err := ociimage.ServeRegistry(nodeIP + ":0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,6 +140,9 @@ func (s *stack) serveImages(t *testing.T) string {
 	}
 	images[corednsImage] = coredns
 	for ref, img := range scorecardImages(t) {
+		images[ref] = img
+	}
+	for ref, img := range olmv1Images(t, addr) {
 		images[ref] = img
 	}
 	// The catalog image `make catalog-image` built, as it would be published.
