@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -35,6 +36,9 @@ type Options struct {
 	// WatchTerminationGracePeriod makes a graceful stop of the API server close open watches after this long
 	// instead of waiting for them to end, as a rolling restart of the API server does.
 	WatchTerminationGracePeriod time.Duration
+	// AdmissionPlugins are turned on in the API server beside its defaults (OwnerReferencesPermissionEnforcement,
+	// say, which OpenShift runs).
+	AdmissionPlugins []string
 	// StartTimeout bounds the start (envtest's default is 20 s; a loaded machine needs more).
 	StartTimeout time.Duration
 }
@@ -60,6 +64,9 @@ func Start(o Options) (*envtest.Environment, *rest.Config, error) {
 	}
 	if o.WatchTerminationGracePeriod > 0 {
 		apiServer.Configure().Set("shutdown-watch-termination-grace-period", o.WatchTerminationGracePeriod.String())
+	}
+	if len(o.AdmissionPlugins) > 0 {
+		apiServer.Configure().Append("enable-admission-plugins", strings.Join(o.AdmissionPlugins, ","))
 	}
 	cfg, err := env.Start()
 	if err != nil {
