@@ -321,7 +321,7 @@ func uncovered(rule rbacv1.PolicyRule, remaining []rbacv1.PolicyRule, roles []in
 }
 
 func accesses(rule rbacv1.PolicyRule, namespace string) []access {
-	var out []access
+	out := make([]access, 0, len(rule.Verbs)*(len(rule.NonResourceURLs)+len(rule.APIGroups)*len(rule.Resources)*max(len(rule.ResourceNames), 1)))
 	for _, verb := range rule.Verbs {
 		for _, url := range rule.NonResourceURLs {
 			out = append(out, access{verb: verb, url: url})

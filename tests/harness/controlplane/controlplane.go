@@ -1,7 +1,7 @@
 // Package controlplane starts the local control plane the tests, the bench and the demo run the operator on: etcd
 // and kube-apiserver from KUBEBUILDER_ASSETS (built by `make envtest`), with the operator's CRDs (converted through
-// its /convert webhook) and its admission webhook configurations installed. One place, so that the four callers
-// differ only in the Options they pass.
+// its /convert webhook) and its admission webhook configurations installed. One place, so that its callers differ
+// only in the Options they pass.
 package controlplane
 
 import (
