@@ -361,12 +361,12 @@ func waitForAccess(ctx context.Context, t *testing.T, admin client.Client, a acc
 	require.Eventually(t, func() bool {
 		sar := &authorizationv1.SubjectAccessReview{Spec: spec}
 		return admin.Create(ctx, sar) == nil && sar.Status.Allowed == allowed
-	}, 10*time.Second, 20*time.Millisecond, "the installer's right to %s never became %v", a, allowed)
+	}, 30*time.Second, 20*time.Millisecond, "the installer's right to %s never became %v", a, allowed)
 }
 
 // removeAll deletes, as a cluster admin, whatever a failed install left, and waits until it is gone. A CRD is
-// deleted once its instances can be listed: the API server's CRD finalizer backs off (for up to a minute) when it
-// cannot list them, as while their storage initializes right after the CRD is created.
+// deleted once its instances can be listed: the API server's CRD finalizer backs off when it cannot list them, as
+// while their storage initializes right after the CRD is created.
 func removeAll(ctx context.Context, t *testing.T, admin client.Client, objs []*unstructured.Unstructured) {
 	t.Helper()
 	for _, obj := range objs {
@@ -391,8 +391,14 @@ func removeAll(ctx context.Context, t *testing.T, admin client.Client, objs []*u
 	for _, obj := range objs {
 		got := &unstructured.Unstructured{}
 		got.SetGroupVersionKind(obj.GroupVersionKind())
-		require.Eventually(t, func() bool {
-			return apierrors.IsNotFound(admin.Get(ctx, client.ObjectKeyFromObject(obj), got))
-		}, 30*time.Second, 50*time.Millisecond, "%s %s was not deleted", obj.GetKind(), obj.GetName())
+		deadline := time.Now().Add(2 * time.Minute)
+		for !apierrors.IsNotFound(admin.Get(ctx, client.ObjectKeyFromObject(obj), got)) {
+			if time.Now().After(deadline) {
+				conditions, _, _ := unstructured.NestedSlice(got.Object, "status", "conditions")
+				require.Fail(t, "not deleted", "%s %s was not deleted in 2 minutes: finalizers %v, conditions %v",
+					obj.GetKind(), obj.GetName(), got.GetFinalizers(), conditions)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	}
 }
