@@ -132,10 +132,10 @@ fuzz: ## Run each fuzz target for FUZZTIME (their seed corpora already run in `m
 	go test ./internal/syncer/ -run='^$$' -fuzz='^FuzzContentHash$$' -fuzztime=$(FUZZTIME)
 
 .PHONY: verify-generated
-verify-generated: manifests generate bundle catalog build-installer verify-go-mod community-bundle helm-chart ## Fail when generated files (CRDs, RBAC, deepcopy, the embedded monitoring objects, bundle, catalog, dist/install.yaml, the Helm chart, OLM's release) drift, and validate the community bundle.
+verify-generated: manifests generate bundle catalog build-installer verify-go-mod community-bundle helm-chart olmv1-rbac ## Fail when generated files (CRDs, RBAC, deepcopy, the embedded monitoring objects, bundle, catalog, dist/install.yaml, the Helm chart, the OLM v1 installer's RBAC, OLM's release) drift, and validate the community bundle.
 	hack/olm-release.sh --check $(OLM_RELEASE_ARGS)
 	@if [ -n "$$(git status --porcelain -- api config bundle bundle.Dockerfile catalog charts dist docs/api.md internal/monitoring)" ]; then \
-		echo "Generated files are out of date; run 'make manifests generate bundle catalog build-installer helm-chart' and commit:"; \
+		echo "Generated files are out of date; run 'make manifests generate bundle catalog build-installer helm-chart olmv1-rbac' and commit:"; \
 		git status --porcelain -- api config bundle bundle.Dockerfile catalog charts dist docs/api.md internal/monitoring; \
 		git --no-pager diff --stat -- api config bundle bundle.Dockerfile catalog charts dist docs/api.md; exit 1; fi
 
@@ -240,6 +240,12 @@ bundle: manifests $(KUSTOMIZE) $(OPERATOR_SDK) $(if $(filter true,$(USE_IMAGE_DI
 	  >> bundle/metadata/annotations.yaml
 	sed -i 's|^# Labels for testing.|# The OpenShift versions the bundle is for.\nLABEL com.redhat.openshift.versions=$(OPENSHIFT_VERSIONS)\n\n&|' bundle.Dockerfile
 	$(OPERATOR_SDK) bundle validate ./bundle --select-optional suite=operatorframework
+
+# config/olmv1/installer-rbac.yaml: the least-privilege ServiceAccount, ClusterRole and Role an OLM v1
+# ClusterExtension installs bundle/ under, derived from what OLM v1 creates for it (tests/olmv1rbac proves it).
+.PHONY: olmv1-rbac
+olmv1-rbac: bundle ## Generate config/olmv1/installer-rbac.yaml, the OLM v1 installer's least-privilege RBAC, from bundle/.
+	$(call run-cmd,hack/olmv1rbac) -bundle bundle -out config/olmv1/installer-rbac.yaml
 
 # catalog-template.yaml names each release's bundle image by tag; these are the folders they are built from.
 CATALOG_BUNDLES = $(foreach v,$(RELEASED_VERSIONS),-bundle v$(v)=tests/testdata/bundle-$(v)) -bundle v$(VERSION)=bundle

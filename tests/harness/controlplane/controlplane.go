@@ -1,13 +1,14 @@
 // Package controlplane starts the local control plane the tests, the bench and the demo run the operator on: etcd
 // and kube-apiserver from KUBEBUILDER_ASSETS (built by `make envtest`), with the operator's CRDs (converted through
-// its /convert webhook) and its admission webhook configurations installed. One place, so that the four callers
-// differ only in the Options they pass.
+// its /convert webhook) and its admission webhook configurations installed. One place, so that its callers differ
+// only in the Options they pass.
 package controlplane
 
 import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -35,6 +36,9 @@ type Options struct {
 	// WatchTerminationGracePeriod makes a graceful stop of the API server close open watches after this long
 	// instead of waiting for them to end, as a rolling restart of the API server does.
 	WatchTerminationGracePeriod time.Duration
+	// AdmissionPlugins are turned on in the API server beside its defaults (OwnerReferencesPermissionEnforcement,
+	// say, which OpenShift runs).
+	AdmissionPlugins []string
 	// StartTimeout bounds the start (envtest's default is 20 s; a loaded machine needs more).
 	StartTimeout time.Duration
 }
@@ -60,6 +64,9 @@ func Start(o Options) (*envtest.Environment, *rest.Config, error) {
 	}
 	if o.WatchTerminationGracePeriod > 0 {
 		apiServer.Configure().Set("shutdown-watch-termination-grace-period", o.WatchTerminationGracePeriod.String())
+	}
+	if len(o.AdmissionPlugins) > 0 {
+		apiServer.Configure().Append("enable-admission-plugins", strings.Join(o.AdmissionPlugins, ","))
 	}
 	cfg, err := env.Start()
 	if err != nil {
