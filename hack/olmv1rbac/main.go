@@ -20,7 +20,7 @@ func main() {
 	bundle := flag.String("bundle", "bundle", "The registry+v1 bundle folder (with manifests/).")
 	out := flag.String("out", "config/olmv1/installer-rbac.yaml", "The file to write.")
 	in := olmv1.Install{}
-	flag.StringVar(&in.Namespace, "namespace", "configmapsync-operator", "The ClusterExtension's spec.namespace.")
+	flag.StringVar(&in.Namespace, "namespace", "configmapsync", "The ClusterExtension's spec.namespace.")
 	flag.StringVar(&in.ExtensionName, "extension", "configmapsync-operator", "The ClusterExtension's name.")
 	flag.StringVar(&in.InstallerName, "installer", "configmapsync-operator-installer", "The installer ServiceAccount.")
 	flag.Parse()

@@ -563,6 +563,7 @@ func (s *stack) uninstall(t *testing.T, r *pods) {
 	assert.NotContains(t, kept.Labels, syncv1.OwnerUIDLabel, "the orphaned copy is released")
 
 	// Then the Subscription and the CSV.
+	removed := time.Now()
 	sub := olmObject("Subscription")
 	sub.SetNamespace(operatorNamespace)
 	sub.SetName(packageName)
@@ -592,6 +593,7 @@ func (s *stack) uninstall(t *testing.T, r *pods) {
 		}
 		return true, ""
 	})
+	report(t, "Subscription and CSV deletion to nothing of the operator running: %s", time.Since(removed).Round(time.Second))
 	// OLM keeps the CRDs (and so users' data); their copies stay as the deletion policies left them.
 	crd := &unstructured.Unstructured{}
 	crd.SetAPIVersion("apiextensions.k8s.io/v1")

@@ -18,11 +18,13 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -41,6 +43,8 @@ const (
 	extensionName      = "configmapsync-operator"
 	extensionNamespace = "configmapsync"
 	catalogName        = "configmapsync-catalog"
+	// installerServiceAccount is config/olmv1/installer-rbac.yaml's ServiceAccount.
+	installerServiceAccount = "configmapsync-operator-installer"
 	// The images of OLM v1 (as its release manifests name them) and cert-manager (as its chart names them).
 	catalogdImage           = "quay.io/operator-framework/catalogd:devel"
 	operatorControllerImage = "quay.io/operator-framework/operator-controller:devel"
@@ -74,6 +78,9 @@ func TestOLMv1InstallUpgradeRemove(t *testing.T) {
 	previous := releasedVersions[len(releasedVersions)-1]
 	r := newPods(s, extensionNamespace)
 	s.namespaces(t, extensionNamespace)
+	// As the user guide does. operator-controller v1.11.0 ignores spec.serviceAccount (it warns) and installs with
+	// its own rights; tests/olmv1rbac proves these rights are enough and each needed.
+	s.applyFile(t, filepath.Join(repoRoot, "config", "olmv1", "installer-rbac.yaml"))
 	began = time.Now()
 	s.apply(t, clusterExtension(previous))
 	s.waitForExtension(t, previous)
@@ -120,6 +127,7 @@ func TestOLMv1InstallUpgradeRemove(t *testing.T) {
 		s.checkCertManagerWiring(t)
 		s.useTheChartsOperator(t, "olmv1-upgrade")
 	})
+	t.Run("OLM v1 made the ClusterRoles the installer's RBAC names", func(t *testing.T) { s.checkInstallerRoleNames(t) })
 	t.Run("a deleted leader pod is replaced and the other replica syncs", func(t *testing.T) { s.leaderPodDeleted(t, r) })
 
 	t.Run("removal leaves nothing behind", func(t *testing.T) { s.removeExtension(t, r) })
@@ -230,7 +238,8 @@ func clusterCatalog(image string) *unstructured.Unstructured {
 func clusterExtension(version string) *unstructured.Unstructured {
 	obj := olmv1Object("ClusterExtension", extensionName)
 	obj.Object["spec"] = map[string]any{
-		"namespace": extensionNamespace,
+		"namespace":      extensionNamespace,
+		"serviceAccount": map[string]any{"name": installerServiceAccount},
 		"source": map[string]any{"sourceType": "Catalog", "catalog": map[string]any{
 			"packageName": packageName, "version": version,
 			"selector": map[string]any{"matchLabels": map[string]any{"olm.operatorframework.io/metadata.name": catalogName}},
@@ -423,4 +432,45 @@ func (s *stack) operatorLeftovers(ctx context.Context) []string {
 		}
 	}
 	return left
+}
+
+// checkInstallerRoleNames checks config/olmv1/installer-rbac.yaml against what OLM v1 really did: the ClusterRoles it
+// made of the CSV's permissions (named by a hash of each) are the ones the installer may update and delete. The file
+// is generated from tests/harness/olmv1's rendering, not OLM v1's, so a release of OLM v1 that names them otherwise
+// fails here.
+func (s *stack) checkInstallerRoleNames(t *testing.T) {
+	t.Helper()
+	allowed := map[string]bool{}
+	raw, err := os.ReadFile(filepath.Join(repoRoot, "config", "olmv1", "installer-rbac.yaml"))
+	require.NoError(t, err)
+	for _, obj := range objects(t, raw) {
+		if obj.GetKind() != "ClusterRole" {
+			continue
+		}
+		role := &rbacv1.ClusterRole{}
+		require.NoError(t, runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, role))
+		for _, rule := range role.Rules {
+			if slices.Contains(rule.Resources, "clusterroles") {
+				for _, name := range rule.ResourceNames {
+					allowed[name] = true
+				}
+			}
+		}
+	}
+	want := 0
+	for name := range allowed {
+		if strings.HasPrefix(name, "configmapsync-oper-") {
+			want++
+		}
+	}
+	list := &rbacv1.ClusterRoleList{}
+	require.NoError(t, s.k8s.List(context.Background(), list))
+	made := 0
+	for _, role := range list.Items {
+		if strings.HasPrefix(role.Name, "configmapsync-oper-") {
+			made++
+			assert.True(t, allowed[role.Name], "OLM v1 made ClusterRole %s, which the installer's RBAC does not name", role.Name)
+		}
+	}
+	assert.Equal(t, want, made, "one ClusterRole per permission of the CSV, as the installer's RBAC has")
 }

@@ -38,7 +38,7 @@ import (
 )
 
 // install is the ClusterExtension of the docs' contract (docs/user-guide.md).
-var install = olmv1.Install{Namespace: "configmapsync-operator", ExtensionName: "configmapsync-operator",
+var install = olmv1.Install{Namespace: "configmapsync", ExtensionName: "configmapsync-operator",
 	InstallerName: "configmapsync-operator-installer"}
 
 func TestOLMv1InstallerRBACIsEnoughAndEveryRuleIsNeeded(t *testing.T) {
