@@ -87,6 +87,7 @@ func TestOLMv1InstallUpgradeRemove(t *testing.T) {
 	report(t, "OLM v1: ClusterExtension %s to Installed: %s", previous, time.Since(began).Round(time.Second))
 	s.waitForReplicas(t, r, 2)
 	report(t, "OLM v1: ClusterExtension %s to 2 ready replicas with a leader: %s", previous, time.Since(began).Round(time.Second))
+	s.waitForWebhookRoutes(t)
 	t.Run("the webhooks answer with cert-manager's certificate; copies follow their source", func(t *testing.T) {
 		s.checkCertManagerWiring(t)
 		s.useTheChartsOperator(t, "olmv1-install")
@@ -112,6 +113,7 @@ func TestOLMv1InstallUpgradeRemove(t *testing.T) {
 	})
 	s.waitForReplicas(t, r, 2)
 	report(t, "OLM v1: upgrade to 2 ready replicas of %s with a leader: %s", currentVersion, time.Since(began).Round(time.Second))
+	s.waitForWebhookRoutes(t)
 	t.Run("the upgrade migrates stored versions and loses no copy", func(t *testing.T) {
 		waitFor(t, 2*time.Minute, "storedVersions == [v1]", func() (bool, string) {
 			crd := &apiextensionsv1.CustomResourceDefinition{}
@@ -172,12 +174,14 @@ func olmv1Images(t *testing.T, registry string) map[string]any {
 func (s *stack) installCertManager(t *testing.T) {
 	t.Helper()
 	chart := filepath.Join(os.Getenv("CERT_MANAGER_SRC"), "deploy", "charts", "cert-manager")
-	images := []string{"crds.enabled=true", "startupapicheck.enabled=false"}
-	for _, value := range []string{"image", "webhook.image", "cainjector.image", "acmesolver.image"} {
-		images = append(images, value+".tag="+certManagerVersion)
+	components := []string{"image", "webhook.image", "cainjector.image", "acmesolver.image"}
+	values := make([]string, 0, 2+len(components))
+	values = append(values, "crds.enabled=true", "startupapicheck.enabled=false")
+	for _, component := range components {
+		values = append(values, component+".tag="+certManagerVersion)
 	}
 	rendered := s.helm(t, "template", "cert-manager", chart, "--namespace", certManagerNamespace,
-		"--kube-version", kubernetesVersion, "--set", strings.Join(images, ","))
+		"--kube-version", kubernetesVersion, "--set", strings.Join(values, ","))
 	s.namespaces(t, certManagerNamespace)
 	for _, obj := range objects(t, []byte(rendered)) {
 		s.apply(t, obj)
@@ -335,7 +339,7 @@ func (s *stack) watchCopiesAcross(name string, uids map[string]string) func() []
 		watches = append(watches, s.watchCopies(ns, map[string]string{name: uid}))
 	}
 	return func() []string {
-		var problems []string
+		problems := make([]string, 0, len(watches))
 		for _, stop := range watches {
 			problems = append(problems, stop()...)
 		}
@@ -382,10 +386,19 @@ func (s *stack) removeExtension(t *testing.T, r *pods) {
 
 	began := time.Now()
 	require.NoError(t, s.k8s.Delete(ctx, olmv1Object("ClusterExtension", extensionName)))
-	waitFor(t, 3*time.Minute, "nothing of the operator to be left", func() (bool, string) {
-		if err := s.k8s.Get(ctx, client.ObjectKey{Name: extensionName}, olmv1Object("ClusterExtension", extensionName)); !apierrors.IsNotFound(err) {
-			return false, "the ClusterExtension is still there"
+	waitFor(t, 3*time.Minute, "the ClusterExtension to go", func() (bool, string) {
+		err := s.k8s.Get(ctx, client.ObjectKey{Name: extensionName}, olmv1Object("ClusterExtension", extensionName))
+		return apierrors.IsNotFound(err), fmt.Sprint(err)
+	})
+	// Then the installer's rights, which OLM v1 deleted with (the user guide's order).
+	raw, err := os.ReadFile(filepath.Join(repoRoot, "config", "olmv1", "installer-rbac.yaml"))
+	require.NoError(t, err)
+	for _, obj := range objects(t, raw) {
+		if err := s.k8s.Delete(ctx, obj); err != nil && !apierrors.IsNotFound(err) {
+			t.Fatalf("deleting %s %s: %v", obj.GetKind(), obj.GetName(), err)
 		}
+	}
+	waitFor(t, 3*time.Minute, "nothing of the operator to be left", func() (bool, string) {
 		if left := s.operatorLeftovers(ctx); len(left) > 0 {
 			return false, strings.Join(left, ", ")
 		}
@@ -473,4 +486,37 @@ func (s *stack) checkInstallerRoleNames(t *testing.T) {
 		}
 	}
 	assert.Equal(t, want, made, "one ClusterRole per permission of the CSV, as the installer's RBAC has")
+}
+
+// waitForWebhookRoutes waits until the API server's calls reach the new pods: a v1 and a v1beta1 ConfigMapSync
+// created with dry run (admission and conversion webhooks) succeed three times in a row. A pod is ready before
+// kube-proxy routes the webhook Service to it; until then the API server's calls are refused, on any cluster.
+func (s *stack) waitForWebhookRoutes(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	probe := func(version string) error {
+		obj := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "sync.configmapsync.io/" + version, "kind": "ConfigMapSync",
+			"metadata": map[string]any{"name": "e2e-webhook-probe", "namespace": extensionNamespace},
+		}}
+		spec := map[string]any{"source": map[string]any{"name": "e2e-absent"},
+			"destination": map[string]any{"namespaces": []any{"default"}}}
+		if version == "v1beta1" {
+			spec = map[string]any{"sourceNamespace": extensionNamespace, "destinationNamespace": "default", "configMapName": "e2e-absent"}
+		}
+		obj.Object["spec"] = spec
+		return s.k8s.Create(ctx, obj, client.DryRunAll)
+	}
+	answered := 0
+	took := waitFor(t, 2*time.Minute, "the webhooks to answer through their Service", func() (bool, string) {
+		for _, version := range []string{"v1", "v1beta1"} {
+			if err := probe(version); err != nil {
+				answered = 0
+				return false, err.Error()
+			}
+		}
+		answered++
+		return answered >= 3, fmt.Sprintf("%d answers", answered)
+	})
+	report(t, "OLM v1: webhooks answering through their Service %s after the replicas were ready", took.Round(100*time.Millisecond))
 }
