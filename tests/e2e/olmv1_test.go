@@ -80,7 +80,9 @@ func TestOLMv1InstallUpgradeRemove(t *testing.T) {
 	s.namespaces(t, extensionNamespace)
 	// As the user guide does. operator-controller v1.11.0 ignores spec.serviceAccount (it warns) and installs with
 	// its own rights; tests/olmv1rbac proves these rights are enough and each needed.
-	s.applyFile(t, filepath.Join(repoRoot, "config", "olmv1", "installer-rbac.yaml"))
+	for _, obj := range installerRBAC(t) {
+		s.apply(t, obj)
+	}
 	began = time.Now()
 	s.apply(t, clusterExtension(previous))
 	s.waitForExtension(t, previous)
@@ -391,9 +393,7 @@ func (s *stack) removeExtension(t *testing.T, r *pods) {
 		return apierrors.IsNotFound(err), fmt.Sprint(err)
 	})
 	// Then the installer's rights, which OLM v1 deleted with (the user guide's order).
-	raw, err := os.ReadFile(filepath.Join(repoRoot, "config", "olmv1", "installer-rbac.yaml"))
-	require.NoError(t, err)
-	for _, obj := range objects(t, raw) {
+	for _, obj := range installerRBAC(t) {
 		if err := s.k8s.Delete(ctx, obj); err != nil && !apierrors.IsNotFound(err) {
 			t.Fatalf("deleting %s %s: %v", obj.GetKind(), obj.GetName(), err)
 		}
@@ -420,19 +420,17 @@ func (s *stack) operatorLeftovers(ctx context.Context) []string {
 	for _, crd := range []string{"configmapsyncs.sync.configmapsync.io", "managedsecrets.sync.configmapsync.io"} {
 		exists(&apiextensionsv1.CustomResourceDefinition{}, client.ObjectKey{Name: crd})
 	}
-	validating := &admissionregistrationv1.ValidatingWebhookConfigurationList{}
-	mutating := &admissionregistrationv1.MutatingWebhookConfigurationList{}
-	if s.k8s.List(ctx, validating) == nil && s.k8s.List(ctx, mutating) == nil {
-		for _, c := range validating.Items {
-			if strings.Contains(c.Name, packageName) {
-				left = append(left, "ValidatingWebhookConfiguration "+c.Name)
-			}
+	for _, list := range []client.ObjectList{&admissionregistrationv1.ValidatingWebhookConfigurationList{},
+		&admissionregistrationv1.MutatingWebhookConfigurationList{}} {
+		if s.k8s.List(ctx, list) != nil {
+			continue
 		}
-		for _, c := range mutating.Items {
-			if strings.Contains(c.Name, packageName) {
-				left = append(left, "MutatingWebhookConfiguration "+c.Name)
+		_ = meta.EachListItem(list, func(item runtime.Object) error {
+			if c, ok := item.(client.Object); ok && strings.Contains(c.GetName(), packageName) {
+				left = append(left, fmt.Sprintf("%T %s", c, c.GetName()))
 			}
-		}
+			return nil
+		})
 	}
 	roles := &unstructured.UnstructuredList{}
 	roles.SetAPIVersion("rbac.authorization.k8s.io/v1")
@@ -454,9 +452,7 @@ func (s *stack) operatorLeftovers(ctx context.Context) []string {
 func (s *stack) checkInstallerRoleNames(t *testing.T) {
 	t.Helper()
 	allowed := map[string]bool{}
-	raw, err := os.ReadFile(filepath.Join(repoRoot, "config", "olmv1", "installer-rbac.yaml"))
-	require.NoError(t, err)
-	for _, obj := range objects(t, raw) {
+	for _, obj := range installerRBAC(t) {
 		if obj.GetKind() != "ClusterRole" {
 			continue
 		}
@@ -519,4 +515,12 @@ func (s *stack) waitForWebhookRoutes(t *testing.T) {
 		return answered >= 3, fmt.Sprintf("%d answers", answered)
 	})
 	report(t, "OLM v1: webhooks answering through their Service %s after the replicas were ready", took.Round(100*time.Millisecond))
+}
+
+// installerRBAC returns the objects of config/olmv1/installer-rbac.yaml, the installer's RBAC the user guide applies.
+func installerRBAC(t *testing.T) []*unstructured.Unstructured {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(repoRoot, "config", "olmv1", "installer-rbac.yaml"))
+	require.NoError(t, err)
+	return objects(t, raw)
 }
