@@ -520,14 +520,43 @@ $(call ci-chain,$(CI_LANE_B))
 $(E2E_K8S) $(CONTROLLER_GEN) $(RELEASED_MANAGERS) $(HELM): | vet
 endif
 
-.PHONY: e2e-binary
-e2e-binary: bundle catalog-image e2e-tools $(RELEASED_MANAGERS) helm
+.PHONY: e2e-prerequisites e2e-binary
+e2e-prerequisites: bundle catalog-image e2e-tools $(RELEASED_MANAGERS) helm
 	$(MAKE) image-binaries IMAGE_ARCHS=amd64
+e2e-binary: e2e-prerequisites
 	go -C tests test -c -tags e2e -o $(LOCALBIN)/e2e.test ./e2e
 
 .PHONY: test-e2e
 test-e2e: e2e-binary ## Install the operator through real OLM onto a local node (containerd, kubelet, kube-proxy), and test it.
 	$(call in-e2e-namespaces,$(LOCALBIN)/e2e.test -test.v -test.timeout 40m $(if $(E2E_RUN),-test.run $(E2E_RUN)))
+
+# The OKD console (release-4.18), built from the machine's ../shared/console tarball (see its README and
+# hack/console/build.sh), and the headless browser that drives it (tests/console). Not in CI: building the console
+# takes about 15 minutes and 6 GB of memory on 2 cores; run make test-console before every release.
+CONSOLE_TARBALL ?= $(SHARED_DIR)/console/openshift-console-release-4.18.tar.gz
+CONSOLE_DIR := $(LOCALBIN)/_src/console
+CONSOLE_DRIVER := $(LOCALBIN)/_console-driver
+CHROMIUM ?= /usr/bin/chromium
+.PHONY: console-packages
+console-packages: ## Install Debian's Node.js, npm and Chromium for the console's build and test, each when its command is missing.
+	@missing=$$(command -v node >/dev/null || echo nodejs; command -v npm >/dev/null || echo npm; \
+	  command -v $(CHROMIUM) >/dev/null || echo chromium); \
+	if [ -n "$$missing" ]; then echo "Installing Debian's" $$missing "(needs root and apt)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
+
+.PHONY: console
+console: console-packages ## Build the OKD console (frontend and bridge) from ../shared/console into bin/_src/console, once (about 15 min and 6 GB cold).
+	hack/console/build.sh $(CONSOLE_TARBALL) $(CONSOLE_DIR) $(LOCALBIN)/_cache/console
+
+$(CONSOLE_DRIVER)/.installed: tests/console/package.json tests/console/package-lock.json | console-packages
+	rm -rf $(CONSOLE_DRIVER) && mkdir -p $(CONSOLE_DRIVER) && cp tests/console/package.json tests/console/package-lock.json $(CONSOLE_DRIVER)/
+	cd $(CONSOLE_DRIVER) && npm ci --ignore-scripts --no-audit --no-fund && touch .installed
+
+.PHONY: test-console
+test-console: e2e-prerequisites console $(CONSOLE_DRIVER)/.installed ## On the end-to-end suite's node, install from OperatorHub and create both kinds through the OKD console's forms, headless (screenshots in bin/e2e-output/console).
+	go -C tests test -c -tags e2e,console -o $(LOCALBIN)/e2e-console.test ./e2e
+	$(call in-e2e-namespaces,CONSOLE_DIR=$(CONSOLE_DIR) CONSOLE_DRIVER=$(CONSOLE_DRIVER)/node_modules CHROMIUM=$(CHROMIUM) \
+	  $(LOCALBIN)/e2e-console.test -test.v -test.timeout 30m -test.run TestConsoleInstallAndCreate)
 
 # `make cluster` keeps the suite's cluster running for you: the same node, OLM and our CatalogSource, in the same
 # namespaces. `make cluster-shell` (from another terminal) opens a shell inside them with KUBECONFIG and kubectl.

@@ -229,11 +229,18 @@ func (s *stack) dumpState(dir string) {
 // start runs a process of the stack, logging to a file kept for a failed test.
 func (s *stack) start(t *testing.T, name, path string, args ...string) {
 	t.Helper()
+	s.startIn(t, "", name, path, args...)
+}
+
+// startIn runs a process of the stack in the working directory dir, logging to a file kept for a failed test.
+func (s *stack) startIn(t *testing.T, dir, name, path string, args ...string) {
+	t.Helper()
 	log, err := os.Create(filepath.Join(s.logs, name+".log"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(path, args...)
+	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+s.kubeconfig)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // Gone with the test, even if it is killed.

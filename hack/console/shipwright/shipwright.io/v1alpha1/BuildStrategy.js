@@ -1,0 +1,1 @@
+// Types only: the console imports nothing but types from this path.
