@@ -1,4 +1,4 @@
-package controllers
+package configmapsync
 
 import (
 	"context"
@@ -38,7 +38,7 @@ type accessCheck struct {
 // admitted before the whole identity was recorded is not re-checked: a name alone would miss every right granted
 // to a group, and stop syncs the admission check allowed; the status says so until the identity is recorded (a
 // spec change, or any change by the recorded user). Errors (the API server did not answer) fail the sync.
-func (r *ConfigMapSyncReconciler) checkAccess(ctx context.Context, cms *syncv1.ConfigMapSync) (accessCheck, error) {
+func (r *Reconciler) checkAccess(ctx context.Context, cms *syncv1.ConfigMapSync) (accessCheck, error) {
 	if r.Access == nil {
 		return accessCheck{}, nil
 	}
@@ -103,7 +103,7 @@ func (c accessCheck) splitAllowed(namespaces []string) (allowed []string, forbid
 // prunable splits copies no longer wanted into those the requester may still delete and the results of the
 // namespaces where they may not, where the copies are kept. A namespace that is no longer a destination (unlisted)
 // is asked about on its own: the rights to delete there were only checked while it was listed.
-func (r *ConfigMapSyncReconciler) prunable(ctx context.Context, cms *syncv1.ConfigMapSync, check accessCheck, stale []client.Object) ([]client.Object, []destinationResult, error) {
+func (r *Reconciler) prunable(ctx context.Context, cms *syncv1.ConfigMapSync, check accessCheck, stale []client.Object) ([]client.Object, []destinationResult, error) {
 	if r.Access == nil || check.user == "" || len(stale) == 0 {
 		return stale, nil, nil
 	}

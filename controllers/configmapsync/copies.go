@@ -1,44 +1,40 @@
-package controllers
+package configmapsync
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
+	"github.com/configmapsync/configmapsync-operator/controllers/lifecycle"
+	"github.com/configmapsync/configmapsync-operator/controllers/rollout"
 	"github.com/configmapsync/configmapsync-operator/internal/metrics"
 	"github.com/configmapsync/configmapsync-operator/internal/syncer"
 )
 
 // syncCopy brings one destination in line with desired. existing is the view of the object the copy store holds
 // there (labelled as the operator's, proven or not), or nil; opts says what the ConfigMapSync lets Plan take over.
-func (r *ConfigMapSyncReconciler) syncCopy(ctx context.Context, existing, desired client.Object, owner syncer.Owner, opts syncer.PlanOptions) (syncer.Action, error) {
+func (r *Reconciler) syncCopy(ctx context.Context, existing, desired client.Object, owner syncer.Owner, opts syncer.PlanOptions) (syncer.Action, error) {
 	if r.written.holds(desired, existing) {
 		return syncer.ActionNone, nil // Written by this process already; the store has not caught up yet.
 	}
 	action := syncer.Plan(existing, desired, owner, opts)
 	if action == syncer.ActionCreate {
-		err := r.copyWriter().Create(ctx, desired)
+		err := r.writer().Create(ctx, desired)
 		if !apierrors.IsAlreadyExists(err) {
 			return action, r.wrote(desired, action, err)
 		}
 		// The store only holds labelled objects, so the object in the way is either someone else's (invisible to
 		// the store) or a copy the store has not seen yet: read it live to tell which.
-		live := syncer.NewObject(kindName(desired))
+		live := syncer.NewObject(lifecycle.KindName(desired))
 		if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(desired), live); err != nil {
-			return action, fmt.Errorf("reading %s: %w", describe(desired), err)
+			return action, fmt.Errorf("reading %s: %w", lifecycle.Describe(desired), err)
 		}
 		// Judged as the store judges: a view, its data hashed and its proof checked, so that no other rule decides
 		// a live object.
@@ -50,9 +46,9 @@ func (r *ConfigMapSyncReconciler) syncCopy(ctx context.Context, existing, desire
 	case action == syncer.ActionAdopt && !syncer.NeedsReplace(existing, desired), action == syncer.ActionUpdate:
 		patch, err := syncer.UpdatePatch(existing, desired)
 		if err != nil {
-			return action, described(action, desired, err)
+			return action, lifecycle.Described(action, desired, err)
 		}
-		return action, r.wrote(desired, action, r.copyWriter().Patch(ctx, desired, patch))
+		return action, r.wrote(desired, action, r.writer().Patch(ctx, desired, patch))
 	case action == syncer.ActionAdopt, action == syncer.ActionReplace:
 		return action, r.wrote(desired, action, r.replace(ctx, existing, desired))
 	}
@@ -65,8 +61,8 @@ func (r *ConfigMapSyncReconciler) syncCopy(ctx context.Context, existing, desire
 // not complete, and the copy would be gone the moment the finalizer is), and not when the API server or an
 // admission policy would refuse the new object (a server-side dry run, under a generated name since the old one
 // still holds the name). What others put on the old object (labels, annotations, ownerReferences) goes onto the new.
-func (r *ConfigMapSyncReconciler) replace(ctx context.Context, existing, desired client.Object) error {
-	live := metadataOf(kindName(desired))
+func (r *Reconciler) replace(ctx context.Context, existing, desired client.Object) error {
+	live := lifecycle.MetadataOf(lifecycle.KindName(desired))
 	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(desired), live); err != nil {
 		return err
 	}
@@ -89,7 +85,7 @@ func (r *ConfigMapSyncReconciler) replace(ctx context.Context, existing, desired
 	if err != nil && !apierrors.IsNotFound(err) {
 		return err
 	}
-	return r.copyWriter().Create(ctx, desired)
+	return r.writer().Create(ctx, desired)
 }
 
 // keepAdoption marks desired as adopted when action adopts existing, and keeps the mark of an earlier adoption.
@@ -108,16 +104,16 @@ func keepAdoption(existing, desired client.Object, action syncer.Action) {
 	}
 }
 
-// CopyWriter creates and patches copies and sets their metadata to the API server's answer. internal/metawrite's
+// Writer creates and patches copies and sets their metadata to the API server's answer. internal/metawrite's
 // reads back only the metadata, not the MiB of data a copy may hold.
-type CopyWriter interface {
+type Writer interface {
 	Create(ctx context.Context, obj client.Object) error
 	// Patch applies a strategic merge patch to the object obj names.
 	Patch(ctx context.Context, obj client.Object, patch []byte) error
 }
 
 // copyWriter returns r.Writer, or the manager's client when none is set (unit tests).
-func (r *ConfigMapSyncReconciler) copyWriter() CopyWriter {
+func (r *Reconciler) writer() Writer {
 	if r.Writer != nil {
 		return r.Writer
 	}
@@ -135,10 +131,10 @@ func (w clientWriter) Patch(ctx context.Context, obj client.Object, patch []byte
 }
 
 // wrote counts a write to a copy and wraps its error with what was written. Errors name the object, never its data.
-func (r *ConfigMapSyncReconciler) wrote(obj client.Object, action syncer.Action, err error) error {
+func (r *Reconciler) wrote(obj client.Object, action syncer.Action, err error) error {
 	if err != nil {
 		r.written.forget(obj)
-		return described(action, obj, err)
+		return lifecycle.Described(action, obj, err)
 	}
 	switch action {
 	case syncer.ActionCreate, syncer.ActionUpdate, syncer.ActionReplace:
@@ -146,170 +142,124 @@ func (r *ConfigMapSyncReconciler) wrote(obj client.Object, action syncer.Action,
 	default:
 		r.written.forget(obj)
 	}
-	metrics.CopyWrites.WithLabelValues(kindName(obj), string(action)).Inc()
+	metrics.CopyWrites.WithLabelValues(lifecycle.KindName(obj), string(action)).Inc()
 	return nil
 }
 
 // deleteCopy deletes one of the operator's copies; a copy already gone is fine.
-func (r *ConfigMapSyncReconciler) deleteCopy(ctx context.Context, obj client.Object) error {
-	return r.wrote(obj, "Delete", deleteOwned(ctx, r.Client, obj))
+func (r *Reconciler) deleteCopy(ctx context.Context, obj client.Object) error {
+	return r.wrote(obj, "Delete", lifecycle.DeleteOwned(ctx, r.Client, obj))
 }
 
 // releaseCopy strips the operator's ownership from a copy and leaves its data (deletionPolicy Orphan).
-func (r *ConfigMapSyncReconciler) releaseCopy(ctx context.Context, obj client.Object) error {
-	return r.wrote(obj, "Release", release(ctx, r.Client, obj))
+func (r *Reconciler) releaseCopy(ctx context.Context, obj client.Object) error {
+	return r.wrote(obj, "Release", lifecycle.Release(ctx, r.Client, obj))
 }
 
-// ownedCopies returns the copies of kind the store shows as cms's, by namespace and name: labelled for cms and
-// proven. The objects that claim cms without a proof come second: they are never written, pruned or deleted.
-func (r *ConfigMapSyncReconciler) ownedCopies(cms *syncv1.ConfigMapSync, kind string) (owned map[types.NamespacedName]client.Object, unproven []client.Object, err error) {
-	views, err := r.Copies.ByOwner(kind, cms.UID)
-	if err != nil {
-		return nil, nil, err
-	}
+// writeCopies brings the copy in every target namespace in line with the source, a few at a time (fewer for a
+// large source), and returns what happened in each. What stands at each destination comes from the copy store:
+// the operator's copy, or an object that only claims to be one, which Plan tells apart by its proof. owned holds
+// the operator's copies, whose last content change a new copy inherits.
+func (r *Reconciler) writeCopies(ctx context.Context, cms *syncv1.ConfigMapSync, src client.Object, content syncer.Content,
+	namespaces []string, owned map[types.NamespacedName]client.Object) []destinationResult {
 	owner := syncer.OwnerOf(cms)
-	owned = make(map[types.NamespacedName]client.Object, len(views))
-	for _, v := range views {
-		if syncer.IsOwnedBy(v, owner) {
-			owned[client.ObjectKeyFromObject(v)] = v
-		} else {
-			unproven = append(unproven, v)
-		}
-	}
-	return owned, unproven, nil
-}
-
-// liveCopies lists every copy owned by cms straight from the API server, metadata only (a copy may hold a MiB):
-// releasing copies must not miss one the store has not seen yet, nor touch an object that only claims to be one.
-func (r *ConfigMapSyncReconciler) liveCopies(ctx context.Context, cms *syncv1.ConfigMapSync) ([]client.Object, error) {
-	list := &metav1.PartialObjectMetadataList{}
-	list.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind(string(cms.SourceKind()) + "List"))
-	owner := syncer.OwnerOf(cms)
-	if err := r.APIReader.List(ctx, list, client.MatchingLabels{
-		syncv1.OwnerUIDLabel: string(owner.UID), syncv1.ManagedByLabel: syncv1.ManagedByValue,
-	}); err != nil {
-		return nil, fmt.Errorf("listing copies: %w", err)
-	}
-	var out []client.Object
-	for i := range list.Items {
-		if v := r.Copies.View(&list.Items[i]); syncer.IsOwnedBy(v, owner) {
-			out = append(out, v)
-		}
-	}
-	return out, nil
-}
-
-// copiesToDelete returns the copies of cms to delete, without a cluster-wide list: those in the store, and, read
-// live by name (metadata only), the copy in every namespace the sync writes to that the store has not shown yet:
-// a copy written a moment ago may not have reached it. A copy the store only sees after its ConfigMapSync is gone
-// is deleted then (deleteOrphans).
-func (r *ConfigMapSyncReconciler) copiesToDelete(ctx context.Context, cms *syncv1.ConfigMapSync) ([]client.Object, error) {
-	kind := string(cms.SourceKind())
-	owned, _, err := r.ownedCopies(cms, kind)
-	if err != nil {
-		return nil, err
-	}
-	targets, err := r.resolveTargets(ctx, cms)
-	if err != nil {
-		return nil, err
-	}
 	name := cms.CopyName()
-	var unseen []types.NamespacedName
-	for _, ns := range targets.Namespaces {
-		if key := (types.NamespacedName{Namespace: ns, Name: name}); owned[key] == nil {
-			unseen = append(unseen, key)
-		}
+	kind := string(cms.SourceKind())
+	opts := syncer.PlanOptions{
+		Adopt:          cms.Spec.ConflictPolicy == syncv1.ConflictPolicyAdopt,
+		AcceptUnproven: time.Now().Before(r.AcceptUnprovenUntil),
 	}
-	found := make([]client.Object, len(unseen))
-	errs := make([]error, len(unseen))
-	owner := syncer.OwnerOf(cms)
-	r.fanOut(len(unseen), func(i int) {
-		obj := metadataOf(kind)
-		if err := r.APIReader.Get(ctx, unseen[i], obj); err != nil {
-			errs[i] = client.IgnoreNotFound(err)
-		} else if v := r.Copies.View(obj); syncer.IsOwnedBy(v, owner) {
-			found[i] = v
+	keys := r.Copies.Keys()
+	since := contentSince(owned, name, content.Hash(), time.Now())
+	results := make([]destinationResult, len(namespaces))
+	lifecycle.FanOut(writesInFlight(r.MaxParallelWrites, content.Size()), len(namespaces), func(i int) {
+		ns := namespaces[i]
+		desired := syncer.Desired(src, content, ns, name, owner, keys)
+		var existing client.Object
+		if v := r.Copies.Get(kind, types.NamespacedName{Namespace: ns, Name: name}); v != nil {
+			existing = v
+		}
+		// Stamped right before this destination's write, not at the start of a fan-out that may take a while.
+		stampContentChange(desired, existing, since, time.Now())
+		action, err := r.syncCopy(ctx, existing, desired, owner, opts)
+		results[i] = destinationResult{namespace: ns, action: action, err: err}
+		if err == nil {
+			legacy := slices.Contains(cms.Status.PendingRollouts, ns)
+			results[i].held, results[i].settling = heldCopy(existing, desired, action, kind, content.Hash(), legacy)
 		}
 	})
-	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("reading copies: %w", err)
-	}
-	out := slices.Collect(maps.Values(owned))
-	for _, obj := range found {
-		if obj != nil {
-			out = append(out, obj)
-		}
-	}
-	return out, nil
+	return results
 }
 
-// deleteOrphans deletes the copies the store holds for a ConfigMapSync this process finalized: copies written
-// while it was being deleted and seen by the store only after its cleanup. Only the UIDs this process cleaned up
-// under that name count, and only proven copies, so an object that merely carries the operator's labels and an
-// owner that does not exist is never deleted.
-func (r *ConfigMapSyncReconciler) deleteOrphans(ctx context.Context, key types.NamespacedName) error {
-	var orphans []client.Object
-	for _, uid := range r.finalized.of(key) {
-		owner := syncer.Owner{NamespacedName: key, UID: uid}
-		for _, kind := range []string{syncer.KindConfigMap, syncer.KindSecret} {
-			views, err := r.Copies.ByOwner(kind, uid)
-			if err != nil {
-				return err
-			}
-			for _, v := range views {
-				if got, ok := syncer.OwnerKey(v); ok && got == key && syncer.IsSyncCopy(v) && syncer.IsOwnedBy(v, owner) {
-					orphans = append(orphans, v)
-				}
-			}
-		}
+// stampContentChange records in desired when its content last changed (ContentChangedAnnotation), for the rollout
+// engine: now when it replaces other content in an existing copy; the existing copy's record when the content stays
+// (so an unchanged copy is not rewritten); and, for a new copy, since: a copy created where one was deleted or
+// could not be replaced (or in a namespace that joins later) holds content that changed when its siblings' did,
+// and the workloads there that predate that change are owed a restart like theirs. A ConfigMapSync whose content
+// never changed records nothing, so its first copies restart nothing.
+func stampContentChange(desired, existing client.Object, since, now time.Time) {
+	switch {
+	case existing == nil:
+		syncer.SetContentChangedAt(desired, since)
+	case existing.GetAnnotations()[syncv1.ContentHashAnnotation] != desired.GetAnnotations()[syncv1.ContentHashAnnotation]:
+		syncer.SetContentChangedAt(desired, now)
+	default:
+		syncer.SetContentChangedAt(desired, syncer.ContentChangedAt(existing))
 	}
-	errs := make([]error, len(orphans))
-	r.fanOut(len(orphans), func(i int) { errs[i] = r.deleteCopy(ctx, orphans[i]) })
-	return errors.Join(errs...)
 }
 
-// resolveTargets returns the namespaces that should hold a copy, from the listed ones and the selector, using the
-// namespace metadata cache.
-func (r *ConfigMapSyncReconciler) resolveTargets(ctx context.Context, cms *syncv1.ConfigMapSync) (syncer.Targets, error) {
-	var selector labels.Selector
-	if s := cms.Spec.Destination.NamespaceSelector; s != nil {
-		var err error
-		if selector, err = metav1.LabelSelectorAsSelector(s); err != nil {
-			return syncer.Targets{}, fmt.Errorf("spec.destination.namespaceSelector: %w", err)
+// contentSince returns when the content of hash reached the copies named name: now when some copy still holds
+// other content (this sync changes it), else the latest change recorded on those that hold it; zero when none
+// records one. Copies being deleted do not count.
+func contentSince(owned map[types.NamespacedName]client.Object, name, hash string, now time.Time) time.Time {
+	var since time.Time
+	for key, obj := range owned {
+		if key.Name != name || obj.GetDeletionTimestamp() != nil {
+			continue
+		}
+		if obj.GetAnnotations()[syncv1.ContentHashAnnotation] != hash {
+			return now
+		}
+		if t := syncer.ContentChangedAt(obj); t.After(since) {
+			since = t
 		}
 	}
-	list := &metav1.PartialObjectMetadataList{}
-	list.SetGroupVersionKind(namespaceGVK.GroupVersion().WithKind("NamespaceList"))
-	if err := r.Metadata.List(ctx, list); err != nil {
-		return syncer.Targets{}, fmt.Errorf("listing namespaces: %w", err)
-	}
-	namespaces := make(map[string]syncer.Namespace, len(list.Items))
-	for _, ns := range list.Items {
-		namespaces[ns.Name] = syncer.Namespace{Name: ns.Name, Labels: ns.Labels, Terminating: ns.DeletionTimestamp != nil}
-	}
-	rules := syncer.TargetRules{
-		Listed:   cms.Spec.Destination.Namespaces,
-		Selector: selector,
-		Exclude:  slices.Concat(cms.Spec.Destination.ExcludeNamespaces, r.ExcludedNamespaces),
-	}
-	if cms.CopyName() == cms.Spec.Source.Name {
-		rules.Source = cms.SourceNamespace() // Never write over the source itself.
-	}
-	return syncer.ResolveTargets(rules, namespaces), nil
+	return since
 }
 
-// logOutcome logs the copies a sync wrote; an unchanged resync logs nothing.
-func logOutcome(ctx context.Context, out outcome) {
-	log := logf.FromContext(ctx)
-	for _, d := range out.destinations {
-		if d.err == nil && d.action != syncer.ActionNone {
-			log.Info("Synced copy", "action", d.action, "namespace", d.namespace, "kind", out.kind)
+// heldCopy returns the copy a destination holds after syncCopy, when it is the operator's and holds the content of
+// hash: the one written (as the API server returned it), or the cached one when nothing needed writing. settling
+// reports a copy this process wrote earlier that the cache does not show yet, when restarts may be owed for it:
+// its UID is not known here, so the next look is soon (a copy whose content never changed owes nothing, and
+// waits for nothing).
+func heldCopy(existing, desired client.Object, action syncer.Action, kind, hash string, legacy bool) (held *rollout.Copy, settling bool) {
+	obj := desired
+	switch action {
+	case syncer.ActionConflict:
+		return nil, false
+	case syncer.ActionNone:
+		obj = existing
+		if existing == nil || existing.GetDeletionTimestamp() != nil || existing.GetAnnotations()[syncv1.ContentHashAnnotation] != hash {
+			obj = nil
 		}
 	}
-	if len(out.missing) > 0 {
-		log.V(1).Info("Listed destination namespaces do not exist", "namespaces", slices.Clip(out.missing))
+	if obj == nil {
+		return nil, legacy || !syncer.ContentChangedAt(desired).IsZero()
 	}
-	if len(out.excluded) > 0 {
-		log.V(1).Info("Listed destination namespaces are excluded", "namespaces", slices.Clip(out.excluded))
-	}
+	c := rollout.CopyOf(obj, kind, hash, legacy)
+	return &c, false
 }
+
+// maxBytesInFlight bounds the bytes of copies one sync writes at once. Each write holds its copy's encoded request
+// and decoded response: 16 writes of a 1 MiB CA bundle at once cost the operator some 64 MiB of transient memory
+// for no gain in speed, since the API server and etcd take that data no faster.
+const maxBytesInFlight = 8 << 20
+
+// writesInFlight is how many copies of size bytes one sync writes at once: at most limit, and no more than
+// maxBytesInFlight allows, but always one.
+func writesInFlight(limit, size int) int {
+	return max(1, min(limit, maxBytesInFlight/max(size, 1)))
+}
+
+// inParallel runs fn for 0..n-1 with at most r.MaxParallelWrites calls at a time.
+func (r *Reconciler) inParallel(n int, fn func(i int)) { lifecycle.FanOut(r.MaxParallelWrites, n, fn) }

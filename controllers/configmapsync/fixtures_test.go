@@ -1,4 +1,4 @@
-package controllers
+package configmapsync
 
 import (
 	"context"
@@ -108,7 +108,7 @@ func (f *fakeMetadata) add(name string, labels map[string]string, terminating bo
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	ns := metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
-	ns.SetGroupVersionKind(namespaceGVK)
+	ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
 	if terminating {
 		now := metav1.Now()
 		ns.DeletionTimestamp = &now
@@ -136,7 +136,7 @@ type writeFault func(verb string, obj client.Object) error
 type cmsEnv struct {
 	t      *testing.T
 	client client.WithWatch
-	r      *ConfigMapSyncReconciler
+	r      *Reconciler
 	rec    *cmsEvents
 	ns     *fakeMetadata
 
@@ -168,13 +168,13 @@ func newCMSEnv(t *testing.T, objs ...client.Object) *cmsEnv {
 		WithIndex(&syncv1.ConfigMapSync{}, destinationNamespaceIndex, destinationNamespaces).
 		WithInterceptorFuncs(e.interceptors()).
 		Build()
-	e.r = &ConfigMapSyncReconciler{
-		Client:    e.client,
-		APIReader: e.client,
-		Metadata:  e.ns,
-		Recorder:  e.rec,
-		FanOut:    4,
-		Copies:    copystore.NewDirect(e.client, testKeys),
+	e.r = &Reconciler{
+		Client:            e.client,
+		APIReader:         e.client,
+		Metadata:          e.ns,
+		Recorder:          e.rec,
+		MaxParallelWrites: 4,
+		Copies:            copystore.NewDirect(e.client, testKeys),
 	}
 	return e
 }

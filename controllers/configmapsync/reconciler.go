@@ -1,25 +1,29 @@
-// Package controllers holds one thin reconciler per kind; the sync rules themselves live in internal/syncer.
-package controllers
+// Package configmapsync owns the ConfigMapSync reconciler: reading the source (source.go), re-checking the
+// requester's rights (access.go), resolving the destinations and the operator's copies there (targets.go), writing
+// and pruning copies (copies.go), cleaning them up at deletion (delete.go), the status, events and metrics of a sync
+// (status.go) and the watches that wake it (setup.go). The shape of a reconcile (finalizer, one status patch,
+// conditions) is controllers/lifecycle's, restarts are controllers/rollout's, and the rules of what a copy must be
+// are internal/syncer's pure functions. Its exported surface is what the wiring (internal/operator) builds: the
+// Reconciler and the Writer of copies.
+package configmapsync
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"time"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
+	"github.com/configmapsync/configmapsync-operator/controllers/lifecycle"
+	"github.com/configmapsync/configmapsync-operator/controllers/rollout"
 	"github.com/configmapsync/configmapsync-operator/internal/access"
 	"github.com/configmapsync/configmapsync-operator/internal/copystore"
 	"github.com/configmapsync/configmapsync-operator/internal/metawatch"
@@ -27,8 +31,8 @@ import (
 	"github.com/configmapsync/configmapsync-operator/internal/syncer"
 )
 
-// ConfigMapSyncReconciler keeps the source of each ConfigMapSync copied into its destination namespaces.
-type ConfigMapSyncReconciler struct {
+// Reconciler keeps the source of each ConfigMapSync copied into its destination namespaces.
+type Reconciler struct {
 	client.Client
 	// APIReader reads uncached: sources (the manager's cache holds only the operator's own copies, so that its
 	// memory does not grow with every ConfigMap and Secret in the cluster) and, at deletion, the copies to clean up.
@@ -40,14 +44,14 @@ type ConfigMapSyncReconciler struct {
 	Sources  *metawatch.Watches
 	Recorder recorder.EventRecorder
 	// Writer creates and patches copies; nil writes them with Client.
-	Writer CopyWriter
+	Writer Writer
 	// Copies holds the views of the objects labelled as the operator's, their data hashed and proofs checked.
 	Copies *copystore.Store
 	// AcceptUnprovenUntil ends the upgrade window: until then, an object without a proof that claims a
 	// ConfigMapSync exactly, at one of its destinations, is taken as its copy and signed (ownership.Keys).
 	AcceptUnprovenUntil time.Time
-	// FanOut bounds how many copies one sync writes in parallel.
-	FanOut int
+	// MaxParallelWrites bounds how many copies one sync writes in parallel.
+	MaxParallelWrites int
 	// ExcludedNamespaces holds names and globs of namespaces no ConfigMapSync may write to, whatever it asks
 	// (--excluded-namespaces).
 	ExcludedNamespaces []string
@@ -55,7 +59,7 @@ type ConfigMapSyncReconciler struct {
 	// unchanged (sourceCache); 0 keeps none and reads every source at every sync.
 	SourceCacheBytes int
 	// Access re-checks at every sync the rights of the user who asked for each ConfigMapSync
-	// (configmapsync_access.go); nil checks nothing (unit tests).
+	// (access.go); nil checks nothing (unit tests).
 	Access *access.Reviewer
 
 	// written remembers this process's writes of copies until the cache has seen them.
@@ -67,7 +71,7 @@ type ConfigMapSyncReconciler struct {
 	// sourceCache keeps small sources between syncs; nil without SourceCacheBytes.
 	sourceCache *sourceCache
 	// workloads remembers what the rollout engine read of workloads' pod templates.
-	workloads workloadMemo
+	workloads rollout.Memo
 }
 
 // maxCachedSource is the largest source kept between syncs: a settings file, not a CA bundle of a MiB.
@@ -89,13 +93,15 @@ const maxCachedSource = 64 << 10
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile brings the copies of one ConfigMapSync in line with its source, or cleans them up when it is deleted.
-func (r *ConfigMapSyncReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	return reconcileObject(ctx, r.Client, req, &syncv1.ConfigMapSync{}, r)
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	return lifecycle.Reconcile(ctx, r.Client, req, &syncv1.ConfigMapSync{}, lifecycle.Steps[*syncv1.ConfigMapSync]{
+		Normal: r.reconcileNormal, Delete: r.reconcileDelete, Gone: r.gone,
+	})
 }
 
 // gone clears the metrics of a ConfigMapSync that no longer exists and deletes the copies seen only after its
 // cleanup (deleteOrphans).
-func (r *ConfigMapSyncReconciler) gone(ctx context.Context, key types.NamespacedName) error {
+func (r *Reconciler) gone(ctx context.Context, key types.NamespacedName) error {
 	metrics.SetCopies(key, "", 0)
 	metrics.SetUnproven(key, "", 0)
 	return r.deleteOrphans(ctx, key)
@@ -104,14 +110,14 @@ func (r *ConfigMapSyncReconciler) gone(ctx context.Context, key types.Namespaced
 // reconcileNormal syncs the copies when the strategy says so, restarts the workloads owed a restart, and
 // schedules the next resync. The rollout pass runs whatever the sync's outcome: a copy that could not be written
 // in one namespace never holds back the restarts owed in the others.
-func (r *ConfigMapSyncReconciler) reconcileNormal(ctx context.Context, before, cms *syncv1.ConfigMapSync) (ctrl.Result, error) {
+func (r *Reconciler) reconcileNormal(ctx context.Context, before, cms *syncv1.ConfigMapSync) (ctrl.Result, error) {
 	var out *outcome
 	var syncErr error
 	if syncDue(cms) {
 		start := time.Now()
 		o, err := r.sync(ctx, cms)
 		recordStatus(cms, o, err, time.Now())
-		emitConditionEvents(r.Recorder, before, cms, "Sync")
+		lifecycle.EmitConditionEvents(r.Recorder, before, cms, "Sync")
 		emitKeysEvent(r.Recorder, before, cms)
 		emitAdoptions(r.Recorder, cms, o)
 		r.reportUnproven(cms, o.kind, o.unproven)
@@ -120,8 +126,8 @@ func (r *ConfigMapSyncReconciler) reconcileNormal(ctx context.Context, before, c
 		out, syncErr = &o, err
 	}
 
-	wait, rolloutErr := r.rollOuts(ctx, cms, out)
-	if err := joinRolloutError(syncErr, rolloutErr); err != nil {
+	wait, rolloutErr := r.restartConsumers(ctx, cms, out)
+	if err := rollout.JoinError(syncErr, rolloutErr); err != nil {
 		return ctrl.Result{}, err
 	}
 	var result ctrl.Result
@@ -137,64 +143,46 @@ func (r *ConfigMapSyncReconciler) reconcileNormal(ctx context.Context, before, c
 	return result, nil
 }
 
-// joinRolloutError joins the errors of a sync and of its rollout pass. A failed restart is worth retrying even when
-// the sync failed for good: the sync's terminal error then joins without its terminal mark, so the reconcile is
-// retried with backoff instead of waiting for the next change.
-func joinRolloutError(syncErr, rolloutErr error) error {
-	if rolloutErr == nil {
-		return syncErr
-	}
-	if errors.Is(rolloutErr, reconcile.TerminalError(nil)) {
-		return errors.Join(syncErr, rolloutErr) // The rollout policy itself is invalid: nothing to retry.
-	}
-	if syncErr != nil && errors.Is(syncErr, reconcile.TerminalError(nil)) {
-		if inner := errors.Unwrap(syncErr); inner != nil {
-			syncErr = inner
-		}
-	}
-	return errors.Join(syncErr, rolloutErr)
-}
-
-// rollOuts restarts the workloads owed a restart for the current content of the ConfigMapSync's copies, in every
-// namespace where the copy is the operator's and up to date (see rollout.go), and records the namespaces whose
+// restartConsumers restarts the workloads owed a restart for the current content of the ConfigMapSync's copies, in every
+// namespace where the copy is the operator's and up to date (controllers/rollout), and records the namespaces whose
 // restarts wait for the debounce window in status.pendingRollouts, for information. It returns when the next
 // debounced restart is due, or a short delay while copies this process wrote are not in the cache yet.
-func (r *ConfigMapSyncReconciler) rollOuts(ctx context.Context, cms *syncv1.ConfigMapSync, out *outcome) (time.Duration, error) {
-	copies, settling, err := r.copiesToRollOut(cms, out)
+func (r *Reconciler) restartConsumers(ctx context.Context, cms *syncv1.ConfigMapSync, out *outcome) (time.Duration, error) {
+	copies, settling, err := r.upToDateCopies(cms, out)
 	if err != nil {
 		return 0, err
 	}
-	pass := r.rollouts().run(ctx, cms.EffectiveRollout(), copies, time.Now())
-	reportRolloutFailures(r.Recorder, cms, pass)
-	if len(pass.pending) > maxPendingRollouts {
-		pass.pending = pass.pending[:maxPendingRollouts]
+	pass := r.rolloutEngine().Run(ctx, cms.EffectiveRollout(), copies, time.Now())
+	rollout.ReportFailures(r.Recorder, cms, pass)
+	if len(pass.Pending) > maxPendingRollouts {
+		pass.Pending = pass.Pending[:maxPendingRollouts]
 	}
-	cms.Status.PendingRollouts = pass.pending
-	wait := pass.wait
+	cms.Status.PendingRollouts = pass.Pending
+	wait := pass.Wait
 	if settling && (wait == 0 || wait > settleDelay) {
 		wait = settleDelay
 	}
-	return wait, pass.err
+	return wait, pass.Err
 }
 
 // settleDelay is how long the rollout pass waits for the cache to show a copy this process has just written
 // before it looks again: the events of the operator's own writes wake nobody.
 const settleDelay = time.Second
 
-// rollouts returns the rollout engine with the reconciler's clients.
-func (r *ConfigMapSyncReconciler) rollouts() rollouts {
-	return rollouts{patcher: r.Client, reader: r.APIReader, metadata: r.Metadata, workloads: &r.workloads}
+// rolloutEngine returns the rollout engine with the reconciler's clients.
+func (r *Reconciler) rolloutEngine() rollout.Engine {
+	return rollout.Engine{Patcher: r.Client, Reader: r.APIReader, Metadata: r.Metadata, Workloads: &r.workloads}
 }
 
 // maxPendingRollouts bounds status.pendingRollouts.
 const maxPendingRollouts = 100
 
-// copiesToRollOut returns the copies whose consumers the rollout pass checks. When this reconcile's sync reached
+// upToDateCopies returns the copies whose consumers the rollout pass checks. When this reconcile's sync reached
 // the destinations, those are the copies it found or wrote up to date with the source; a destination whose copy
 // could not be written, or that belongs to someone else, has none. Otherwise (a Manual ConfigMapSync between
 // syncs, a sync that failed before the destinations or found no source) they are the operator's copies in the
 // cache, as they are. settling reports a copy this process wrote that the cache does not show yet.
-func (r *ConfigMapSyncReconciler) copiesToRollOut(cms *syncv1.ConfigMapSync, out *outcome) (copies []copyState, settling bool, err error) {
+func (r *Reconciler) upToDateCopies(cms *syncv1.ConfigMapSync, out *outcome) (copies []rollout.Copy, settling bool, err error) {
 	if out != nil && out.reached {
 		for _, d := range out.destinations {
 			if d.held != nil {
@@ -211,7 +199,7 @@ func (r *ConfigMapSyncReconciler) copiesToRollOut(cms *syncv1.ConfigMapSync, out
 	}
 	for key, obj := range owned {
 		if key.Name == cms.CopyName() && obj.GetDeletionTimestamp() == nil {
-			copies = append(copies, copyStateOf(obj, kind, obj.GetAnnotations()[syncv1.ContentHashAnnotation],
+			copies = append(copies, rollout.CopyOf(obj, kind, obj.GetAnnotations()[syncv1.ContentHashAnnotation],
 				slices.Contains(cms.Status.PendingRollouts, key.Namespace)))
 		}
 	}
@@ -261,7 +249,7 @@ type destinationResult struct {
 	action    syncer.Action
 	err       error
 	// held is the copy the destination holds after the sync, when it is the operator's and up to date.
-	held *copyState
+	held *rollout.Copy
 	// settling means the copy is up to date, written by this process, and not in the cache yet.
 	settling bool
 	// forbidden lists the permissions the requester lacks there; nothing was written.
@@ -272,7 +260,7 @@ type destinationResult struct {
 
 // sync reads the source and brings every destination in line with it. A missing source is not an error: copies
 // are kept (a missing source is no reason to delete data) and the source watch resumes the sync when it returns.
-func (r *ConfigMapSyncReconciler) sync(ctx context.Context, cms *syncv1.ConfigMapSync) (outcome, error) {
+func (r *Reconciler) sync(ctx context.Context, cms *syncv1.ConfigMapSync) (outcome, error) {
 	out := outcome{kind: string(cms.SourceKind())}
 	if err := checkTimings(cms); err != nil {
 		return out, err
@@ -324,102 +312,8 @@ func (r *ConfigMapSyncReconciler) sync(ctx context.Context, cms *syncv1.ConfigMa
 		return out, err
 	}
 	pruneErrs := make([]error, len(stale))
-	r.fanOut(len(stale), func(i int) { pruneErrs[i] = r.deleteCopy(ctx, stale[i]) })
+	r.inParallel(len(stale), func(i int) { pruneErrs[i] = r.deleteCopy(ctx, stale[i]) })
 	return out, out.tally(pruneErrs)
-}
-
-// writeCopies brings the copy in every target namespace in line with the source, a few at a time (fewer for a
-// large source), and returns what happened in each. What stands at each destination comes from the copy store:
-// the operator's copy, or an object that only claims to be one, which Plan tells apart by its proof. owned holds
-// the operator's copies, whose last content change a new copy inherits.
-func (r *ConfigMapSyncReconciler) writeCopies(ctx context.Context, cms *syncv1.ConfigMapSync, src client.Object, content syncer.Content,
-	namespaces []string, owned map[types.NamespacedName]client.Object) []destinationResult {
-	owner := syncer.OwnerOf(cms)
-	name := cms.CopyName()
-	kind := string(cms.SourceKind())
-	opts := syncer.PlanOptions{
-		Adopt:          cms.Spec.ConflictPolicy == syncv1.ConflictPolicyAdopt,
-		AcceptUnproven: time.Now().Before(r.AcceptUnprovenUntil),
-	}
-	keys := r.Copies.Keys()
-	since := contentSince(owned, name, content.Hash(), time.Now())
-	results := make([]destinationResult, len(namespaces))
-	fanOut(writesInFlight(r.FanOut, content.Size()), len(namespaces), func(i int) {
-		ns := namespaces[i]
-		desired := syncer.Desired(src, content, ns, name, owner, keys)
-		var existing client.Object
-		if v := r.Copies.Get(kind, types.NamespacedName{Namespace: ns, Name: name}); v != nil {
-			existing = v
-		}
-		// Stamped right before this destination's write, not at the start of a fan-out that may take a while.
-		stampContentChange(desired, existing, since, time.Now())
-		action, err := r.syncCopy(ctx, existing, desired, owner, opts)
-		results[i] = destinationResult{namespace: ns, action: action, err: err}
-		if err == nil {
-			legacy := slices.Contains(cms.Status.PendingRollouts, ns)
-			results[i].held, results[i].settling = heldCopy(existing, desired, action, kind, content.Hash(), legacy)
-		}
-	})
-	return results
-}
-
-// stampContentChange records in desired when its content last changed (ContentChangedAnnotation), for the rollout
-// engine: now when it replaces other content in an existing copy; the existing copy's record when the content stays
-// (so an unchanged copy is not rewritten); and, for a new copy, since: a copy created where one was deleted or
-// could not be replaced (or in a namespace that joins later) holds content that changed when its siblings' did,
-// and the workloads there that predate that change are owed a restart like theirs. A ConfigMapSync whose content
-// never changed records nothing, so its first copies restart nothing.
-func stampContentChange(desired, existing client.Object, since, now time.Time) {
-	switch {
-	case existing == nil:
-		syncer.SetContentChangedAt(desired, since)
-	case existing.GetAnnotations()[syncv1.ContentHashAnnotation] != desired.GetAnnotations()[syncv1.ContentHashAnnotation]:
-		syncer.SetContentChangedAt(desired, now)
-	default:
-		syncer.SetContentChangedAt(desired, syncer.ContentChangedAt(existing))
-	}
-}
-
-// contentSince returns when the content of hash reached the copies named name: now when some copy still holds
-// other content (this sync changes it), else the latest change recorded on those that hold it; zero when none
-// records one. Copies being deleted do not count.
-func contentSince(owned map[types.NamespacedName]client.Object, name, hash string, now time.Time) time.Time {
-	var since time.Time
-	for key, obj := range owned {
-		if key.Name != name || obj.GetDeletionTimestamp() != nil {
-			continue
-		}
-		if obj.GetAnnotations()[syncv1.ContentHashAnnotation] != hash {
-			return now
-		}
-		if t := syncer.ContentChangedAt(obj); t.After(since) {
-			since = t
-		}
-	}
-	return since
-}
-
-// heldCopy returns the copy a destination holds after syncCopy, when it is the operator's and holds the content of
-// hash: the one written (as the API server returned it), or the cached one when nothing needed writing. settling
-// reports a copy this process wrote earlier that the cache does not show yet, when restarts may be owed for it:
-// its UID is not known here, so the next look is soon (a copy whose content never changed owes nothing, and
-// waits for nothing).
-func heldCopy(existing, desired client.Object, action syncer.Action, kind, hash string, legacy bool) (held *copyState, settling bool) {
-	obj := desired
-	switch action {
-	case syncer.ActionConflict:
-		return nil, false
-	case syncer.ActionNone:
-		obj = existing
-		if existing == nil || existing.GetDeletionTimestamp() != nil || existing.GetAnnotations()[syncv1.ContentHashAnnotation] != hash {
-			obj = nil
-		}
-	}
-	if obj == nil {
-		return nil, legacy || !syncer.ContentChangedAt(desired).IsZero()
-	}
-	c := copyStateOf(obj, kind, hash, legacy)
-	return &c, false
 }
 
 // tally counts the copies and writes of a sync from its destinations and prunes, and returns the sync's errors,
@@ -441,78 +335,7 @@ func (out *outcome) tally(pruneErrs []error) error {
 		}
 		errs = append(errs, err)
 	}
-	return classifyAll(errs)
-}
-
-// readSource returns a source and its content: kept from an earlier sync when the source watch shows it
-// unchanged, else read live. A source whose content cannot be copied is a terminal error.
-func (r *ConfigMapSyncReconciler) readSource(ctx context.Context, key copyKey) (client.Object, syncer.Content, error) {
-	if src, content, ok := r.sourceCache.get(key); ok {
-		return src, content, nil
-	}
-	src := syncer.NewObject(key.kind)
-	if err := r.APIReader.Get(ctx, key.NamespacedName, src); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, syncer.Content{}, err
-		}
-		return nil, syncer.Content{}, fmt.Errorf("reading source %s %s: %w", key.kind, key.NamespacedName, err)
-	}
-	content, err := syncer.ContentOf(src)
-	if err != nil {
-		return nil, syncer.Content{}, reconcile.TerminalError(err)
-	}
-	r.sourceCache.put(key, src, content)
-	return src, content, nil
-}
-
-// fanOut runs fn for 0..n-1 with at most r.FanOut calls at a time.
-func (r *ConfigMapSyncReconciler) fanOut(n int, fn func(i int)) { fanOut(r.FanOut, n, fn) }
-
-// maxBytesInFlight bounds the bytes of copies one sync writes at once. Each write holds its copy's encoded request
-// and decoded response: 16 writes of a 1 MiB CA bundle at once cost the operator some 64 MiB of transient memory
-// for no gain in speed, since the API server and etcd take that data no faster.
-const maxBytesInFlight = 8 << 20
-
-// writesInFlight is how many copies of size bytes one sync writes at once: at most limit, and no more than
-// maxBytesInFlight allows, but always one.
-func writesInFlight(limit, size int) int {
-	return max(1, min(limit, maxBytesInFlight/max(size, 1)))
-}
-
-// recordSyncMetrics updates the metrics for one sync.
-func recordSyncMetrics(cms *syncv1.ConfigMapSync, out outcome, err error, took time.Duration) {
-	result := metrics.ResultSuccess
-	switch {
-	case err != nil:
-		result = metrics.ResultError
-	case meta.IsStatusConditionFalse(cms.Status.Conditions, syncv1.ReadyCondition):
-		result = metrics.ResultPartial
-	default:
-		metrics.SyncSucceeded()
-	}
-	metrics.SyncDuration.WithLabelValues(out.kind, result).Observe(took.Seconds())
-	if !out.sourceMissing && len(out.access.source) == 0 {
-		metrics.SetCopies(client.ObjectKeyFromObject(cms), out.kind, out.copies)
-	}
-	for _, d := range out.destinations {
-		switch {
-		case d.err != nil:
-			metrics.SyncErrors.WithLabelValues(errorReason(d.err)).Inc()
-		case d.action == syncer.ActionConflict:
-			metrics.SyncErrors.WithLabelValues("Conflict").Inc()
-		}
-	}
-}
-
-// errorReason maps an error to a small fixed set of metric label values.
-func errorReason(err error) string {
-	if isPermanent(err) {
-		return "Permanent"
-	}
-	if reason := apierrors.ReasonForError(err); reason != metav1.StatusReasonUnknown {
-		return string(reason)
-	}
-	return "Other"
+	return lifecycle.ClassifyAll(errs)
 }
 
 // checkTimings checks the durations of the spec, which the schema bounds only by pattern: an object that slipped

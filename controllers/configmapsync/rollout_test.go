@@ -1,11 +1,9 @@
-package controllers
+package configmapsync
 
 import (
-	"context"
 	"errors"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,10 +15,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
-	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
+	"github.com/configmapsync/configmapsync-operator/controllers/lifecycle"
+	"github.com/configmapsync/configmapsync-operator/controllers/rollout"
 	"github.com/configmapsync/configmapsync-operator/internal/syncer"
 )
 
@@ -169,8 +167,8 @@ func TestReconcile_AFailedRestartStopsNoOtherAndIsRetried(t *testing.T) {
 }
 
 func TestReconcile_ATerminalSyncFailureDoesNotStopTheRetriesOfAFailedRestart(t *testing.T) {
-	assert.True(t, isTerminalErr(joinRolloutError(forbidden(), nil)))
-	joined := joinRolloutError(forbidden(), errors.New("restarting Deployment ns-a/y: timeout"))
+	assert.True(t, isTerminalErr(rollout.JoinError(forbidden(), nil)))
+	joined := rollout.JoinError(forbidden(), errors.New("restarting Deployment ns-a/y: timeout"))
 	require.Error(t, joined)
 	assert.False(t, isTerminalErr(joined), "a failed restart is retried")
 	assert.Contains(t, joined.Error(), "forbidden")
@@ -178,79 +176,7 @@ func TestReconcile_ATerminalSyncFailureDoesNotStopTheRetriesOfAFailedRestart(t *
 }
 
 func forbidden() error {
-	return classify(apierrors.NewForbidden(configMapsGR, testSourceName, errors.New("injected")))
-}
-
-// countingEngine returns a rollout engine over a fake client holding objs, and the number of live workload reads
-// it made so far.
-func countingEngine(t *testing.T, md *fakeMetadata, objs ...client.Object) (rollouts, *atomic.Int32) {
-	t.Helper()
-	var reads atomic.Int32
-	c := fake.NewClientBuilder().WithScheme(cmsTestScheme(t)).WithObjects(objs...).WithInterceptorFuncs(interceptor.Funcs{
-		Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
-			if _, ok := obj.(*appsv1.Deployment); ok {
-				reads.Add(1)
-			}
-			return c.Get(ctx, key, obj, opts...)
-		},
-	}).Build()
-	return rollouts{patcher: c, reader: c, metadata: md, workloads: &workloadMemo{}}, &reads
-}
-
-func TestRollouts_ReadOnlyWorkloadsThatMayBeOwedAndEachOnlyOnce(t *testing.T) {
-	changed := time.Now().Add(-time.Minute).UTC().Truncate(time.Second)
-	older := envDeployment("ns-a", "older", "settings", changed.Add(-time.Hour))
-	newer := envDeployment("ns-a", "newer", "settings", changed.Add(time.Minute))
-	unrelated := envDeployment("ns-a", "unrelated", "other", changed.Add(-time.Hour))
-	md := &fakeMetadata{}
-	for _, d := range []*appsv1.Deployment{older, newer, unrelated} {
-		md.addWorkload(d)
-	}
-	engine, reads := countingEngine(t, md, older, newer, unrelated)
-	copyA := copyState{namespace: "ns-a", kind: syncer.KindConfigMap, name: "settings",
-		version: syncer.CopyVersion{Token: "t1", ChangedAt: changed}}
-	policy := syncv1.RolloutPolicy{Enabled: true, Debounce: "30s"}
-
-	pass := engine.run(t.Context(), policy, []copyState{copyA}, time.Now())
-	require.NoError(t, pass.err)
-	assert.Equal(t, 1, pass.restarted)
-	assert.Equal(t, int32(2), reads.Load(), "the workload created after the change is not read")
-
-	pass = engine.run(t.Context(), policy, []copyState{copyA}, time.Now())
-	require.NoError(t, pass.err)
-	assert.Zero(t, pass.restarted, "nothing is restarted twice for one change")
-	assert.Equal(t, int32(2), reads.Load(), "a workload read once at its generation is not read again")
-
-	empty := copyState{namespace: "ns-empty", kind: syncer.KindConfigMap, name: "settings", version: copyA.version}
-	never := copyState{namespace: "ns-a", kind: syncer.KindConfigMap, name: "settings", version: syncer.CopyVersion{Token: "t0"}}
-	engine.workloads = nil
-	pass = engine.run(t.Context(), policy, []copyState{empty, never}, time.Now())
-	require.NoError(t, pass.err)
-	assert.Zero(t, pass.restarted)
-	assert.Equal(t, int32(2), reads.Load(), "a namespace without candidates, and a copy whose content never changed, cost no read")
-}
-
-func TestRollouts_ADebouncedRestartWaitsAndIsMadeAtTheEndOfTheWindow(t *testing.T) {
-	now := time.Now().UTC().Truncate(time.Second)
-	d := envDeployment("ns-a", "app", "settings", now.Add(-time.Hour))
-	d.Annotations = map[string]string{syncv1.LastRolloutAnnotation: now.Add(-10 * time.Second).Format(time.RFC3339)}
-	md := &fakeMetadata{}
-	md.addWorkload(d)
-	engine, _ := countingEngine(t, md, d)
-	c := copyState{namespace: "ns-a", kind: syncer.KindConfigMap, name: "settings",
-		version: syncer.CopyVersion{Token: "t2", ChangedAt: now.Add(-5 * time.Second)}}
-	policy := syncv1.RolloutPolicy{Enabled: true, Debounce: "30s"}
-
-	pass := engine.run(t.Context(), policy, []copyState{c}, now)
-	require.NoError(t, pass.err)
-	assert.Zero(t, pass.restarted)
-	assert.Equal(t, 20*time.Second, pass.wait)
-	assert.Equal(t, []string{"ns-a"}, pass.pending)
-
-	pass = engine.run(t.Context(), policy, []copyState{c}, now.Add(20*time.Second))
-	require.NoError(t, pass.err)
-	assert.Equal(t, 1, pass.restarted)
-	assert.Empty(t, pass.pending)
+	return lifecycle.Classify(apierrors.NewForbidden(configMapsGR, testSourceName, errors.New("injected")))
 }
 
 func TestStampContentChange(t *testing.T) {
@@ -316,59 +242,4 @@ func TestContentSince(t *testing.T) {
 		"a copy with other content: the content changes now")
 	assert.Equal(t, at(2), contentSince(owned(cp("a", "settings", "h", at(2), false), cp("b", "settings", "old", at(3), true),
 		cp("c", "renamed", "old", time.Time{}, false)), "settings", "h", now), "copies being deleted and of another name do not count")
-}
-
-func TestManagedSecretReconcile_ARotationsRestartIsOwedUntilItIsMade(t *testing.T) {
-	ms := newManagedSecret()
-	ms.Spec.RotationInterval = "1h"
-	ms.Spec.Rollout = &syncv1.RolloutPolicy{Enabled: true, Debounce: "1s"}
-	d := envDeployment("team-a", "app", "unused", msT0.Add(-time.Hour))
-	d.Spec.Template.Spec.Containers[0].EnvFrom = []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{
-		LocalObjectReference: corev1.LocalObjectReference{Name: "db"}}}}
-	f := newMSFixture(t, ms, d)
-	f.r.Metadata.(*fakeMetadata).addWorkload(d)
-	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "db"}}
-	token := func() string {
-		got := &appsv1.Deployment{}
-		f.get(secret)
-		require.NoError(t, f.client.Get(t.Context(), client.ObjectKeyFromObject(d), got))
-		return got.Spec.Template.Annotations[syncer.RolloutAnnotation(syncer.KindSecret, "db")]
-	}
-	patches := func() (n int) {
-		for _, w := range f.writes {
-			if strings.HasPrefix(w, "patch *v1.Deployment/") {
-				n++
-			}
-		}
-		return n
-	}
-
-	_, err := f.reconcile(ms)
-	require.NoError(t, err)
-	assert.Empty(t, token(), "generating the Secret restarts nothing")
-	assert.True(t, syncer.ContentChangedAt(secret).IsZero(), "new values replace none")
-
-	f.now = msT0.Add(time.Hour)
-	f.fault = func(verb string, obj client.Object) error {
-		if _, ok := obj.(*appsv1.Deployment); ok && verb == "patch" {
-			return errors.New("injected: the patch is refused")
-		}
-		return nil
-	}
-	_, err = f.reconcile(ms)
-	require.Error(t, err, "a failed restart is retried")
-	assert.Contains(t, err.Error(), "restarting Deployment team-a/app")
-	assert.Empty(t, token())
-	assert.Equal(t, f.now, syncer.ContentChangedAt(secret), "the rotation records when the values changed")
-	assert.Contains(t, f.events.list()[len(f.events.list())-1], "Warning "+syncv1.EventReasonRolloutFailed)
-
-	f.fault = nil
-	f.now = f.now.Add(time.Minute)
-	_, err = f.reconcile(ms)
-	require.NoError(t, err)
-	assert.Equal(t, syncer.RolloutToken(secret.UID, syncer.HashOf(secret)), token(), "the retry makes the restart still owed")
-	made := patches()
-	_, err = f.reconcile(ms)
-	require.NoError(t, err)
-	assert.Equal(t, made, patches(), "and makes it once")
 }

@@ -1,16 +1,13 @@
-package controllers
+package configmapsync
 
 import (
 	"context"
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -22,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
+	"github.com/configmapsync/configmapsync-operator/controllers/lifecycle"
 	"github.com/configmapsync/configmapsync-operator/internal/syncer"
 )
 
@@ -38,7 +36,7 @@ const (
 // SetupWithManager registers the controller and its watches: ConfigMapSyncs; the objects labelled as the
 // operator's copies, through the copy store (a tampered or deleted copy is restored at once); the metadata of every ConfigMap and Secret (a changed source is
 // synced at once); and the metadata of namespaces (new namespaces matching a selector get their copy).
-func (r *ConfigMapSyncReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, o Options) error {
+func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, o lifecycle.Options) error {
 	indexer := mgr.GetFieldIndexer()
 	if err := indexer.IndexField(ctx, &syncv1.ConfigMapSync{}, watchedObjectIndex, watchedObjects); err != nil {
 		return fmt.Errorf("indexing ConfigMapSyncs by watched object: %w", err)
@@ -53,12 +51,12 @@ func (r *ConfigMapSyncReconciler) SetupWithManager(ctx context.Context, mgr ctrl
 	b := ctrl.NewControllerManagedBy(mgr).
 		For(&syncv1.ConfigMapSync{}, builder.WithPredicates(skipStatusOnlyChanges)).
 		Named("configmapsync").
-		WithOptions(controllerOptions(o))
+		WithOptions(lifecycle.ControllerOptions(o))
 	for _, kind := range []string{syncer.KindConfigMap, syncer.KindSecret} {
 		b = b.WatchesRawSource(r.Copies.Source(kind, r.copyEvents())).
-			WatchesRawSource(r.Sources.Source(resourceOf(kind), r.syncsWatching(kind)))
+			WatchesRawSource(r.Sources.Source(lifecycle.ResourceOf(kind), r.syncsWatching(kind)))
 	}
-	b = b.WatchesRawSource(source.Kind(r.Metadata, metadataOf("Namespace"),
+	b = b.WatchesRawSource(source.Kind(r.Metadata, lifecycle.MetadataOf("Namespace"),
 		handler.TypedEnqueueRequestsFromMapFunc(r.syncsIntoNamespace)))
 	return b.Complete(r)
 }
@@ -76,18 +74,6 @@ var skipStatusOnlyChanges = predicate.Funcs{
 			!maps.Equal(o.GetLabels(), n.GetLabels()) ||
 			!slices.Equal(o.GetFinalizers(), n.GetFinalizers())
 	},
-}
-
-// resourceOf returns the resource of the ConfigMap or Secret kind.
-func resourceOf(kind string) schema.GroupVersionResource {
-	return corev1.SchemeGroupVersion.WithResource(strings.ToLower(kind) + "s")
-}
-
-// metadataOf returns an empty metadata-only object of a core kind (Namespace, ConfigMap, Secret).
-func metadataOf(kind string) *metav1.PartialObjectMetadata {
-	m := &metav1.PartialObjectMetadata{}
-	m.SetGroupVersionKind(namespaceGVK.GroupVersion().WithKind(kind))
-	return m
 }
 
 func watchedObjects(obj client.Object) []string {
@@ -127,7 +113,7 @@ func ownerOfCopy(_ context.Context, obj client.Object) []reconcile.Request {
 // 5,000 destinations for each of its own writes. And the deletion of a copy whose owner is gone or being deleted
 // is the owner's own cleanup; waking it again would find the work done (or try to remove a finalizer already
 // removed, through both admission webhooks).
-func (r *ConfigMapSyncReconciler) copyEvents() handler.EventHandler {
+func (r *Reconciler) copyEvents() handler.EventHandler {
 	enqueue := handler.EnqueueRequestsFromMapFunc(ownerOfCopy)
 	return handler.Funcs{
 		CreateFunc: func(ctx context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
@@ -151,7 +137,7 @@ func (r *ConfigMapSyncReconciler) copyEvents() handler.EventHandler {
 }
 
 // ownerLeaving reports whether the cache shows the owner of a copy gone or being deleted.
-func (r *ConfigMapSyncReconciler) ownerLeaving(ctx context.Context, obj client.Object) bool {
+func (r *Reconciler) ownerLeaving(ctx context.Context, obj client.Object) bool {
 	key, ok := syncer.OwnerKey(obj)
 	if !ok {
 		return false
@@ -164,16 +150,16 @@ func (r *ConfigMapSyncReconciler) ownerLeaving(ctx context.Context, obj client.O
 }
 
 // syncsWatching maps a ConfigMap or Secret to the syncs that copy it or that it blocks.
-func (r *ConfigMapSyncReconciler) syncsWatching(kind string) handler.TypedMapFunc[*metav1.PartialObjectMetadata, reconcile.Request] {
+func (r *Reconciler) syncsWatching(kind string) handler.TypedMapFunc[*metav1.PartialObjectMetadata, reconcile.Request] {
 	return func(ctx context.Context, obj *metav1.PartialObjectMetadata) []reconcile.Request {
-		reqs := requestsFor(ctx, r.Client, &syncv1.ConfigMapSyncList{}, client.MatchingFields{watchedObjectIndex: objectKey(kind, obj.Namespace, obj.Name)})
+		reqs := lifecycle.RequestsFor(ctx, r.Client, &syncv1.ConfigMapSyncList{}, client.MatchingFields{watchedObjectIndex: objectKey(kind, obj.Namespace, obj.Name)})
 		r.sourceCache.saw(copyKey{kind: kind, NamespacedName: client.ObjectKeyFromObject(obj)}, obj.ResourceVersion, len(reqs) > 0)
 		return reqs
 	}
 }
 
 // syncsIntoNamespace maps a namespace to the syncs that list it or select namespaces by label.
-func (r *ConfigMapSyncReconciler) syncsIntoNamespace(ctx context.Context, ns *metav1.PartialObjectMetadata) []reconcile.Request {
-	return append(requestsFor(ctx, r.Client, &syncv1.ConfigMapSyncList{}, client.MatchingFields{destinationNamespaceIndex: ns.Name}),
-		requestsFor(ctx, r.Client, &syncv1.ConfigMapSyncList{}, client.MatchingFields{destinationNamespaceIndex: anyNamespace})...)
+func (r *Reconciler) syncsIntoNamespace(ctx context.Context, ns *metav1.PartialObjectMetadata) []reconcile.Request {
+	return append(lifecycle.RequestsFor(ctx, r.Client, &syncv1.ConfigMapSyncList{}, client.MatchingFields{destinationNamespaceIndex: ns.Name}),
+		lifecycle.RequestsFor(ctx, r.Client, &syncv1.ConfigMapSyncList{}, client.MatchingFields{destinationNamespaceIndex: anyNamespace})...)
 }

@@ -1,10 +1,14 @@
-package controllers
+package configmapsync
 
 import (
 	"container/list"
+	"context"
+	"fmt"
 	"sync"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/configmapsync/configmapsync-operator/internal/syncer"
 )
@@ -99,4 +103,25 @@ func (s *sourceCache) removeLocked(key copyKey) {
 		s.lru.Remove(e)
 		delete(s.entries, key)
 	}
+}
+
+// readSource returns a source and its content: kept from an earlier sync when the source watch shows it
+// unchanged, else read live. A source whose content cannot be copied is a terminal error.
+func (r *Reconciler) readSource(ctx context.Context, key copyKey) (client.Object, syncer.Content, error) {
+	if src, content, ok := r.sourceCache.get(key); ok {
+		return src, content, nil
+	}
+	src := syncer.NewObject(key.kind)
+	if err := r.APIReader.Get(ctx, key.NamespacedName, src); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, syncer.Content{}, err
+		}
+		return nil, syncer.Content{}, fmt.Errorf("reading source %s %s: %w", key.kind, key.NamespacedName, err)
+	}
+	content, err := syncer.ContentOf(src)
+	if err != nil {
+		return nil, syncer.Content{}, reconcile.TerminalError(err)
+	}
+	r.sourceCache.put(key, src, content)
+	return src, content, nil
 }

@@ -1,18 +1,24 @@
-package controllers
+package configmapsync
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
+	"github.com/configmapsync/configmapsync-operator/controllers/lifecycle"
 	"github.com/configmapsync/configmapsync-operator/internal/access"
+	"github.com/configmapsync/configmapsync-operator/internal/metrics"
 	"github.com/configmapsync/configmapsync-operator/internal/syncer"
 )
 
@@ -23,13 +29,13 @@ const maxDestinationStatuses = 50
 // Stalled conditions, and the v1beta1 summary fields syncStatus and lastSyncTime.
 func recordStatus(cms *syncv1.ConfigMapSync, out outcome, err error, now time.Time) {
 	st := &cms.Status
-	stalled := recordStalled(cms, err)
+	stalled := lifecycle.RecordStalled(cms, err)
 	if request := cms.Annotations[syncv1.SyncNowAnnotation]; request != "" && (err == nil || stalled != "") {
 		st.LastHandledSyncRequest = request
 	}
 
 	if out.sourceMissing {
-		setCondition(cms, syncv1.ReadyCondition, metav1.ConditionFalse, syncv1.ReasonSourceNotFound,
+		lifecycle.SetCondition(cms, syncv1.ReadyCondition, metav1.ConditionFalse, syncv1.ReasonSourceNotFound,
 			fmt.Sprintf("%s %s/%s does not exist; existing copies are kept and synced when it returns",
 				cms.SourceKind(), cms.SourceNamespace(), cms.Spec.Source.Name))
 		st.SyncStatus = syncv1.SyncStatusSourceNotFound
@@ -49,22 +55,22 @@ func recordStatus(cms *syncv1.ConfigMapSync, out outcome, err error, now time.Ti
 	total := len(out.destinations)
 	switch {
 	case stalled != "":
-		setCondition(cms, syncv1.ReadyCondition, metav1.ConditionFalse, stalled,
+		lifecycle.SetCondition(cms, syncv1.ReadyCondition, metav1.ConditionFalse, stalled,
 			fmt.Sprintf("%d of %d destinations are synced; see the Stalled condition", synced, total))
 		st.SyncStatus = syncv1.SyncStatusFailed
 	case err != nil && total == 0:
-		setCondition(cms, syncv1.ReadyCondition, metav1.ConditionFalse, syncv1.ReasonSyncFailed,
+		lifecycle.SetCondition(cms, syncv1.ReadyCondition, metav1.ConditionFalse, syncv1.ReasonSyncFailed,
 			"The sync failed before reaching the destinations; retrying with backoff: "+err.Error())
 		st.SyncStatus = syncv1.SyncStatusFailed
 	case err != nil:
-		setCondition(cms, syncv1.ReadyCondition, metav1.ConditionFalse, syncv1.ReasonSyncFailed,
+		lifecycle.SetCondition(cms, syncv1.ReadyCondition, metav1.ConditionFalse, syncv1.ReasonSyncFailed,
 			fmt.Sprintf("%d of %d destinations failed to sync; retrying with backoff", failed, total))
 		st.SyncStatus = syncv1.SyncStatusFailed
 		if synced > 0 {
 			st.SyncStatus = syncv1.SyncStatusPartiallySynced
 		}
 	case forbidden > 0:
-		setCondition(cms, syncv1.ReadyCondition, metav1.ConditionFalse, syncv1.ReasonAccessRevoked,
+		lifecycle.SetCondition(cms, syncv1.ReadyCondition, metav1.ConditionFalse, syncv1.ReasonAccessRevoked,
 			fmt.Sprintf("%d of %d destinations are synced; the requester %q may no longer write in %d (or delete the copies no longer wanted there), "+
 				"where nothing is written and the copies are kept: see status.destinations for the missing permissions",
 				synced, total, out.access.user, forbidden))
@@ -73,7 +79,7 @@ func recordStatus(cms *syncv1.ConfigMapSync, out outcome, err error, now time.Ti
 			st.SyncStatus = syncv1.SyncStatusPartiallySynced
 		}
 	case conflicts > 0:
-		setCondition(cms, syncv1.ReadyCondition, metav1.ConditionFalse, syncv1.ReasonConflict,
+		lifecycle.SetCondition(cms, syncv1.ReadyCondition, metav1.ConditionFalse, syncv1.ReasonConflict,
 			fmt.Sprintf("%d of %d destinations hold an object of the same name that this ConfigMapSync does not own; it was left unchanged and is synced once it is gone",
 				conflicts, total))
 		st.SyncStatus = syncv1.SyncStatusConflict
@@ -85,7 +91,7 @@ func recordStatus(cms *syncv1.ConfigMapSync, out outcome, err error, now time.Ti
 		if n := len(out.excluded); n > 0 {
 			msg += fmt.Sprintf("; %d listed namespaces are excluded", n)
 		}
-		setCondition(cms, syncv1.ReadyCondition, metav1.ConditionTrue, syncv1.ReasonSynced, msg)
+		lifecycle.SetCondition(cms, syncv1.ReadyCondition, metav1.ConditionTrue, syncv1.ReasonSynced, msg)
 		st.SyncStatus = syncv1.SyncStatusSynced
 		// lastSyncTime moves when copies were written or first found in sync, not on every unchanged resync:
 		// a resync that changes nothing writes nothing, status included.
@@ -116,10 +122,10 @@ func destinationStatuses(out outcome) (list []syncv1.DestinationStatus, synced, 
 		s := syncv1.DestinationStatus{Namespace: d.namespace, State: syncv1.DestinationSynced}
 		switch {
 		case d.forbidden != nil:
-			s.State, s.Message = syncv1.DestinationForbidden, truncate(forbiddenMessage(out.access.user, d), maxMessage)
+			s.State, s.Message = syncv1.DestinationForbidden, lifecycle.Truncate(forbiddenMessage(out.access.user, d), lifecycle.MaxMessage)
 			forbidden++
 		case d.err != nil:
-			s.State, s.Message = syncv1.DestinationFailed, truncate(d.err.Error(), maxMessage)
+			s.State, s.Message = syncv1.DestinationFailed, lifecycle.Truncate(d.err.Error(), lifecycle.MaxMessage)
 			failed++
 		case d.action == syncer.ActionConflict:
 			s.State, s.Message = syncv1.DestinationConflict, "an object of this name exists and is not managed by this ConfigMapSync"
@@ -159,8 +165,8 @@ func recordSourceRevoked(cms *syncv1.ConfigMapSync, check accessCheck) {
 	msg := fmt.Sprintf("The requester %q may no longer read the source (missing: %s); nothing is read or copied and the copies are kept. "+
 		"Syncing resumes at the first sync after the right is granted again, or after someone who has it changes the source",
 		check.user, access.DescribeAll(check.source))
-	setCondition(cms, syncv1.StalledCondition, metav1.ConditionTrue, syncv1.ReasonAccessRevoked, msg)
-	setCondition(cms, syncv1.ReadyCondition, metav1.ConditionFalse, syncv1.ReasonAccessRevoked, msg)
+	lifecycle.SetCondition(cms, syncv1.StalledCondition, metav1.ConditionTrue, syncv1.ReasonAccessRevoked, msg)
+	lifecycle.SetCondition(cms, syncv1.ReadyCondition, metav1.ConditionFalse, syncv1.ReasonAccessRevoked, msg)
 	cms.Status.SyncStatus = syncv1.SyncStatusFailed
 }
 
@@ -170,7 +176,7 @@ func noteUnchecked(cms *syncv1.ConfigMapSync, check accessCheck) {
 	if check.unchecked == "" || ready == nil {
 		return
 	}
-	setCondition(cms, syncv1.ReadyCondition, ready.Status, ready.Reason, ready.Message+"; "+check.unchecked)
+	lifecycle.SetCondition(cms, syncv1.ReadyCondition, ready.Status, ready.Reason, ready.Message+"; "+check.unchecked)
 }
 
 // recordKeys sets the KeysMatched condition from what selecting spec.source.keys found: only where keys are
@@ -178,10 +184,10 @@ func noteUnchecked(cms *syncv1.ConfigMapSync, check accessCheck) {
 func recordKeys(cms *syncv1.ConfigMapSync, report *syncer.KeyReport) {
 	switch {
 	case len(cms.Spec.Source.Keys) == 0:
-		removeCondition(cms, syncv1.KeysMatchedCondition)
+		lifecycle.RemoveCondition(cms, syncv1.KeysMatchedCondition)
 	case report == nil:
 	case report.Empty():
-		setCondition(cms, syncv1.KeysMatchedCondition, metav1.ConditionTrue, syncv1.ReasonKeysFound,
+		lifecycle.SetCondition(cms, syncv1.KeysMatchedCondition, metav1.ConditionTrue, syncv1.ReasonKeysFound,
 			"Every entry of spec.source.keys matches a key of the source")
 	default:
 		problems := make([]string, 0, len(report.Unmatched)+len(report.Collisions))
@@ -189,7 +195,7 @@ func recordKeys(cms *syncv1.ConfigMapSync, report *syncer.KeyReport) {
 			problems = append(problems, fmt.Sprintf("spec.source.keys[%d] (%s) matches no key of the source", i, cms.Spec.Source.Keys[i].Key))
 		}
 		problems = append(problems, report.Collisions...)
-		setCondition(cms, syncv1.KeysMatchedCondition, metav1.ConditionFalse, syncv1.ReasonKeysNotFound,
+		lifecycle.SetCondition(cms, syncv1.KeysMatchedCondition, metav1.ConditionFalse, syncv1.ReasonKeysNotFound,
 			strings.Join(problems, "; ")+"; the copies hold the keys that matched")
 	}
 }
@@ -219,4 +225,56 @@ func emitAdoptions(rec recorder.EventRecorder, cms *syncv1.ConfigMapSync, out ou
 	}
 	rec.Eventf(cms, nil, corev1.EventTypeNormal, "Adopted", "Sync",
 		"Adopted the existing %s %s in %d namespaces (%s) under conflictPolicy Adopt", out.kind, cms.CopyName(), len(adopted), names)
+}
+
+// logOutcome logs the copies a sync wrote; an unchanged resync logs nothing.
+func logOutcome(ctx context.Context, out outcome) {
+	log := logf.FromContext(ctx)
+	for _, d := range out.destinations {
+		if d.err == nil && d.action != syncer.ActionNone {
+			log.Info("Synced copy", "action", d.action, "namespace", d.namespace, "kind", out.kind)
+		}
+	}
+	if len(out.missing) > 0 {
+		log.V(1).Info("Listed destination namespaces do not exist", "namespaces", slices.Clip(out.missing))
+	}
+	if len(out.excluded) > 0 {
+		log.V(1).Info("Listed destination namespaces are excluded", "namespaces", slices.Clip(out.excluded))
+	}
+}
+
+// recordSyncMetrics updates the metrics for one sync.
+func recordSyncMetrics(cms *syncv1.ConfigMapSync, out outcome, err error, took time.Duration) {
+	result := metrics.ResultSuccess
+	switch {
+	case err != nil:
+		result = metrics.ResultError
+	case meta.IsStatusConditionFalse(cms.Status.Conditions, syncv1.ReadyCondition):
+		result = metrics.ResultPartial
+	default:
+		metrics.SyncSucceeded()
+	}
+	metrics.SyncDuration.WithLabelValues(out.kind, result).Observe(took.Seconds())
+	if !out.sourceMissing && len(out.access.source) == 0 {
+		metrics.SetCopies(client.ObjectKeyFromObject(cms), out.kind, out.copies)
+	}
+	for _, d := range out.destinations {
+		switch {
+		case d.err != nil:
+			metrics.SyncErrors.WithLabelValues(errorReason(d.err)).Inc()
+		case d.action == syncer.ActionConflict:
+			metrics.SyncErrors.WithLabelValues("Conflict").Inc()
+		}
+	}
+}
+
+// errorReason maps an error to a small fixed set of metric label values.
+func errorReason(err error) string {
+	if lifecycle.IsPermanent(err) {
+		return "Permanent"
+	}
+	if reason := apierrors.ReasonForError(err); reason != metav1.StatusReasonUnknown {
+		return string(reason)
+	}
+	return "Other"
 }

@@ -1,4 +1,4 @@
-package controllers
+package configmapsync
 
 import (
 	"errors"
@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
+	"github.com/configmapsync/configmapsync-operator/controllers/lifecycle"
 	"github.com/configmapsync/configmapsync-operator/internal/syncer"
 )
 
@@ -95,9 +96,9 @@ func TestRecordStatus_TruncatesLongMessages(t *testing.T) {
 	out := outcome{destinations: []destinationResult{{namespace: "ns-a", err: errors.New(string(long))}}}
 	cms := newTestCMS()
 	recordStatus(cms, out, reconcile.TerminalError(errors.New(string(long))), time.Now())
-	assert.LessOrEqual(t, len(cms.Status.Destinations[0].Message), maxMessage)
+	assert.LessOrEqual(t, len(cms.Status.Destinations[0].Message), lifecycle.MaxMessage)
 	for _, c := range cms.Status.Conditions {
-		assert.LessOrEqual(t, len(c.Message), maxMessage, c.Type)
+		assert.LessOrEqual(t, len(c.Message), lifecycle.MaxMessage, c.Type)
 	}
 }
 

@@ -1,4 +1,4 @@
-package controllers
+package configmapsync
 
 import (
 	"fmt"
@@ -46,7 +46,7 @@ func (u *unprovenReports) changed(uid types.UID, found string) bool {
 // reportUnproven counts the objects that carry the ownership labels of cms without a valid proof, and records a
 // Warning event naming them when they change: someone labelled an object as a copy (a forgery, or a copy whose
 // proof was lost with the key). They are left alone: never written, pruned, released or deleted.
-func (r *ConfigMapSyncReconciler) reportUnproven(cms *syncv1.ConfigMapSync, kind string, unproven []client.Object) {
+func (r *Reconciler) reportUnproven(cms *syncv1.ConfigMapSync, kind string, unproven []client.Object) {
 	metrics.SetUnproven(client.ObjectKeyFromObject(cms), kind, len(unproven))
 	names := make([]string, 0, len(unproven))
 	for _, obj := range unproven {

@@ -1,15 +1,12 @@
-package controllers
+package configmapsync
 
 import (
-	"errors"
-	"fmt"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/workqueue"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -128,18 +125,6 @@ func TestSyncDue(t *testing.T) {
 			assert.Equal(t, tt.want, syncDue(cms))
 		})
 	}
-}
-
-func TestClassify(t *testing.T) {
-	assert.NoError(t, classify(nil))
-	plain := errors.New("plain")
-	assert.False(t, isTerminalErr(classify(plain)))
-	forbidden := fmt.Errorf("create: %w", apierrors.NewForbidden(configMapsGR, "x", errors.New("no")))
-	assert.True(t, isTerminalErr(classify(forbidden)), "wrapped Forbidden")
-	assert.True(t, isTerminalErr(classify(errors.Join(nil, forbidden))), "joined Forbidden")
-	assert.False(t, isTerminalErr(classify(fmt.Errorf("create: %w", terminatingNamespaceForbidden("ns")))))
-	assert.False(t, isTerminalErr(classify(apierrors.NewConflict(configMapsGR, "x", errors.New("rv")))))
-	assert.False(t, isTerminalErr(classify(apierrors.NewNotFound(configMapsGR, "x"))))
 }
 
 // TestSkipStatusOnlyChanges: the echo of the operator's status patch wakes nobody; every change a sync acts on does.

@@ -1,4 +1,4 @@
-package controllers
+package configmapsync
 
 import (
 	"sync"
@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
+	"github.com/configmapsync/configmapsync-operator/controllers/lifecycle"
 )
 
 // writtenCopies remembers, for the copies this process wrote, the resourceVersion and content hash of its last
@@ -32,7 +33,7 @@ type writtenCopy struct {
 }
 
 func keyOf(obj client.Object) copyKey {
-	return copyKey{kind: kindName(obj), NamespacedName: client.ObjectKeyFromObject(obj)}
+	return copyKey{kind: lifecycle.KindName(obj), NamespacedName: client.ObjectKeyFromObject(obj)}
 }
 
 // record remembers a copy just written (obj as the API server returned it).

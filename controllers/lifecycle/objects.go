@@ -1,23 +1,21 @@
-package controllers
+package lifecycle
 
 import (
 	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/configmapsync/configmapsync-operator/internal/syncer"
 )
 
-var (
-	namespaceGVK = corev1.SchemeGroupVersion.WithKind("Namespace")
-)
-
-// kindName returns "ConfigMap" or "Secret" for a copy.
-func kindName(obj client.Object) string {
+// KindName returns "ConfigMap" or "Secret" for a copy.
+func KindName(obj client.Object) string {
 	switch o := obj.(type) {
 	case *corev1.Secret:
 		return syncer.KindSecret
@@ -32,8 +30,8 @@ func kindName(obj client.Object) string {
 }
 
 // describe names an object for errors and logs: kind, namespace and name, never data.
-func describe(obj client.Object) string {
-	return fmt.Sprintf("%s %s/%s", kindName(obj), obj.GetNamespace(), obj.GetName())
+func Describe(obj client.Object) string {
+	return fmt.Sprintf("%s %s/%s", KindName(obj), obj.GetNamespace(), obj.GetName())
 }
 
 // metaEach calls fn for every item of a typed list.
@@ -51,7 +49,19 @@ func asMetadata(obj client.Object) client.Object {
 	if !ok {
 		return obj
 	}
-	m := metadataOf(v.Kind())
+	m := MetadataOf(v.Kind())
 	m.Namespace, m.Name, m.UID, m.ResourceVersion = v.GetNamespace(), v.GetName(), v.GetUID(), v.GetResourceVersion()
+	return m
+}
+
+// ResourceOf returns the resource of the ConfigMap or Secret kind.
+func ResourceOf(kind string) schema.GroupVersionResource {
+	return corev1.SchemeGroupVersion.WithResource(strings.ToLower(kind) + "s")
+}
+
+// MetadataOf returns an empty metadata-only object of a core kind (Namespace, ConfigMap, Secret).
+func MetadataOf(kind string) *metav1.PartialObjectMetadata {
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind(kind))
 	return m
 }

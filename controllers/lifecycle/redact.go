@@ -1,4 +1,4 @@
-package controllers
+package lifecycle
 
 import (
 	"errors"
@@ -28,7 +28,7 @@ func isSecret(obj client.Object) bool {
 	if _, ok := obj.(*corev1.Secret); ok {
 		return true
 	}
-	return obj.GetObjectKind().GroupVersionKind().Kind == syncer.KindSecret || kindName(obj) == syncer.KindSecret
+	return obj.GetObjectKind().GroupVersionKind().Kind == syncer.KindSecret || KindName(obj) == syncer.KindSecret
 }
 
 // redactSecretError removes from an API error about a Secret whatever could quote its values, and keeps its

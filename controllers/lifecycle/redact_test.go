@@ -1,4 +1,4 @@
-package controllers
+package lifecycle
 
 import (
 	"errors"
@@ -41,24 +41,24 @@ func TestRedacted_LeavesNoQuotedValueAndKeepsTheClassification(t *testing.T) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			red := described(syncer.ActionUpdate, secret, c.err)
+			red := Described(syncer.ActionUpdate, secret, c.err)
 			assert.NotContains(t, red.Error(), quoted)
 			assert.Contains(t, red.Error(), "Update Secret team-b/db")
 			assert.Contains(t, red.Error(), c.keeps)
-			assert.Equal(t, isPermanent(c.err), isPermanent(red), "the classification is the same")
-			assert.Equal(t, c.permanent, isPermanent(red))
+			assert.Equal(t, IsPermanent(c.err), IsPermanent(red), "the classification is the same")
+			assert.Equal(t, c.permanent, IsPermanent(red))
 			assert.Equal(t, apierrors.ReasonForError(c.err), apierrors.ReasonForError(red))
 		})
 	}
 
 	// Answers built from names only are kept whole; other objects' errors too.
 	rbac := apierrors.NewForbidden(secretsGR, "db", errors.New(`User "system:serviceaccount:x:y" cannot update resource "secrets"`))
-	assert.Same(t, rbac, errors.Unwrap(described(syncer.ActionUpdate, secret, rbac)))
+	assert.Same(t, rbac, errors.Unwrap(Described(syncer.ActionUpdate, secret, rbac)))
 	terminating := terminatingNamespaceForbidden("team-b")
-	assert.False(t, isPermanent(described(syncer.ActionCreate, secret, terminating)))
+	assert.False(t, IsPermanent(Described(syncer.ActionCreate, secret, terminating)))
 	cmInvalid := apierrors.NewInvalid(schema.GroupKind{Kind: "ConfigMap"}, "db", field.ErrorList{field.Invalid(field.NewPath("data"), "x", "not "+quoted)})
 	cm := &corev1.ConfigMap{}
-	assert.Contains(t, described(syncer.ActionUpdate, cm, cmInvalid).Error(), quoted, "a ConfigMap's data is no secret; its errors say it all")
+	assert.Contains(t, Described(syncer.ActionUpdate, cm, cmInvalid).Error(), quoted, "a ConfigMap's data is no secret; its errors say it all")
 	view := &metav1.PartialObjectMetadata{TypeMeta: metav1.TypeMeta{Kind: "Secret"}}
-	assert.NotContains(t, described("Delete", view, webhookDenial).Error(), quoted, "metadata-only views of Secrets too")
+	assert.NotContains(t, Described("Delete", view, webhookDenial).Error(), quoted, "metadata-only views of Secrets too")
 }

@@ -1,4 +1,8 @@
-package controllers
+// Package managedsecret owns the ManagedSecret reconciler: its Secret planned from a live read
+// (internal/secretplan), written, rotated and cleaned up, and the status, events and metrics of each reconcile
+// (status.go). The shape of a reconcile is controllers/lifecycle's and restarts after a rotation are
+// controllers/rollout's. Its exported surface is the Reconciler the wiring (internal/operator) builds.
+package managedsecret
 
 import (
 	"context"
@@ -19,6 +23,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
+	"github.com/configmapsync/configmapsync-operator/controllers/lifecycle"
+	"github.com/configmapsync/configmapsync-operator/controllers/rollout"
 	"github.com/configmapsync/configmapsync-operator/internal/copystore"
 	"github.com/configmapsync/configmapsync-operator/internal/metawatch"
 	"github.com/configmapsync/configmapsync-operator/internal/metrics"
@@ -26,10 +32,10 @@ import (
 	"github.com/configmapsync/configmapsync-operator/internal/syncer"
 )
 
-// ManagedSecretReconciler generates the Secret of each ManagedSecret and rotates its generated keys. The Secret is
+// Reconciler generates the Secret of each ManagedSecret and rotates its generated keys. The Secret is
 // the record of its own rotations (annotations next to the values), so a rotation and its bookkeeping are one
 // write; status mirrors that record. No value, or anything derived from one, leaves the Secret.
-type ManagedSecretReconciler struct {
+type Reconciler struct {
 	client.Client
 	// APIReader reads uncached: the live Secret before every write (the cache may not have seen the operator's
 	// last write yet), a Secret in the way (the manager's cache only holds the operator's own Secrets) and, at
@@ -51,7 +57,7 @@ type ManagedSecretReconciler struct {
 	Now func() time.Time
 
 	// workloads remembers what the rollout engine read of workloads' pod templates.
-	workloads workloadMemo
+	workloads rollout.Memo
 }
 
 // RBAC, least privilege; each rule says why:
@@ -80,7 +86,7 @@ const minWakeDelay = time.Second
 // SetupWithManager registers the controller and its watches: ManagedSecrets; the Secrets they generated (a Secret
 // edited or deleted by hand is repaired at once); and the metadata of every Secret, mapped by name to the
 // ManagedSecrets that want that name (a Secret in the way that is deleted lets the generated one be created).
-func (r *ManagedSecretReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, o Options) error {
+func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager, o lifecycle.Options) error {
 	if err := mgr.GetFieldIndexer().IndexField(ctx, &syncv1.ManagedSecret{}, managedSecretNameIndex,
 		func(obj client.Object) []string { return []string{obj.(*syncv1.ManagedSecret).SecretName()} }); err != nil {
 		return fmt.Errorf("indexing ManagedSecrets by Secret name: %w", err)
@@ -88,9 +94,9 @@ func (r *ManagedSecretReconciler) SetupWithManager(ctx context.Context, mgr ctrl
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&syncv1.ManagedSecret{}).
 		Named("managedsecret").
-		WithOptions(controllerOptions(o)).
+		WithOptions(lifecycle.ControllerOptions(o)).
 		WatchesRawSource(r.Copies.Source(syncer.KindSecret, handler.EnqueueRequestsFromMapFunc(managedSecretOf))).
-		WatchesRawSource(r.Sources.Source(resourceOf(syncer.KindSecret), r.managedSecretsNamed)).
+		WatchesRawSource(r.Sources.Source(lifecycle.ResourceOf(syncer.KindSecret), r.managedSecretsNamed)).
 		Complete(r)
 }
 
@@ -108,34 +114,36 @@ func managedSecretOf(_ context.Context, obj client.Object) []reconcile.Request {
 }
 
 // managedSecretsNamed maps any Secret to the ManagedSecrets of its namespace that generate a Secret of its name.
-func (r *ManagedSecretReconciler) managedSecretsNamed(ctx context.Context, obj *metav1.PartialObjectMetadata) []reconcile.Request {
-	return requestsFor(ctx, r.Client, &syncv1.ManagedSecretList{}, client.InNamespace(obj.Namespace),
+func (r *Reconciler) managedSecretsNamed(ctx context.Context, obj *metav1.PartialObjectMetadata) []reconcile.Request {
+	return lifecycle.RequestsFor(ctx, r.Client, &syncv1.ManagedSecretList{}, client.InNamespace(obj.Namespace),
 		client.MatchingFields{managedSecretNameIndex: obj.Name})
 }
 
 // Reconcile brings the Secret of one ManagedSecret in line with its spec and rotation schedule, or cleans it up
 // when the ManagedSecret is deleted.
-func (r *ManagedSecretReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	return reconcileObject(ctx, r.Client, req, &syncv1.ManagedSecret{}, r)
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	return lifecycle.Reconcile(ctx, r.Client, req, &syncv1.ManagedSecret{}, lifecycle.Steps[*syncv1.ManagedSecret]{
+		Normal: r.reconcileNormal, Delete: r.reconcileDelete, Gone: r.gone,
+	})
 }
 
 // gone does nothing: a ManagedSecret is gone only after its cleanup, which cleared its metrics.
-func (r *ManagedSecretReconciler) gone(context.Context, types.NamespacedName) error { return nil }
+func (r *Reconciler) gone(context.Context, types.NamespacedName) error { return nil }
 
 // reconcileNormal writes the Secret when it differs from the plan, and schedules the next wake-up: the next
 // rotation or the expiry of the ".previous" keys, whichever comes first.
-func (r *ManagedSecretReconciler) reconcileNormal(ctx context.Context, before, ms *syncv1.ManagedSecret) (ctrl.Result, error) {
+func (r *Reconciler) reconcileNormal(ctx context.Context, before, ms *syncv1.ManagedSecret) (ctrl.Result, error) {
 	out, err := r.apply(ctx, ms)
 	if out.stale && err == nil {
 		logf.FromContext(ctx).V(1).Info("The Secret changed while it was written; planning again", "secret", ms.SecretName())
 		return ctrl.Result{RequeueAfter: staleRetryDelay}, nil
 	}
-	recordManagedSecretStatus(ms, out, err)
-	recordManagedSecretMetrics(ms, out, err)
-	r.emitManagedSecretEvents(before, ms, out)
-	logManagedSecretOutcome(ctx, ms, out)
-	wait, rolloutErr := r.rollOut(ctx, ms, out)
-	if err := joinRolloutError(err, rolloutErr); err != nil {
+	recordStatus(ms, out, err)
+	recordMetrics(ms, out, err)
+	r.emitEvents(before, ms, out)
+	logOutcome(ctx, ms, out)
+	wait, rolloutErr := r.restartConsumers(ctx, ms, out)
+	if err := rollout.JoinError(err, rolloutErr); err != nil {
 		return ctrl.Result{}, err
 	}
 	var next time.Duration
@@ -148,21 +156,21 @@ func (r *ManagedSecretReconciler) reconcileNormal(ctx context.Context, before, m
 	return ctrl.Result{RequeueAfter: next}, nil
 }
 
-// rollOut restarts the workloads of the namespace that read the Secret and are owed a restart for the values it
-// holds now (see rollout.go): at every reconcile in which the Secret is the operator's and up to date, so a restart
+// restartConsumers restarts the workloads of the namespace that read the Secret and are owed a restart for the values it
+// holds now (controllers/rollout): at every reconcile in which the Secret is the operator's and up to date, so a restart
 // that failed, was debounced or was due when the operator stopped is made by a later one. status.pendingRollout
 // says whether one waits for the debounce window. It returns when that restart is due.
-func (r *ManagedSecretReconciler) rollOut(ctx context.Context, ms *syncv1.ManagedSecret, out secretOutcome) (time.Duration, error) {
+func (r *Reconciler) restartConsumers(ctx context.Context, ms *syncv1.ManagedSecret, out secretOutcome) (time.Duration, error) {
 	if out.plan == nil {
 		return 0, nil
 	}
 	secret := out.plan.Desired
-	held := copyStateOf(secret, syncer.KindSecret, syncer.HashOf(secret), ms.Status.PendingRollout)
-	engine := rollouts{patcher: r.Client, reader: r.APIReader, metadata: r.Metadata, workloads: &r.workloads}
-	pass := engine.run(ctx, ms.EffectiveRollout(), []copyState{held}, r.now())
-	reportRolloutFailures(r.Recorder, ms, pass)
-	ms.Status.PendingRollout = len(pass.pending) > 0
-	return pass.wait, pass.err
+	held := rollout.CopyOf(secret, syncer.KindSecret, syncer.HashOf(secret), ms.Status.PendingRollout)
+	engine := rollout.Engine{Patcher: r.Client, Reader: r.APIReader, Metadata: r.Metadata, Workloads: &r.workloads}
+	pass := engine.Run(ctx, ms.EffectiveRollout(), []rollout.Copy{held}, r.now())
+	rollout.ReportFailures(r.Recorder, ms, pass)
+	ms.Status.PendingRollout = len(pass.Pending) > 0
+	return pass.Wait, pass.Err
 }
 
 // secretOutcome is what one reconcile found and did.
@@ -180,7 +188,7 @@ type secretOutcome struct {
 // apply plans the Secret from a live read and writes it when the plan says so. Planning against the live Secret
 // means a rotation is never repeated because a cache had not seen it yet, and an object of someone else's is found
 // before anything is written; no cache holds the values of Secrets.
-func (r *ManagedSecretReconciler) apply(ctx context.Context, ms *syncv1.ManagedSecret) (secretOutcome, error) {
+func (r *Reconciler) apply(ctx context.Context, ms *syncv1.ManagedSecret) (secretOutcome, error) {
 	now := r.now()
 	out, err := r.decide(ctx, r.APIReader, ms, now)
 	if err != nil || out.conflict || out.action == syncer.ActionNone {
@@ -201,14 +209,14 @@ func (r *ManagedSecretReconciler) apply(ctx context.Context, ms *syncv1.ManagedS
 		return secretOutcome{stale: true}, nil
 	}
 	if err != nil {
-		return secretOutcome{}, classify(described(plan.Action, plan.Desired, err)) // described redacts it
+		return secretOutcome{}, lifecycle.Classify(lifecycle.Described(plan.Action, plan.Desired, err)) // described redacts it
 	}
 	return out, nil
 }
 
 // decide reads the Secret through reader and plans it. A Secret of someone else's is a conflict, never planned.
 // The outcome's action is the write the plan needs.
-func (r *ManagedSecretReconciler) decide(ctx context.Context, reader client.Reader, ms *syncv1.ManagedSecret, now time.Time) (secretOutcome, error) {
+func (r *Reconciler) decide(ctx context.Context, reader client.Reader, ms *syncv1.ManagedSecret, now time.Time) (secretOutcome, error) {
 	key := types.NamespacedName{Namespace: ms.Namespace, Name: ms.SecretName()}
 	existing := &corev1.Secret{}
 	if err := reader.Get(ctx, key, existing); err != nil {
@@ -230,11 +238,11 @@ func (r *ManagedSecretReconciler) decide(ctx context.Context, reader client.Read
 }
 
 // owns reports whether the Secret seen as v is owner's: proven, or, in the upgrade window, claiming owner exactly.
-func (r *ManagedSecretReconciler) owns(v *syncer.View, owner syncer.Owner, now time.Time) bool {
+func (r *Reconciler) owns(v *syncer.View, owner syncer.Owner, now time.Time) bool {
 	return syncer.IsOwnedBy(v, owner) || (now.Before(r.AcceptUnprovenUntil) && syncer.ClaimsExactly(v, owner))
 }
 
-func (r *ManagedSecretReconciler) now() time.Time {
+func (r *Reconciler) now() time.Time {
 	if r.Now != nil {
 		return r.Now()
 	}
@@ -244,7 +252,7 @@ func (r *ManagedSecretReconciler) now() time.Time {
 // reconcileDelete deletes or releases the Secret of a ManagedSecret being deleted, following its deletionPolicy,
 // and then removes the finalizer. The Secret is found by its owner label on the API server, so cleanup is
 // idempotent and survives a restart; a Secret of someone else's is never touched.
-func (r *ManagedSecretReconciler) reconcileDelete(ctx context.Context, before, ms *syncv1.ManagedSecret) error {
+func (r *Reconciler) reconcileDelete(ctx context.Context, before, ms *syncv1.ManagedSecret) error {
 	if !controllerutil.ContainsFinalizer(ms, syncv1.Finalizer) {
 		return nil
 	}
@@ -253,26 +261,26 @@ func (r *ManagedSecretReconciler) reconcileDelete(ctx context.Context, before, m
 		client.MatchingLabels{syncv1.ManagedByLabel: syncv1.ManagedByValue, syncv1.OwnerUIDLabel: string(ms.UID)}); err != nil {
 		return fmt.Errorf("listing the generated Secret: %w", err)
 	}
-	work := cleanup{noun: "Secrets", limit: 1, verb: "delete", clean: func(ctx context.Context, s client.Object) error {
-		return described("Delete", s, deleteOwned(ctx, r.Client, s))
+	work := lifecycle.Cleanup{Noun: "Secrets", Limit: 1, Verb: "delete", Clean: func(ctx context.Context, s client.Object) error {
+		return lifecycle.Described("Delete", s, lifecycle.DeleteOwned(ctx, r.Client, s))
 	}}
 	if ms.Spec.DeletionPolicy == syncv1.DeletionPolicyOrphan {
-		work.verb, work.clean = "release", func(ctx context.Context, s client.Object) error {
-			return described("Release", s, release(ctx, r.Client, s))
+		work.Verb, work.Clean = "release", func(ctx context.Context, s client.Object) error {
+			return lifecycle.Described("Release", s, lifecycle.Release(ctx, r.Client, s))
 		}
 	}
 	owner := syncer.OwnerOf(ms)
 	for i := range list.Items {
 		if v := r.Copies.View(&list.Items[i]); syncer.IsOwnedBy(v, owner) {
-			work.objects = append(work.objects, v)
+			work.Objects = append(work.Objects, v)
 		}
 	}
-	if _, err := work.run(ctx, r.Recorder, before, ms); err != nil {
+	if _, err := work.Run(ctx, r.Recorder, before, ms); err != nil {
 		metrics.ManagedSecretFailures.WithLabelValues(syncv1.ReasonCleanupFailed).Inc()
 		return err
 	}
 
-	if err := removeFinalizer(ctx, r.Client, ms); err != nil {
+	if err := lifecycle.RemoveFinalizer(ctx, r.Client, ms); err != nil {
 		return err
 	}
 	metrics.SetNextRotation(client.ObjectKeyFromObject(ms), time.Time{})

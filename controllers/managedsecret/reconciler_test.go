@@ -1,7 +1,8 @@
-package controllers
+package managedsecret
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -22,6 +24,7 @@ import (
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
 	"github.com/configmapsync/configmapsync-operator/internal/copystore"
+	"github.com/configmapsync/configmapsync-operator/internal/syncer"
 )
 
 // --- fixtures --------------------------------------------------------------------------------------------------
@@ -68,7 +71,7 @@ func (f *msEvents) list() []string {
 type msFixture struct {
 	t      *testing.T
 	client client.WithWatch
-	r      *ManagedSecretReconciler
+	r      *Reconciler
 	events *msEvents
 	now    time.Time
 	writes []string // "verb kind/name"
@@ -91,7 +94,7 @@ func newMSFixture(t *testing.T, objs ...client.Object) *msFixture {
 			}
 			return nil
 		})).Build()
-	f.r = &ManagedSecretReconciler{Client: f.client, APIReader: f.client, Metadata: &fakeMetadata{}, Recorder: f.events,
+	f.r = &Reconciler{Client: f.client, APIReader: f.client, Metadata: &fakeMetadata{}, Recorder: f.events,
 		Copies: copystore.NewDirect(f.client, testKeys), Now: func() time.Time { return f.now }}
 	return f
 }
@@ -106,7 +109,7 @@ func (f *msFixture) get(obj client.Object) {
 	require.NoError(f.t, f.client.Get(context.Background(), client.ObjectKeyFromObject(obj), obj))
 }
 
-func TestManagedSecretReconcile_CreatesRotatesOnScheduleAndOtherwiseWritesNothing(t *testing.T) {
+func TestReconcile_CreatesRotatesOnScheduleAndOtherwiseWritesNothing(t *testing.T) {
 	ms := newManagedSecret()
 	ms.Spec.RotationInterval = "1h"
 	f := newMSFixture(t, ms)
@@ -146,7 +149,7 @@ func TestManagedSecretReconcile_CreatesRotatesOnScheduleAndOtherwiseWritesNothin
 	}, f.events.list(), "one event when first Ready, one per rotation")
 }
 
-func TestManagedSecretReconcile_AForeignSecretIsAConflictAndIsNeverWritten(t *testing.T) {
+func TestReconcile_AForeignSecretIsAConflictAndIsNeverWritten(t *testing.T) {
 	foreign := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "db"}, Data: map[string][]byte{"k": []byte("theirs")}}
 	ms := newManagedSecret()
 	f := newMSFixture(t, ms, foreign)
@@ -169,7 +172,7 @@ func TestManagedSecretReconcile_AForeignSecretIsAConflictAndIsNeverWritten(t *te
 	assert.Equal(t, foreign.ResourceVersion, got.ResourceVersion)
 }
 
-func TestManagedSecretReconcile_AnInvalidSpecStalls(t *testing.T) {
+func TestReconcile_AnInvalidSpecStalls(t *testing.T) {
 	ms := newManagedSecret()
 	ms.Spec.RotationInterval = "1s"
 	f := newMSFixture(t, ms)
@@ -180,4 +183,57 @@ func TestManagedSecretReconcile_AnInvalidSpecStalls(t *testing.T) {
 	require.NotNil(t, stalled)
 	assert.Equal(t, syncv1.ReasonInvalidSpec, stalled.Reason)
 	assert.True(t, strings.Contains(stalled.Message, "spec.rotationInterval"), stalled.Message)
+}
+
+func TestReconcile_ARotationsRestartIsOwedUntilItIsMade(t *testing.T) {
+	ms := newManagedSecret()
+	ms.Spec.RotationInterval = "1h"
+	ms.Spec.Rollout = &syncv1.RolloutPolicy{Enabled: true, Debounce: "1s"}
+	d := secretDeployment("team-a", "app", "db", msT0.Add(-time.Hour))
+	f := newMSFixture(t, ms, d)
+	f.r.Metadata.(*fakeMetadata).addWorkload(d)
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "db"}}
+	token := func() string {
+		got := &appsv1.Deployment{}
+		f.get(secret)
+		require.NoError(t, f.client.Get(t.Context(), client.ObjectKeyFromObject(d), got))
+		return got.Spec.Template.Annotations[syncer.RolloutAnnotation(syncer.KindSecret, "db")]
+	}
+	patches := func() (n int) {
+		for _, w := range f.writes {
+			if strings.HasPrefix(w, "patch *v1.Deployment/") {
+				n++
+			}
+		}
+		return n
+	}
+
+	_, err := f.reconcile(ms)
+	require.NoError(t, err)
+	assert.Empty(t, token(), "generating the Secret restarts nothing")
+	assert.True(t, syncer.ContentChangedAt(secret).IsZero(), "new values replace none")
+
+	f.now = msT0.Add(time.Hour)
+	f.fault = func(verb string, obj client.Object) error {
+		if _, ok := obj.(*appsv1.Deployment); ok && verb == "patch" {
+			return errors.New("injected: the patch is refused")
+		}
+		return nil
+	}
+	_, err = f.reconcile(ms)
+	require.Error(t, err, "a failed restart is retried")
+	assert.Contains(t, err.Error(), "restarting Deployment team-a/app")
+	assert.Empty(t, token())
+	assert.Equal(t, f.now, syncer.ContentChangedAt(secret), "the rotation records when the values changed")
+	assert.Contains(t, f.events.list()[len(f.events.list())-1], "Warning "+syncv1.EventReasonRolloutFailed)
+
+	f.fault = nil
+	f.now = f.now.Add(time.Minute)
+	_, err = f.reconcile(ms)
+	require.NoError(t, err)
+	assert.Equal(t, syncer.RolloutToken(secret.UID, syncer.HashOf(secret)), token(), "the retry makes the restart still owed")
+	made := patches()
+	_, err = f.reconcile(ms)
+	require.NoError(t, err)
+	assert.Equal(t, made, patches(), "and makes it once")
 }

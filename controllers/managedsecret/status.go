@@ -1,4 +1,4 @@
-package controllers
+package managedsecret
 
 import (
 	"context"
@@ -12,16 +12,17 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
+	"github.com/configmapsync/configmapsync-operator/controllers/lifecycle"
 	"github.com/configmapsync/configmapsync-operator/internal/metrics"
 	"github.com/configmapsync/configmapsync-operator/internal/syncer"
 )
 
-// recordManagedSecretStatus writes the outcome of a reconcile into the status: the Ready and Stalled conditions
+// recordStatus writes the outcome of a reconcile into the status: the Ready and Stalled conditions
 // and, once the Secret is up to date, the rotation record it holds. Nothing here is derived from a value.
-func recordManagedSecretStatus(ms *syncv1.ManagedSecret, out secretOutcome, err error) {
+func recordStatus(ms *syncv1.ManagedSecret, out secretOutcome, err error) {
 	st := &ms.Status
 	st.SecretName = ms.SecretName()
-	stalled := recordStalled(ms, err)
+	stalled := lifecycle.RecordStalled(ms, err)
 
 	if p := out.plan; p != nil && err == nil {
 		rec := p.Record
@@ -35,30 +36,30 @@ func recordManagedSecretStatus(ms *syncv1.ManagedSecret, out secretOutcome, err 
 
 	switch {
 	case stalled == syncv1.ReasonInvalidSpec:
-		setCondition(ms, syncv1.ReadyCondition, metav1.ConditionFalse, stalled,
+		lifecycle.SetCondition(ms, syncv1.ReadyCondition, metav1.ConditionFalse, stalled,
 			"The spec cannot be acted on; see the Stalled condition")
 	case stalled != "":
-		setCondition(ms, syncv1.ReadyCondition, metav1.ConditionFalse, stalled,
+		lifecycle.SetCondition(ms, syncv1.ReadyCondition, metav1.ConditionFalse, stalled,
 			fmt.Sprintf("Secret %s could not be written; see the Stalled condition", st.SecretName))
 	case err != nil:
-		setCondition(ms, syncv1.ReadyCondition, metav1.ConditionFalse, syncv1.ReasonWriteFailed,
+		lifecycle.SetCondition(ms, syncv1.ReadyCondition, metav1.ConditionFalse, syncv1.ReasonWriteFailed,
 			fmt.Sprintf("Secret %s could not be brought up to date; retrying with backoff: %v", st.SecretName, err))
 	case out.conflict:
 		// What the status said about the Secret no longer describes a Secret the operator manages.
 		st.KeyCount, st.NextRotationTime, st.PreviousExpiryTime = 0, nil, nil
-		setCondition(ms, syncv1.ReadyCondition, metav1.ConditionFalse, syncv1.ReasonConflict,
+		lifecycle.SetCondition(ms, syncv1.ReadyCondition, metav1.ConditionFalse, syncv1.ReasonConflict,
 			fmt.Sprintf("Secret %s exists and is not managed by this ManagedSecret; it is left unchanged, and the Secret is generated once it is gone",
 				st.SecretName))
 	default:
-		setCondition(ms, syncv1.ReadyCondition, metav1.ConditionTrue, syncv1.ReasonSecretReady,
+		lifecycle.SetCondition(ms, syncv1.ReadyCondition, metav1.ConditionTrue, syncv1.ReasonSecretReady,
 			fmt.Sprintf("Secret %s holds the %d keys of the spec", st.SecretName, st.KeyCount))
 	}
 }
 
-// recordManagedSecretMetrics counts a written rotation, or a failure by the reason the Ready condition now gives,
+// recordMetrics counts a written rotation, or a failure by the reason the Ready condition now gives,
 // and updates the ManagedSecret's next rotation. After a failure the old schedule stays, so an overdue rotation
 // shows in managedsecret_next_rotation_timestamp_seconds.
-func recordManagedSecretMetrics(ms *syncv1.ManagedSecret, out secretOutcome, err error) {
+func recordMetrics(ms *syncv1.ManagedSecret, out secretOutcome, err error) {
 	key := client.ObjectKeyFromObject(ms)
 	if ready := meta.FindStatusCondition(ms.Status.Conditions, syncv1.ReadyCondition); ready != nil && ready.Status == metav1.ConditionFalse {
 		metrics.ManagedSecretFailures.WithLabelValues(ready.Reason).Inc()
@@ -85,23 +86,23 @@ func timeOrNil(t *time.Time) *metav1.Time {
 	return &metav1.Time{Time: *t}
 }
 
-// emitManagedSecretEvents records the Warning events of condition transitions, and a Normal event for every
+// emitEvents records the Warning events of condition transitions, and a Normal event for every
 // rotation written.
-func (r *ManagedSecretReconciler) emitManagedSecretEvents(before, ms *syncv1.ManagedSecret, out secretOutcome) {
-	emitConditionEvents(r.Recorder, before, ms, "Generate")
+func (r *Reconciler) emitEvents(before, ms *syncv1.ManagedSecret, out secretOutcome) {
+	lifecycle.EmitConditionEvents(r.Recorder, before, ms, "Generate")
 	if p := out.plan; p != nil && p.Rotated && out.action != syncer.ActionNone {
 		how := "as scheduled"
 		if p.Requested {
-			how = fmt.Sprintf("on request %q", truncate(p.Record.Request, 64))
+			how = fmt.Sprintf("on request %q", lifecycle.Truncate(p.Record.Request, 64))
 		}
 		r.Recorder.Eventf(ms, nil, corev1.EventTypeNormal, syncv1.EventReasonRotated, "Rotate",
 			"Rotated the generated keys of Secret %s %s (rotation %d)", ms.Status.SecretName, how, p.Record.Count)
 	}
 }
 
-// logManagedSecretOutcome logs a write, with key names and never values; a reconcile that writes nothing logs
+// logOutcome logs a write, with key names and never values; a reconcile that writes nothing logs
 // nothing.
-func logManagedSecretOutcome(ctx context.Context, ms *syncv1.ManagedSecret, out secretOutcome) {
+func logOutcome(ctx context.Context, ms *syncv1.ManagedSecret, out secretOutcome) {
 	p := out.plan
 	if p == nil || out.action == syncer.ActionNone {
 		return

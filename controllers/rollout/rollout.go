@@ -1,4 +1,8 @@
-package controllers
+// Package rollout owns the restarts of workloads that read a ConfigMap or Secret the operator wrote: the one engine
+// behind spec.rollout of both kinds (a ConfigMapSync's copies, a ManagedSecret's Secret). A kind hands it the copies
+// that are the operator's and up to date (Copy, CopyOf); the engine finds the workloads that read them and have not
+// seen their current content (syncer.RestartOwed), restarts them, debounced, and says what waits (Pass).
+package rollout
 
 import (
 	"context"
@@ -16,9 +20,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
+	"github.com/configmapsync/configmapsync-operator/controllers/lifecycle"
 	"github.com/configmapsync/configmapsync-operator/internal/syncer"
 )
 
@@ -32,99 +38,100 @@ import (
 // restart that failed, was debounced, or was due when the operator stopped or lost its lease is made by the next
 // reconcile, in any number of namespaces, whatever else failed; and one already made is never made again.
 
-// copyState is a ConfigMap or Secret the operator wrote, as it is now in its namespace: a copy of a ConfigMapSync,
+// Copy is a ConfigMap or Secret the operator wrote, as it is now in its namespace: a copy of a ConfigMapSync,
 // or the Secret of a ManagedSecret, that is the operator's and up to date.
-type copyState struct {
-	namespace, kind, name string
-	version               syncer.CopyVersion
+type Copy struct {
+	Namespace, Kind, Name string
+	// Version is the content the copy holds now and when the operator last changed it.
+	Version syncer.CopyVersion
 }
 
-// copyStateOf returns the state of obj, the operator's copy of kind holding the content of hash. legacy says that
+// CopyOf returns the state of obj, the operator's copy of kind holding the content of hash. legacy says that
 // a release before ContentChangedAnnotation recorded a debounced restart for its namespace.
-func copyStateOf(obj client.Object, kind, hash string, legacy bool) copyState {
+func CopyOf(obj client.Object, kind, hash string, legacy bool) Copy {
 	changed := syncer.ContentChangedAt(obj)
-	return copyState{namespace: obj.GetNamespace(), kind: kind, name: obj.GetName(), version: syncer.CopyVersion{
+	return Copy{Namespace: obj.GetNamespace(), Kind: kind, Name: obj.GetName(), Version: syncer.CopyVersion{
 		Token: syncer.RolloutToken(obj.GetUID(), hash), ChangedAt: changed, Legacy: legacy && changed.IsZero(),
 	}}
 }
 
-// rollouts restarts the workloads that read a ConfigMap or Secret the operator wrote when they have not seen its
+// Engine restarts the workloads that read a ConfigMap or Secret the operator wrote when they have not seen its
 // current content: the one engine behind spec.rollout of both kinds. Who may ask for restarts is the admission
 // webhook's to check.
-type rollouts struct {
-	// patcher patches workloads.
-	patcher client.Client
-	// reader reads workloads live: their pod templates are not cached.
-	reader client.Reader
-	// metadata caches workload metadata: the opt-in annotation, generation and creation time.
-	metadata cache.Cache
-	// workloads remembers what live reads found in pod templates; nil reads every candidate that may be owed.
-	workloads *workloadMemo
+type Engine struct {
+	// Patcher patches workloads.
+	Patcher client.Client
+	// Reader reads workloads live: their pod templates are not cached.
+	Reader client.Reader
+	// Metadata caches workload metadata: the opt-in annotation, generation and creation time.
+	Metadata cache.Cache
+	// Workloads remembers what live reads found in pod templates; nil reads every candidate that may be owed.
+	Workloads *Memo
 }
 
-// rolloutPass is what one pass over the copies of an object found and did.
-type rolloutPass struct {
-	// wait is how long until the earliest debounced restart is due; 0 when none waits.
-	wait time.Duration
-	// pending lists, sorted, the namespaces with a debounced restart.
-	pending []string
-	// restarted and failed count the restarts made and those that failed.
-	restarted, failed int
-	// err joins the failures: reading or patching a workload, listing candidates.
-	err error
+// Pass is what one pass over the copies of an object found and did.
+type Pass struct {
+	// Wait is how long until the earliest debounced restart is due; 0 when none waits.
+	Wait time.Duration
+	// Pending lists, sorted, the namespaces with a debounced restart.
+	Pending []string
+	// Restarted and Failed count the restarts made and those that failed.
+	Restarted, Failed int
+	// Err joins the failures: reading or patching a workload, listing candidates.
+	Err error
 }
 
-// run restarts, for every copy, the workloads owed a restart for its current content. A failure in one workload
+// Run restarts, for every copy, the workloads owed a restart for its current content. A failure in one workload
 // or namespace does not stop the others: the failures are joined in the pass's err, for the caller to report and
 // return, so the reconcile retries with backoff.
-func (r rollouts) run(ctx context.Context, policy syncv1.RolloutPolicy, copies []copyState, now time.Time) rolloutPass {
-	var pass rolloutPass
+func (r Engine) Run(ctx context.Context, policy syncv1.RolloutPolicy, copies []Copy, now time.Time) Pass {
+	var pass Pass
 	debounce, err := policy.DebouncePeriod()
 	if err != nil {
-		pass.err = syncer.InvalidSpec("%v", err)
+		pass.Err = syncer.InvalidSpec("%v", err)
 		return pass
 	}
 	var errs []error
 	for _, c := range copies {
-		if c.version.ChangedAt.IsZero() && !c.version.Legacy {
+		if c.Version.ChangedAt.IsZero() && !c.Version.Legacy {
 			continue // Nothing owed for content the operator never changed: no list, no read.
 		}
-		wait, err := r.rollOut(ctx, policy, debounce, c, now, &pass)
+		wait, err := r.restartConsumers(ctx, policy, debounce, c, now, &pass)
 		errs = append(errs, err)
 		if wait > 0 {
-			pass.pending = append(pass.pending, c.namespace)
-			if pass.wait == 0 || wait < pass.wait {
-				pass.wait = wait
+			pass.Pending = append(pass.Pending, c.Namespace)
+			if pass.Wait == 0 || wait < pass.Wait {
+				pass.Wait = wait
 			}
 		}
 	}
-	slices.Sort(pass.pending)
-	pass.pending = slices.Compact(pass.pending)
-	pass.err = errors.Join(errs...)
+	slices.Sort(pass.Pending)
+	pass.Pending = slices.Compact(pass.Pending)
+	pass.Err = errors.Join(errs...)
 	return pass
 }
 
-// rollOut restarts, in the copy's namespace, the workloads that use it in a way that needs a restart and are owed
+// restartConsumers restarts, in the copy's namespace, the workloads that use it in a way that needs a restart and are owed
 // one (syncer.RestartOwed), unless they were restarted less than debounce ago. It returns how long until a
 // debounced restart is due (0 when none waits) and the failures, joined.
-func (r rollouts) rollOut(ctx context.Context, policy syncv1.RolloutPolicy, debounce time.Duration, c copyState, now time.Time, pass *rolloutPass) (time.Duration, error) {
-	candidates, err := r.candidates(ctx, policy.Enabled, c.namespace)
+func (r Engine) restartConsumers(ctx context.Context, policy syncv1.RolloutPolicy, debounce time.Duration, c Copy, now time.Time, pass *Pass) (time.Duration, error) {
+	candidates, err := r.candidates(ctx, policy.Enabled, c.Namespace)
 	if err != nil {
 		return 0, err
 	}
-	ref := syncer.ObjectRef{Kind: c.kind, Name: c.name}
-	annotation := syncer.RolloutAnnotation(c.kind, c.name)
+	ref := syncer.ObjectRef{Kind: c.Kind, Name: c.Name}
+	annotation := syncer.RolloutAnnotation(c.Kind, c.Name)
 	var wait time.Duration
 	var errs []error
 	for _, w := range candidates {
 		// What the metadata cache shows decides first: a workload created after the change cannot be owed, and
 		// is not read.
-		if !syncer.RestartOwed(syncer.WorkloadState{Token: unknownToken, Created: w.created}, c.version) {
+		if !syncer.RestartOwed(syncer.WorkloadState{Token: unknownToken, Created: w.created}, c.Version) {
 			continue
 		}
 		facts, err := r.factsOf(ctx, w)
 		if err != nil {
-			pass.failed++
+			pass.Failed++
 			errs = append(errs, err)
 			continue
 		}
@@ -132,21 +139,21 @@ func (r rollouts) rollOut(ctx context.Context, policy syncv1.RolloutPolicy, debo
 			continue // Gone.
 		}
 		state := syncer.WorkloadState{Token: facts.tokens[annotation], Created: facts.created, LastRollout: facts.lastRollout}
-		if !facts.uses[ref].NeedsRestart(policy.VolumeMounts == syncv1.VolumeMountsRestart) || !syncer.RestartOwed(state, c.version) {
+		if !facts.uses[ref].NeedsRestart(policy.VolumeMounts == syncv1.VolumeMountsRestart) || !syncer.RestartOwed(state, c.Version) {
 			continue
 		}
 		if left := facts.lastRollout.Add(debounce).Sub(now); !facts.lastRollout.IsZero() && left > 0 {
 			wait = max(wait, left)
 			continue
 		}
-		if err := r.restart(ctx, w, annotation, c.version.Token, now); err != nil {
-			pass.failed++
+		if err := r.restart(ctx, w, annotation, c.Version.Token, now); err != nil {
+			pass.Failed++
 			errs = append(errs, err)
 			continue
 		}
-		pass.restarted++
+		pass.Restarted++
 		logf.FromContext(ctx).Info("Restarting workload for a changed object", "workload", w.String(),
-			"kind", w.kind, "object", c.kind+"/"+c.name)
+			"kind", w.kind, "object", c.Kind+"/"+c.Name)
 	}
 	return wait, errors.Join(errs...)
 }
@@ -169,12 +176,12 @@ func (w workload) String() string { return w.kind + " " + w.ObjectKey.String() }
 // candidates returns the workloads of a namespace that may need a restart: all of them when rollouts are enabled
 // (minus those opting out), else only those opting in. Workload metadata comes from the metadata cache, so a
 // namespace without candidates costs no API call.
-func (r rollouts) candidates(ctx context.Context, enabled bool, namespace string) ([]workload, error) {
+func (r Engine) candidates(ctx context.Context, enabled bool, namespace string) ([]workload, error) {
 	var out []workload
 	for _, kind := range syncer.WorkloadKinds {
 		list := &metav1.PartialObjectMetadataList{}
 		list.SetGroupVersionKind(appsv1.SchemeGroupVersion.WithKind(kind + "List"))
-		if err := r.metadata.List(ctx, list, client.InNamespace(namespace)); err != nil {
+		if err := r.Metadata.List(ctx, list, client.InNamespace(namespace)); err != nil {
 			return nil, fmt.Errorf("listing %ss: %w", kind, err)
 		}
 		for _, w := range list.Items {
@@ -190,26 +197,26 @@ func (r rollouts) candidates(ctx context.Context, enabled bool, namespace string
 
 // factsOf returns what the rollout engine needs of a workload's pod template: remembered for the generation the
 // metadata cache shows, else read live (and remembered). nil when the workload is gone.
-func (r rollouts) factsOf(ctx context.Context, w workload) (*workloadFacts, error) {
-	if facts := r.workloads.get(w.uid, w.generation); facts != nil {
+func (r Engine) factsOf(ctx context.Context, w workload) (*workloadFacts, error) {
+	if facts := r.Workloads.get(w.uid, w.generation); facts != nil {
 		return facts, nil
 	}
 	obj := newWorkload(w.kind)
-	if err := r.reader.Get(ctx, w.ObjectKey, obj); err != nil {
+	if err := r.Reader.Get(ctx, w.ObjectKey, obj); err != nil {
 		if err = client.IgnoreNotFound(err); err != nil {
 			return nil, fmt.Errorf("reading %s: %w", w, err)
 		}
 		return nil, nil
 	}
 	facts := factsFrom(obj)
-	r.workloads.put(obj.GetUID(), facts)
+	r.Workloads.put(obj.GetUID(), facts)
 	return facts, nil
 }
 
 // restart records the copy's token in the workload's pod template, which makes the workload controller roll its
 // pods, and the time in the workload's annotations, for debouncing and for RestartOwed. A merge patch of these two
 // keys alone: nothing else of the workload is sent or overwritten.
-func (r rollouts) restart(ctx context.Context, w workload, annotation, token string, now time.Time) error {
+func (r Engine) restart(ctx context.Context, w workload, annotation, token string, now time.Time) error {
 	patch, err := json.Marshal(map[string]any{
 		"metadata": map[string]any{"annotations": map[string]string{syncv1.LastRolloutAnnotation: now.UTC().Format(time.RFC3339)}},
 		"spec": map[string]any{"template": map[string]any{
@@ -221,10 +228,10 @@ func (r rollouts) restart(ctx context.Context, w workload, annotation, token str
 	obj := newWorkload(w.kind)
 	obj.SetNamespace(w.Namespace)
 	obj.SetName(w.Name)
-	if err := r.patcher.Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch)); err != nil {
+	if err := r.Patcher.Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch)); err != nil {
 		return fmt.Errorf("restarting %s: %w", w, err)
 	}
-	r.workloads.put(obj.GetUID(), factsFrom(obj))
+	r.Workloads.put(obj.GetUID(), factsFrom(obj))
 	return nil
 }
 
@@ -284,20 +291,20 @@ func factsFrom(obj client.Object) *workloadFacts {
 	return facts
 }
 
-// maxRememberedWorkloads bounds workloadMemo; past it, the memo starts afresh (reads again, nothing lost).
+// maxRememberedWorkloads bounds Memo; past it, the memo starts afresh (reads again, nothing lost).
 const maxRememberedWorkloads = 20000
 
-// workloadMemo remembers the facts of workloads by UID and generation. A workload's generation moves with every
+// Memo remembers the facts of workloads by UID and generation. A workload's generation moves with every
 // change of its spec, pod template included, so facts remembered for the generation the metadata cache shows are
 // its template's: the rollout pass of every reconcile then costs no API call for workloads it has read once,
 // whatever their number. Only the annotation LastRolloutAnnotation lives outside the spec, and the operator writes
 // it together with the template. The zero value is ready to use; a nil memo remembers nothing.
-type workloadMemo struct {
+type Memo struct {
 	mu sync.Mutex
 	m  map[types.UID]*workloadFacts
 }
 
-func (m *workloadMemo) get(uid types.UID, generation int64) *workloadFacts {
+func (m *Memo) get(uid types.UID, generation int64) *workloadFacts {
 	if m == nil {
 		return nil
 	}
@@ -309,7 +316,7 @@ func (m *workloadMemo) get(uid types.UID, generation int64) *workloadFacts {
 	return nil
 }
 
-func (m *workloadMemo) put(uid types.UID, facts *workloadFacts) {
+func (m *Memo) put(uid types.UID, facts *workloadFacts) {
 	if m == nil || uid == "" {
 		return
 	}
@@ -321,12 +328,30 @@ func (m *workloadMemo) put(uid types.UID, facts *workloadFacts) {
 	m.m[uid] = facts
 }
 
-// reportRolloutFailures records a Warning event on obj when restarts failed in a pass.
-func reportRolloutFailures(rec recorder.EventRecorder, obj client.Object, pass rolloutPass) {
-	if pass.err == nil {
+// ReportFailures records a Warning event on obj when restarts failed in a pass.
+func ReportFailures(rec recorder.EventRecorder, obj client.Object, pass Pass) {
+	if pass.Err == nil {
 		return
 	}
 	rec.Eventf(obj, nil, corev1.EventTypeWarning, syncv1.EventReasonRolloutFailed, "Rollout", "%s",
-		truncate(fmt.Sprintf("Could not restart every workload owed a restart (%d failed, %d restarted); retrying with backoff: %v",
-			pass.failed, pass.restarted, pass.err), maxMessage))
+		lifecycle.Truncate(fmt.Sprintf("Could not restart every workload owed a restart (%d failed, %d restarted); retrying with backoff: %v",
+			pass.Failed, pass.Restarted, pass.Err), lifecycle.MaxMessage))
+}
+
+// JoinError joins the errors of a sync and of its rollout pass. A failed restart is worth retrying even when the
+// sync failed for good: the sync's terminal error then joins without its terminal mark, so the reconcile is retried
+// with backoff instead of waiting for the next change.
+func JoinError(syncErr, rolloutErr error) error {
+	if rolloutErr == nil {
+		return syncErr
+	}
+	if errors.Is(rolloutErr, reconcile.TerminalError(nil)) {
+		return errors.Join(syncErr, rolloutErr) // The rollout policy itself is invalid: nothing to retry.
+	}
+	if syncErr != nil && errors.Is(syncErr, reconcile.TerminalError(nil)) {
+		if inner := errors.Unwrap(syncErr); inner != nil {
+			syncErr = inner
+		}
+	}
+	return errors.Join(syncErr, rolloutErr)
 }
