@@ -18,6 +18,114 @@ import (
 	"github.com/configmapsync/configmapsync-operator/internal/syncer"
 )
 
+// writeCopies brings the copy in every target namespace in line with the source, a few at a time (fewer for a
+// large source), and returns what happened in each. What stands at each destination comes from the copy store:
+// the operator's copy, or an object that only claims to be one, which Plan tells apart by its proof. owned holds
+// the operator's copies, whose last content change a new copy inherits.
+func (r *Reconciler) writeCopies(ctx context.Context, cms *syncv1.ConfigMapSync, src client.Object, content syncer.Content,
+	namespaces []string, owned map[types.NamespacedName]client.Object) []destinationResult {
+	owner := syncer.OwnerOf(cms)
+	name := cms.CopyName()
+	kind := string(cms.SourceKind())
+	opts := syncer.PlanOptions{
+		Adopt:          cms.Spec.ConflictPolicy == syncv1.ConflictPolicyAdopt,
+		AcceptUnproven: time.Now().Before(r.AcceptUnprovenUntil),
+	}
+	keys := r.Copies.Keys()
+	since := contentSince(owned, name, content.Hash(), time.Now())
+	results := make([]destinationResult, len(namespaces))
+	lifecycle.FanOut(writesInFlight(r.MaxParallelWrites, content.Size()), len(namespaces), func(i int) {
+		ns := namespaces[i]
+		desired := syncer.Desired(src, content, ns, name, owner, keys)
+		var existing client.Object
+		if v := r.Copies.Get(kind, types.NamespacedName{Namespace: ns, Name: name}); v != nil {
+			existing = v
+		}
+		// Stamped right before this destination's write, not at the start of a fan-out that may take a while.
+		stampContentChange(desired, existing, since, time.Now())
+		action, err := r.syncCopy(ctx, existing, desired, owner, opts)
+		results[i] = destinationResult{namespace: ns, action: action, err: err}
+		if err == nil {
+			legacy := slices.Contains(cms.Status.PendingRollouts, ns)
+			results[i].held, results[i].settling = heldCopy(existing, desired, action, kind, content.Hash(), legacy)
+		}
+	})
+	return results
+}
+
+// stampContentChange records in desired when its content last changed (ContentChangedAnnotation), for the rollout
+// engine: now when it replaces other content in an existing copy; the existing copy's record when the content stays
+// (so an unchanged copy is not rewritten); and, for a new copy, since: a copy created where one was deleted or
+// could not be replaced (or in a namespace that joins later) holds content that changed when its siblings' did,
+// and the workloads there that predate that change are owed a restart like theirs. A ConfigMapSync whose content
+// never changed records nothing, so its first copies restart nothing.
+func stampContentChange(desired, existing client.Object, since, now time.Time) {
+	switch {
+	case existing == nil:
+		syncer.SetContentChangedAt(desired, since)
+	case existing.GetAnnotations()[syncv1.ContentHashAnnotation] != desired.GetAnnotations()[syncv1.ContentHashAnnotation]:
+		syncer.SetContentChangedAt(desired, now)
+	default:
+		syncer.SetContentChangedAt(desired, syncer.ContentChangedAt(existing))
+	}
+}
+
+// contentSince returns when the content of hash reached the copies named name: now when some copy still holds
+// other content (this sync changes it), else the latest change recorded on those that hold it; zero when none
+// records one. Copies being deleted do not count.
+func contentSince(owned map[types.NamespacedName]client.Object, name, hash string, now time.Time) time.Time {
+	var since time.Time
+	for key, obj := range owned {
+		if key.Name != name || obj.GetDeletionTimestamp() != nil {
+			continue
+		}
+		if obj.GetAnnotations()[syncv1.ContentHashAnnotation] != hash {
+			return now
+		}
+		if t := syncer.ContentChangedAt(obj); t.After(since) {
+			since = t
+		}
+	}
+	return since
+}
+
+// heldCopy returns the copy a destination holds after syncCopy, when it is the operator's and holds the content of
+// hash: the one written (as the API server returned it), or the cached one when nothing needed writing. settling
+// reports a copy this process wrote earlier that the cache does not show yet, when restarts may be owed for it:
+// its UID is not known here, so the next look is soon (a copy whose content never changed owes nothing, and
+// waits for nothing).
+func heldCopy(existing, desired client.Object, action syncer.Action, kind, hash string, legacy bool) (held *rollout.Copy, settling bool) {
+	obj := desired
+	switch action {
+	case syncer.ActionConflict:
+		return nil, false
+	case syncer.ActionNone:
+		obj = existing
+		if existing == nil || existing.GetDeletionTimestamp() != nil || existing.GetAnnotations()[syncv1.ContentHashAnnotation] != hash {
+			obj = nil
+		}
+	}
+	if obj == nil {
+		return nil, legacy || !syncer.ContentChangedAt(desired).IsZero()
+	}
+	c := rollout.CopyOf(obj, kind, hash, legacy)
+	return &c, false
+}
+
+// maxBytesInFlight bounds the bytes of copies one sync writes at once. Each write holds its copy's encoded request
+// and decoded response: 16 writes of a 1 MiB CA bundle at once cost the operator some 64 MiB of transient memory
+// for no gain in speed, since the API server and etcd take that data no faster.
+const maxBytesInFlight = 8 << 20
+
+// writesInFlight is how many copies of size bytes one sync writes at once: at most limit, and no more than
+// maxBytesInFlight allows, but always one.
+func writesInFlight(limit, size int) int {
+	return max(1, min(limit, maxBytesInFlight/max(size, 1)))
+}
+
+// inParallel runs fn for 0..n-1 with at most r.MaxParallelWrites calls at a time.
+func (r *Reconciler) inParallel(n int, fn func(i int)) { lifecycle.FanOut(r.MaxParallelWrites, n, fn) }
+
 // syncCopy brings one destination in line with desired. existing is the view of the object the copy store holds
 // there (labelled as the operator's, proven or not), or nil; opts says what the ConfigMapSync lets Plan take over.
 func (r *Reconciler) syncCopy(ctx context.Context, existing, desired client.Object, owner syncer.Owner, opts syncer.PlanOptions) (syncer.Action, error) {
@@ -155,111 +263,3 @@ func (r *Reconciler) deleteCopy(ctx context.Context, obj client.Object) error {
 func (r *Reconciler) releaseCopy(ctx context.Context, obj client.Object) error {
 	return r.wrote(obj, "Release", lifecycle.Release(ctx, r.Client, obj))
 }
-
-// writeCopies brings the copy in every target namespace in line with the source, a few at a time (fewer for a
-// large source), and returns what happened in each. What stands at each destination comes from the copy store:
-// the operator's copy, or an object that only claims to be one, which Plan tells apart by its proof. owned holds
-// the operator's copies, whose last content change a new copy inherits.
-func (r *Reconciler) writeCopies(ctx context.Context, cms *syncv1.ConfigMapSync, src client.Object, content syncer.Content,
-	namespaces []string, owned map[types.NamespacedName]client.Object) []destinationResult {
-	owner := syncer.OwnerOf(cms)
-	name := cms.CopyName()
-	kind := string(cms.SourceKind())
-	opts := syncer.PlanOptions{
-		Adopt:          cms.Spec.ConflictPolicy == syncv1.ConflictPolicyAdopt,
-		AcceptUnproven: time.Now().Before(r.AcceptUnprovenUntil),
-	}
-	keys := r.Copies.Keys()
-	since := contentSince(owned, name, content.Hash(), time.Now())
-	results := make([]destinationResult, len(namespaces))
-	lifecycle.FanOut(writesInFlight(r.MaxParallelWrites, content.Size()), len(namespaces), func(i int) {
-		ns := namespaces[i]
-		desired := syncer.Desired(src, content, ns, name, owner, keys)
-		var existing client.Object
-		if v := r.Copies.Get(kind, types.NamespacedName{Namespace: ns, Name: name}); v != nil {
-			existing = v
-		}
-		// Stamped right before this destination's write, not at the start of a fan-out that may take a while.
-		stampContentChange(desired, existing, since, time.Now())
-		action, err := r.syncCopy(ctx, existing, desired, owner, opts)
-		results[i] = destinationResult{namespace: ns, action: action, err: err}
-		if err == nil {
-			legacy := slices.Contains(cms.Status.PendingRollouts, ns)
-			results[i].held, results[i].settling = heldCopy(existing, desired, action, kind, content.Hash(), legacy)
-		}
-	})
-	return results
-}
-
-// stampContentChange records in desired when its content last changed (ContentChangedAnnotation), for the rollout
-// engine: now when it replaces other content in an existing copy; the existing copy's record when the content stays
-// (so an unchanged copy is not rewritten); and, for a new copy, since: a copy created where one was deleted or
-// could not be replaced (or in a namespace that joins later) holds content that changed when its siblings' did,
-// and the workloads there that predate that change are owed a restart like theirs. A ConfigMapSync whose content
-// never changed records nothing, so its first copies restart nothing.
-func stampContentChange(desired, existing client.Object, since, now time.Time) {
-	switch {
-	case existing == nil:
-		syncer.SetContentChangedAt(desired, since)
-	case existing.GetAnnotations()[syncv1.ContentHashAnnotation] != desired.GetAnnotations()[syncv1.ContentHashAnnotation]:
-		syncer.SetContentChangedAt(desired, now)
-	default:
-		syncer.SetContentChangedAt(desired, syncer.ContentChangedAt(existing))
-	}
-}
-
-// contentSince returns when the content of hash reached the copies named name: now when some copy still holds
-// other content (this sync changes it), else the latest change recorded on those that hold it; zero when none
-// records one. Copies being deleted do not count.
-func contentSince(owned map[types.NamespacedName]client.Object, name, hash string, now time.Time) time.Time {
-	var since time.Time
-	for key, obj := range owned {
-		if key.Name != name || obj.GetDeletionTimestamp() != nil {
-			continue
-		}
-		if obj.GetAnnotations()[syncv1.ContentHashAnnotation] != hash {
-			return now
-		}
-		if t := syncer.ContentChangedAt(obj); t.After(since) {
-			since = t
-		}
-	}
-	return since
-}
-
-// heldCopy returns the copy a destination holds after syncCopy, when it is the operator's and holds the content of
-// hash: the one written (as the API server returned it), or the cached one when nothing needed writing. settling
-// reports a copy this process wrote earlier that the cache does not show yet, when restarts may be owed for it:
-// its UID is not known here, so the next look is soon (a copy whose content never changed owes nothing, and
-// waits for nothing).
-func heldCopy(existing, desired client.Object, action syncer.Action, kind, hash string, legacy bool) (held *rollout.Copy, settling bool) {
-	obj := desired
-	switch action {
-	case syncer.ActionConflict:
-		return nil, false
-	case syncer.ActionNone:
-		obj = existing
-		if existing == nil || existing.GetDeletionTimestamp() != nil || existing.GetAnnotations()[syncv1.ContentHashAnnotation] != hash {
-			obj = nil
-		}
-	}
-	if obj == nil {
-		return nil, legacy || !syncer.ContentChangedAt(desired).IsZero()
-	}
-	c := rollout.CopyOf(obj, kind, hash, legacy)
-	return &c, false
-}
-
-// maxBytesInFlight bounds the bytes of copies one sync writes at once. Each write holds its copy's encoded request
-// and decoded response: 16 writes of a 1 MiB CA bundle at once cost the operator some 64 MiB of transient memory
-// for no gain in speed, since the API server and etcd take that data no faster.
-const maxBytesInFlight = 8 << 20
-
-// writesInFlight is how many copies of size bytes one sync writes at once: at most limit, and no more than
-// maxBytesInFlight allows, but always one.
-func writesInFlight(limit, size int) int {
-	return max(1, min(limit, maxBytesInFlight/max(size, 1)))
-}
-
-// inParallel runs fn for 0..n-1 with at most r.MaxParallelWrites calls at a time.
-func (r *Reconciler) inParallel(n int, fn func(i int)) { lifecycle.FanOut(r.MaxParallelWrites, n, fn) }
