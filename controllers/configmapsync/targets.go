@@ -1,7 +1,5 @@
 package configmapsync
 
-// Where a ConfigMapSync's copies go, and what of the operator's stands there already.
-
 import (
 	"context"
 	"fmt"
@@ -16,6 +14,8 @@ import (
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
 	"github.com/configmapsync/configmapsync-operator/internal/syncer"
 )
+
+// Where a ConfigMapSync's copies go, and what of the operator's stands there already.
 
 // resolveTargets returns the namespaces that should hold a copy, from the listed ones and the selector, using the
 // namespace metadata cache.
