@@ -22,9 +22,8 @@ import (
 	"github.com/configmapsync/configmapsync-operator/internal/syncer"
 )
 
-// envDeployment returns a Deployment of namespace that reads the ConfigMap configMap through envFrom, created at
-// created.
-func envDeployment(namespace, name, configMap string, created time.Time) *appsv1.Deployment {
+// envDeployment returns a Deployment of namespace that reads the test's copy through envFrom, created at created.
+func envDeployment(namespace, name string, created time.Time) *appsv1.Deployment {
 	labels := map[string]string{"app": name}
 	return &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name, UID: types.UID("uid-" + namespace + "-" + name),
@@ -35,7 +34,7 @@ func envDeployment(namespace, name, configMap string, created time.Time) *appsv1
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
 				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "example.com/app:1",
 					EnvFrom: []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{
-						LocalObjectReference: corev1.LocalObjectReference{Name: configMap}}}}}}},
+						LocalObjectReference: corev1.LocalObjectReference{Name: testSourceName}}}}}}},
 			},
 		},
 	}
@@ -105,7 +104,7 @@ func newRolloutEnv(t *testing.T, deployments ...*appsv1.Deployment) *cmsEnv {
 
 func TestReconcile_ARestartOwedInOneNamespaceIsMadeWhateverFailsInAnother(t *testing.T) {
 	hourAgo := time.Now().Add(-time.Hour)
-	inA, inB := envDeployment("ns-a", "app", testSourceName, hourAgo), envDeployment("ns-b", "app", testSourceName, hourAgo)
+	inA, inB := envDeployment("ns-a", "app", hourAgo), envDeployment("ns-b", "app", hourAgo)
 	e := newRolloutEnv(t, inA, inB)
 	e.mustReconcile()
 	assert.Empty(t, e.restarts(), "the first copies restart nothing")
@@ -137,8 +136,8 @@ func TestReconcile_ARestartOwedInOneNamespaceIsMadeWhateverFailsInAnother(t *tes
 
 func TestReconcile_AFailedRestartStopsNoOtherAndIsRetried(t *testing.T) {
 	hourAgo := time.Now().Add(-time.Hour)
-	x, y, z := envDeployment("ns-a", "x", testSourceName, hourAgo), envDeployment("ns-a", "y", testSourceName, hourAgo),
-		envDeployment("ns-a", "z", testSourceName, hourAgo)
+	x, y, z := envDeployment("ns-a", "x", hourAgo), envDeployment("ns-a", "y", hourAgo),
+		envDeployment("ns-a", "z", hourAgo)
 	e := newRolloutEnv(t, x, y, z)
 	e.mustReconcile()
 	changeSource(t, e, "rotated")

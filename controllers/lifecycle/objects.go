@@ -29,7 +29,7 @@ func KindName(obj client.Object) string {
 	return syncer.KindConfigMap
 }
 
-// describe names an object for errors and logs: kind, namespace and name, never data.
+// Describe names an object for errors and logs: kind, namespace and name, never data.
 func Describe(obj client.Object) string {
 	return fmt.Sprintf("%s %s/%s", KindName(obj), obj.GetNamespace(), obj.GetName())
 }

@@ -67,9 +67,10 @@ func (f *fakeMetadata) addWorkload(obj client.Object) {
 	f.items = append(f.items, m)
 }
 
-// envDeployment returns a Deployment of namespace that reads the ConfigMap configMap through envFrom, created at
-// created.
-func envDeployment(namespace, name, configMap string, created time.Time) *appsv1.Deployment {
+// envDeployment returns a Deployment of namespace ns-a that reads the ConfigMap configMap through envFrom, created
+// at created.
+func envDeployment(name, configMap string, created time.Time) *appsv1.Deployment {
+	const namespace = "ns-a"
 	labels := map[string]string{"app": name}
 	return &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name, UID: types.UID("uid-" + namespace + "-" + name),
@@ -104,9 +105,9 @@ func countingEngine(t *testing.T, md *fakeMetadata, objs ...client.Object) (Engi
 
 func TestRollouts_ReadOnlyWorkloadsThatMayBeOwedAndEachOnlyOnce(t *testing.T) {
 	changed := time.Now().Add(-time.Minute).UTC().Truncate(time.Second)
-	older := envDeployment("ns-a", "older", "settings", changed.Add(-time.Hour))
-	newer := envDeployment("ns-a", "newer", "settings", changed.Add(time.Minute))
-	unrelated := envDeployment("ns-a", "unrelated", "other", changed.Add(-time.Hour))
+	older := envDeployment("older", "settings", changed.Add(-time.Hour))
+	newer := envDeployment("newer", "settings", changed.Add(time.Minute))
+	unrelated := envDeployment("unrelated", "other", changed.Add(-time.Hour))
 	md := &fakeMetadata{}
 	for _, d := range []*appsv1.Deployment{older, newer, unrelated} {
 		md.addWorkload(d)
@@ -137,7 +138,7 @@ func TestRollouts_ReadOnlyWorkloadsThatMayBeOwedAndEachOnlyOnce(t *testing.T) {
 
 func TestRollouts_ADebouncedRestartWaitsAndIsMadeAtTheEndOfTheWindow(t *testing.T) {
 	now := time.Now().UTC().Truncate(time.Second)
-	d := envDeployment("ns-a", "app", "settings", now.Add(-time.Hour))
+	d := envDeployment("app", "settings", now.Add(-time.Hour))
 	d.Annotations = map[string]string{syncv1.LastRolloutAnnotation: now.Add(-10 * time.Second).Format(time.RFC3339)}
 	md := &fakeMetadata{}
 	md.addWorkload(d)
