@@ -94,7 +94,7 @@ func contentSince(owned map[types.NamespacedName]client.Object, name, hash strin
 // reports a copy this process wrote earlier that the cache does not show yet, when restarts may be owed for it:
 // its UID is not known here, so the next look is soon (a copy whose content never changed owes nothing, and
 // waits for nothing).
-func heldCopy(existing, desired client.Object, action syncer.Action, kind, hash string, legacy bool) (held *rollout.Copy, settling bool) {
+func heldCopy(existing, desired client.Object, action syncer.Action, kind, hash string, legacy bool) (held *rollout.Written, settling bool) {
 	obj := desired
 	switch action {
 	case syncer.ActionConflict:
@@ -108,7 +108,7 @@ func heldCopy(existing, desired client.Object, action syncer.Action, kind, hash 
 	if obj == nil {
 		return nil, legacy || !syncer.ContentChangedAt(desired).IsZero()
 	}
-	c := rollout.CopyOf(obj, kind, hash, legacy)
+	c := rollout.WrittenOf(obj, kind, hash, legacy)
 	return &c, false
 }
 

@@ -182,7 +182,7 @@ const maxPendingRollouts = 100
 // could not be written, or that belongs to someone else, has none. Otherwise (a Manual ConfigMapSync between
 // syncs, a sync that failed before the destinations or found no source) they are the operator's copies in the
 // cache, as they are. settling reports a copy this process wrote that the cache does not show yet.
-func (r *Reconciler) upToDateCopies(cms *syncv1.ConfigMapSync, out *outcome) (copies []rollout.Copy, settling bool, err error) {
+func (r *Reconciler) upToDateCopies(cms *syncv1.ConfigMapSync, out *outcome) (copies []rollout.Written, settling bool, err error) {
 	if out != nil && out.reached {
 		for _, d := range out.destinations {
 			if d.held != nil {
@@ -199,7 +199,7 @@ func (r *Reconciler) upToDateCopies(cms *syncv1.ConfigMapSync, out *outcome) (co
 	}
 	for key, obj := range owned {
 		if key.Name == cms.CopyName() && obj.GetDeletionTimestamp() == nil {
-			copies = append(copies, rollout.CopyOf(obj, kind, obj.GetAnnotations()[syncv1.ContentHashAnnotation],
+			copies = append(copies, rollout.WrittenOf(obj, kind, obj.GetAnnotations()[syncv1.ContentHashAnnotation],
 				slices.Contains(cms.Status.PendingRollouts, key.Namespace)))
 		}
 	}
@@ -249,7 +249,7 @@ type destinationResult struct {
 	action    syncer.Action
 	err       error
 	// held is the copy the destination holds after the sync, when it is the operator's and up to date.
-	held *rollout.Copy
+	held *rollout.Written
 	// settling means the copy is up to date, written by this process, and not in the cache yet.
 	settling bool
 	// forbidden lists the permissions the requester lacks there; nothing was written.

@@ -165,9 +165,9 @@ func (r *Reconciler) restartConsumers(ctx context.Context, ms *syncv1.ManagedSec
 		return 0, nil
 	}
 	secret := out.plan.Desired
-	held := rollout.CopyOf(secret, syncer.KindSecret, syncer.HashOf(secret), ms.Status.PendingRollout)
+	held := rollout.WrittenOf(secret, syncer.KindSecret, syncer.HashOf(secret), ms.Status.PendingRollout)
 	engine := rollout.Engine{Patcher: r.Client, Reader: r.APIReader, Metadata: r.Metadata, Workloads: &r.workloads}
-	pass := engine.Run(ctx, ms.EffectiveRollout(), []rollout.Copy{held}, r.now())
+	pass := engine.Run(ctx, ms.EffectiveRollout(), []rollout.Written{held}, r.now())
 	rollout.ReportFailures(r.Recorder, ms, pass)
 	ms.Status.PendingRollout = len(pass.Pending) > 0
 	return pass.Wait, pass.Err

@@ -1,7 +1,7 @@
 // Package rollout owns the restarts of workloads that read a ConfigMap or Secret the operator wrote: the one engine
-// behind spec.rollout of both kinds (a ConfigMapSync's copies, a ManagedSecret's Secret). A kind hands it the copies
-// that are the operator's and up to date (Copy, CopyOf); the engine finds the workloads that read them and have not
-// seen their current content (syncer.RestartOwed), restarts them, debounced, and says what waits (Pass).
+// behind spec.rollout of both kinds (a ConfigMapSync's copies, a ManagedSecret's Secret). A kind hands it what it
+// wrote that is the operator's and up to date (Written, WrittenOf); the engine finds the workloads that read it and
+// have not seen its current content (syncer.RestartOwed), restarts them, debounced, and says what waits (Pass).
 package rollout
 
 import (
@@ -38,19 +38,19 @@ import (
 // restart that failed, was debounced, or was due when the operator stopped or lost its lease is made by the next
 // reconcile, in any number of namespaces, whatever else failed; and one already made is never made again.
 
-// Copy is a ConfigMap or Secret the operator wrote, as it is now in its namespace: a copy of a ConfigMapSync,
+// Written is a ConfigMap or Secret the operator wrote, as it is now in its namespace: a copy of a ConfigMapSync,
 // or the Secret of a ManagedSecret, that is the operator's and up to date.
-type Copy struct {
+type Written struct {
 	Namespace, Kind, Name string
-	// Version is the content the copy holds now and when the operator last changed it.
+	// Version is the content the object holds now and when the operator last changed it.
 	Version syncer.CopyVersion
 }
 
-// CopyOf returns the state of obj, the operator's copy of kind holding the content of hash. legacy says that
-// a release before ContentChangedAnnotation recorded a debounced restart for its namespace.
-func CopyOf(obj client.Object, kind, hash string, legacy bool) Copy {
+// WrittenOf returns the state of obj, the operator's ConfigMap or Secret of kind holding the content of hash. legacy
+// says that a release before ContentChangedAnnotation recorded a debounced restart for its namespace.
+func WrittenOf(obj client.Object, kind, hash string, legacy bool) Written {
 	changed := syncer.ContentChangedAt(obj)
-	return Copy{Namespace: obj.GetNamespace(), Kind: kind, Name: obj.GetName(), Version: syncer.CopyVersion{
+	return Written{Namespace: obj.GetNamespace(), Kind: kind, Name: obj.GetName(), Version: syncer.CopyVersion{
 		Token: syncer.RolloutToken(obj.GetUID(), hash), ChangedAt: changed, Legacy: legacy && changed.IsZero(),
 	}}
 }
@@ -84,7 +84,7 @@ type Pass struct {
 // Run restarts, for every copy, the workloads owed a restart for its current content. A failure in one workload
 // or namespace does not stop the others: the failures are joined in the pass's err, for the caller to report and
 // return, so the reconcile retries with backoff.
-func (r Engine) Run(ctx context.Context, policy syncv1.RolloutPolicy, copies []Copy, now time.Time) Pass {
+func (r Engine) Run(ctx context.Context, policy syncv1.RolloutPolicy, copies []Written, now time.Time) Pass {
 	var pass Pass
 	debounce, err := policy.DebouncePeriod()
 	if err != nil {
@@ -114,7 +114,7 @@ func (r Engine) Run(ctx context.Context, policy syncv1.RolloutPolicy, copies []C
 // restartConsumers restarts, in the copy's namespace, the workloads that use it in a way that needs a restart and are owed
 // one (syncer.RestartOwed), unless they were restarted less than debounce ago. It returns how long until a
 // debounced restart is due (0 when none waits) and the failures, joined.
-func (r Engine) restartConsumers(ctx context.Context, policy syncv1.RolloutPolicy, debounce time.Duration, c Copy, now time.Time, pass *Pass) (time.Duration, error) {
+func (r Engine) restartConsumers(ctx context.Context, policy syncv1.RolloutPolicy, debounce time.Duration, c Written, now time.Time, pass *Pass) (time.Duration, error) {
 	candidates, err := r.candidates(ctx, policy.Enabled, c.Namespace)
 	if err != nil {
 		return 0, err

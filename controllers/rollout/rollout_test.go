@@ -113,24 +113,24 @@ func TestRollouts_ReadOnlyWorkloadsThatMayBeOwedAndEachOnlyOnce(t *testing.T) {
 		md.addWorkload(d)
 	}
 	engine, reads := countingEngine(t, md, older, newer, unrelated)
-	copyA := Copy{Namespace: "ns-a", Kind: syncer.KindConfigMap, Name: "settings",
+	copyA := Written{Namespace: "ns-a", Kind: syncer.KindConfigMap, Name: "settings",
 		Version: syncer.CopyVersion{Token: "t1", ChangedAt: changed}}
 	policy := syncv1.RolloutPolicy{Enabled: true, Debounce: "30s"}
 
-	pass := engine.Run(t.Context(), policy, []Copy{copyA}, time.Now())
+	pass := engine.Run(t.Context(), policy, []Written{copyA}, time.Now())
 	require.NoError(t, pass.Err)
 	assert.Equal(t, 1, pass.Restarted)
 	assert.Equal(t, int32(2), reads.Load(), "the workload created after the change is not read")
 
-	pass = engine.Run(t.Context(), policy, []Copy{copyA}, time.Now())
+	pass = engine.Run(t.Context(), policy, []Written{copyA}, time.Now())
 	require.NoError(t, pass.Err)
 	assert.Zero(t, pass.Restarted, "nothing is restarted twice for one change")
 	assert.Equal(t, int32(2), reads.Load(), "a workload read once at its generation is not read again")
 
-	empty := Copy{Namespace: "ns-empty", Kind: syncer.KindConfigMap, Name: "settings", Version: copyA.Version}
-	never := Copy{Namespace: "ns-a", Kind: syncer.KindConfigMap, Name: "settings", Version: syncer.CopyVersion{Token: "t0"}}
+	empty := Written{Namespace: "ns-empty", Kind: syncer.KindConfigMap, Name: "settings", Version: copyA.Version}
+	never := Written{Namespace: "ns-a", Kind: syncer.KindConfigMap, Name: "settings", Version: syncer.CopyVersion{Token: "t0"}}
 	engine.Workloads = nil
-	pass = engine.Run(t.Context(), policy, []Copy{empty, never}, time.Now())
+	pass = engine.Run(t.Context(), policy, []Written{empty, never}, time.Now())
 	require.NoError(t, pass.Err)
 	assert.Zero(t, pass.Restarted)
 	assert.Equal(t, int32(2), reads.Load(), "a namespace without candidates, and a copy whose content never changed, cost no read")
@@ -143,17 +143,17 @@ func TestRollouts_ADebouncedRestartWaitsAndIsMadeAtTheEndOfTheWindow(t *testing.
 	md := &fakeMetadata{}
 	md.addWorkload(d)
 	engine, _ := countingEngine(t, md, d)
-	c := Copy{Namespace: "ns-a", Kind: syncer.KindConfigMap, Name: "settings",
+	c := Written{Namespace: "ns-a", Kind: syncer.KindConfigMap, Name: "settings",
 		Version: syncer.CopyVersion{Token: "t2", ChangedAt: now.Add(-5 * time.Second)}}
 	policy := syncv1.RolloutPolicy{Enabled: true, Debounce: "30s"}
 
-	pass := engine.Run(t.Context(), policy, []Copy{c}, now)
+	pass := engine.Run(t.Context(), policy, []Written{c}, now)
 	require.NoError(t, pass.Err)
 	assert.Zero(t, pass.Restarted)
 	assert.Equal(t, 20*time.Second, pass.Wait)
 	assert.Equal(t, []string{"ns-a"}, pass.Pending)
 
-	pass = engine.Run(t.Context(), policy, []Copy{c}, now.Add(20*time.Second))
+	pass = engine.Run(t.Context(), policy, []Written{c}, now.Add(20*time.Second))
 	require.NoError(t, pass.Err)
 	assert.Equal(t, 1, pass.Restarted)
 	assert.Empty(t, pass.Pending)
