@@ -60,8 +60,8 @@ func TestTheLayoutTableMatchesTheTree(t *testing.T) {
 		_, err := os.Stat(p)
 		assert.NoError(t, err, "the Layout of %s names %s, which does not exist", layoutDoc, p)
 	}
-	// Every package folder under internal/ and every suite under tests/ has its row.
-	for _, parent := range []string{"internal", "tests"} {
+	// Every package folder under controllers/ and internal/ and every suite under tests/ has its row.
+	for _, parent := range []string{"controllers", "internal", "tests"} {
 		entries, err := os.ReadDir(parent)
 		require.NoError(t, err)
 		for _, e := range entries {

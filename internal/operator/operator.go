@@ -23,7 +23,9 @@ import (
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
 	syncv1beta1 "github.com/configmapsync/configmapsync-operator/api/v1beta1"
-	"github.com/configmapsync/configmapsync-operator/controllers"
+	"github.com/configmapsync/configmapsync-operator/controllers/configmapsync"
+	"github.com/configmapsync/configmapsync-operator/controllers/lifecycle"
+	"github.com/configmapsync/configmapsync-operator/controllers/managedsecret"
 	"github.com/configmapsync/configmapsync-operator/internal/access"
 	"github.com/configmapsync/configmapsync-operator/internal/copystore"
 	"github.com/configmapsync/configmapsync-operator/internal/metawatch"
@@ -51,7 +53,7 @@ type Options struct {
 	// from a laptop against a cluster whose CRDs do not call webhooks.
 	Webhooks bool
 	// Controller tunes concurrency and retries of each controller, ConfigMapSync and ManagedSecret alike.
-	Controller controllers.Options
+	Controller lifecycle.Options
 	// MaxParallelWrites bounds the copies one sync writes at once.
 	MaxParallelWrites int
 	// ExcludedNamespaces holds names and globs of namespaces no ConfigMapSync may write to.
@@ -62,9 +64,6 @@ type Options struct {
 	// MonitoringNamespace is the operator's namespace, where it installs its ServiceMonitor and PrometheusRule when
 	// the cluster has the Prometheus Operator's CRDs (internal/monitoring). Empty: it installs none.
 	MonitoringNamespace string
-	// WrapCopyWriter, when set, wraps the writer of ConfigMapSyncs' copies, which bypasses the manager's client
-	// (internal/metawrite): the test harness records and fails those writes there.
-	WrapCopyWriter func(controllers.CopyWriter) controllers.CopyWriter
 	// AccessRecheckTTL is how long the re-check of requesters' rights reuses a decision; 0 is access.RecheckTTL.
 	AccessRecheckTTL time.Duration
 }
@@ -74,7 +73,7 @@ func DefaultOptions() Options {
 	return Options{
 		Webhooks:          true,
 		Namespace:         "default", // Out of a cluster (make run, make demo); in one, POD_NAMESPACE.
-		Controller:        controllers.Options{MaxConcurrentReconciles: 4, RetryBaseDelay: 500 * time.Millisecond, RetryMaxDelay: 5 * time.Minute},
+		Controller:        lifecycle.Options{MaxConcurrentReconciles: 4, RetryBaseDelay: 500 * time.Millisecond, RetryMaxDelay: 5 * time.Minute},
 		MaxParallelWrites: 16,
 	}
 }
@@ -111,13 +110,35 @@ type Parts struct {
 	Copies *copystore.Store
 }
 
-// Setup adds the operator's controllers, webhooks and the stored-version migration to mgr.
+// Setup adds the operator's controllers, webhooks and the stored-version migration to mgr. Copies are written
+// with NewCopyWriter's writer.
 func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) (Parts, error) {
-	copies, err := setup(ctx, mgr, opts)
+	writer, err := NewCopyWriter(mgr)
+	if err != nil {
+		return Parts{}, err
+	}
+	return SetupWithCopyWriter(ctx, mgr, opts, writer)
+}
+
+// NewCopyWriter returns the writer of ConfigMapSyncs' copies: internal/metawrite over the manager's connections,
+// which reads back only the metadata of what it wrote. It bypasses the manager's client.
+func NewCopyWriter(mgr ctrl.Manager) (configmapsync.Writer, error) {
+	w, err := metawrite.New(mgr.GetConfig(), mgr.GetHTTPClient())
+	if err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// SetupWithCopyWriter is Setup with the writer of copies given. The writer is a dependency like the manager's
+// client, which its builder may wrap: the test harness passes NewCopyWriter's, wrapped to record and fail writes,
+// as it wraps the client it builds for the manager.
+func SetupWithCopyWriter(ctx context.Context, mgr ctrl.Manager, opts Options, writer configmapsync.Writer) (Parts, error) {
+	copies, err := setup(ctx, mgr, opts, writer)
 	return Parts{Copies: copies}, err
 }
 
-func setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*copystore.Store, error) {
+func setup(ctx context.Context, mgr ctrl.Manager, opts Options, writer configmapsync.Writer) (*copystore.Store, error) {
 	metadataCache, err := newMetadataCache(mgr)
 	if err != nil {
 		return nil, err
@@ -136,14 +157,7 @@ func setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*copystore.Stor
 		return nil, fmt.Errorf("creating the copy store's client: %w", err)
 	}
 	copies := copystore.New(watcher, keys.Keys)
-	var writer controllers.CopyWriter
-	if writer, err = metawrite.New(mgr.GetConfig(), mgr.GetHTTPClient()); err != nil {
-		return nil, err
-	}
-	if opts.WrapCopyWriter != nil {
-		writer = opts.WrapCopyWriter(writer)
-	}
-	r := &controllers.ConfigMapSyncReconciler{
+	r := &configmapsync.Reconciler{
 		Client:              mgr.GetClient(),
 		Writer:              writer,
 		Copies:              copies,
@@ -152,7 +166,7 @@ func setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*copystore.Stor
 		Metadata:            metadataCache,
 		Sources:             sources,
 		Recorder:            mgr.GetEventRecorder(Name),
-		FanOut:              opts.MaxParallelWrites,
+		MaxParallelWrites:   opts.MaxParallelWrites,
 		ExcludedNamespaces:  opts.ExcludedNamespaces,
 		// Sources of up to 64 KiB are kept while unchanged, 4 MiB in all: the resync of 10,000 syncs of one
 		// source reads it once.
@@ -162,7 +176,7 @@ func setup(ctx context.Context, mgr ctrl.Manager, opts Options) (*copystore.Stor
 	if err := r.SetupWithManager(ctx, mgr, opts.Controller); err != nil {
 		return nil, fmt.Errorf("setting up the ConfigMapSync controller: %w", err)
 	}
-	managedSecrets := &controllers.ManagedSecretReconciler{
+	managedSecrets := &managedsecret.Reconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Sources:   sources,

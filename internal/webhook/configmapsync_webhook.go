@@ -10,14 +10,12 @@ import (
 	"fmt"
 	"strings"
 
-	admissionv1 "k8s.io/api/admission/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
@@ -42,21 +40,12 @@ type ConfigMapSyncDefaulter struct{}
 
 var _ admission.Defaulter[*syncv1.ConfigMapSync] = ConfigMapSyncDefaulter{}
 
-// Default sets the defaults of a ConfigMapSync, records who asked for its source and destinations, and puts the
-// cleanup finalizer on a new ConfigMapSync.
+// Default sets the defaults of a ConfigMapSync and records who asked for its source and destinations. It leaves
+// the cleanup finalizer alone: the reconcile adds it (controllers/lifecycle), its one owner, since a webhook does
+// not see every object (webhooks off, an object created while the webhook was not called).
 func (ConfigMapSyncDefaulter) Default(ctx context.Context, cms *syncv1.ConfigMapSync) error {
 	Default(cms)
-	addFinalizerOnCreate(ctx, cms)
 	return recordRequester(ctx, cms)
-}
-
-// addFinalizerOnCreate adds the cleanup finalizer when a ConfigMapSync is created. The controller adds it too
-// (for objects created while the webhook was not called), but then with a write of its own, which itself goes
-// through both admission webhooks: at 10,000 ConfigMapSyncs that was a tenth of the churn's API calls.
-func addFinalizerOnCreate(ctx context.Context, cms *syncv1.ConfigMapSync) {
-	if req, err := admission.RequestFromContext(ctx); err == nil && req.Operation == admissionv1.Create {
-		controllerutil.AddFinalizer(cms, syncv1.Finalizer)
-	}
 }
 
 // Default sets the defaults of a ConfigMapSync in place, from the constants of api/v1.

@@ -39,18 +39,20 @@ func TestDefaultFillsEveryDefault(t *testing.T) {
 	assert.Equal(t, syncv1.DeletionPolicyDelete, cms.Spec.DeletionPolicy)
 }
 
-func TestDefaultAddsTheFinalizerOnCreateOnly(t *testing.T) {
+// TestDefaultLeavesTheFinalizerToTheController: the reconcile is the finalizer's one owner; the webhook neither adds
+// it on create nor touches it on update (the controller removes it after cleanup).
+func TestDefaultLeavesTheFinalizerToTheController(t *testing.T) {
 	inRequest := func(op admissionv1.Operation) context.Context {
 		return admission.NewContextWithRequest(context.Background(), admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{Operation: op}})
 	}
 	created := valid()
 	require.NoError(t, ConfigMapSyncDefaulter{}.Default(inRequest(admissionv1.Create), created))
-	assert.Equal(t, []string{syncv1.Finalizer}, created.Finalizers)
+	assert.Empty(t, created.Finalizers)
 
-	// On update, removing the finalizer (the controller does, after cleanup) must stay possible.
 	updated := valid()
+	updated.Finalizers = []string{syncv1.Finalizer}
 	require.NoError(t, ConfigMapSyncDefaulter{}.Default(inRequest(admissionv1.Update), updated))
-	assert.Empty(t, updated.Finalizers)
+	assert.Equal(t, []string{syncv1.Finalizer}, updated.Finalizers)
 }
 
 func TestDefaultKeepsWhatIsSet(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
-	"github.com/configmapsync/configmapsync-operator/controllers"
+	"github.com/configmapsync/configmapsync-operator/controllers/configmapsync"
 	"github.com/configmapsync/configmapsync-operator/tests/harness/clienttap"
 )
 
@@ -101,13 +101,13 @@ func (c *Calls) newClient(config *rest.Config, options client.Options) (client.C
 
 // WrapCopyWriter returns w, wrapped so that c sees (and may fail) every write of a copy that bypasses the
 // operator's client.
-func (c *Calls) WrapCopyWriter(w controllers.CopyWriter) controllers.CopyWriter {
+func (c *Calls) WrapCopyWriter(w configmapsync.Writer) configmapsync.Writer {
 	return recordingWriter{calls: c, inner: w}
 }
 
 type recordingWriter struct {
 	calls *Calls
-	inner controllers.CopyWriter
+	inner configmapsync.Writer
 }
 
 func (w recordingWriter) Create(ctx context.Context, obj client.Object) error {

@@ -156,19 +156,24 @@ func (e *Env) RunOperator(ctx context.Context) (stop func(), err error) {
 	if err != nil {
 		return nil, err
 	}
+	// The copies bypass the manager's client (internal/metawrite): their writer is wrapped here, as the client is
+	// (NewClient above), so that Calls sees and may fail every write.
+	writer, err := operator.NewCopyWriter(mgr)
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	opts := operator.DefaultOptions()
 	opts.Controller.RetryBaseDelay = 50 * time.Millisecond // Faster retries keep fault tests short.
 	opts.Controller.RetryMaxDelay = 2 * time.Second
 	opts.Controller.SkipNameValidation = true
-	opts.WrapCopyWriter = e.Calls.WrapCopyWriter
 	if e.namespace != "" {
 		opts.Namespace = e.namespace // Where the ownership key Secret lives, which only the operator may read.
 	}
 	if e.tune != nil {
 		e.tune(&opts)
 	}
-	parts, err := operator.Setup(ctx, mgr, opts)
+	parts, err := operator.SetupWithCopyWriter(ctx, mgr, opts, e.Calls.WrapCopyWriter(writer))
 	if err != nil {
 		cancel()
 		return nil, err
