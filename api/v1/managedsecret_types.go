@@ -76,12 +76,9 @@ const (
 )
 
 // RandomStringGenerator generates a string of random characters.
-//
-// Its fields and RandomBytesGenerator's have no schema default: a form generated from the schema (the OpenShift
-// console's) writes every default it finds into each key, which would set random and bytes on every key and break
-// "exactly one of". The generators apply the defaults (internal/secretgen).
 type RandomStringGenerator struct {
-	// length is the number of characters, 1 to 4096; 32 when unset.
+	// length is the number of characters, 1 to 4096.
+	// +kubebuilder:default=32
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=4096
 	// +optional
@@ -89,20 +86,23 @@ type RandomStringGenerator struct {
 
 	// alphabet the characters are drawn from, each with the same probability: Alphanumeric (A-Z, a-z, 0-9),
 	// Alphabetic (A-Z, a-z), Numeric (0-9), Hex (0-9, a-f), Base64URL (A-Z, a-z, 0-9, '-', '_') or
-	// PrintableWithoutQuotes (printable ASCII except space, quotes and backslash); Alphanumeric when unset.
+	// PrintableWithoutQuotes (printable ASCII except space, quotes and backslash).
+	// +kubebuilder:default=Alphanumeric
 	// +optional
 	Alphabet RandomAlphabet `json:"alphabet,omitempty"`
 }
 
 // RandomBytesGenerator generates random bytes.
 type RandomBytesGenerator struct {
-	// length is the number of random bytes, 1 to 4096 (before encoding); 32 when unset.
+	// length is the number of random bytes, 1 to 4096 (before encoding).
+	// +kubebuilder:default=32
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=4096
 	// +optional
 	Length int32 `json:"length,omitempty"`
 
-	// encoding of the bytes in the Secret: Base64 (standard, padded), Hex (lowercase) or Raw; Base64 when unset.
+	// encoding of the bytes in the Secret: Base64 (standard, padded), Hex (lowercase) or Raw.
+	// +kubebuilder:default=Base64
 	// +optional
 	Encoding BytesEncoding `json:"encoding,omitempty"`
 }

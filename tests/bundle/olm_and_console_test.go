@@ -3,7 +3,6 @@ package bundle
 import (
 	"context"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -439,54 +438,4 @@ func TestBundleHasAvailabilityAndMonitoringObjects(t *testing.T) {
 			}
 		}
 	})
-}
-
-// TestNoSchemaDefaultInsideAnAlternative: where a CEL rule asks which optional fields are present (has(self.x), as
-// "exactly one of" does), no field under them has a schema default. The console's generated form writes every
-// default it finds, so a default under one alternative creates that alternative in every object the form makes:
-// the console refused each ManagedSecret it created when the random and bytes generators had defaults.
-func TestNoSchemaDefaultInsideAnAlternative(t *testing.T) {
-	b := loadBundle(t)
-	hasField := regexp.MustCompile(`has\(self\.([A-Za-z0-9_]+)\)`)
-	var walk func(path string, s *apiextensionsv1.JSONSchemaProps)
-	walk = func(path string, s *apiextensionsv1.JSONSchemaProps) {
-		for _, rule := range s.XValidations {
-			for _, m := range hasField.FindAllStringSubmatch(rule.Rule, -1) {
-				if alt, ok := s.Properties[m[1]]; ok {
-					for _, d := range schemaDefaults(path+"."+m[1], &alt) {
-						t.Errorf("%s has a schema default, under an alternative the rule %q tests", d, rule.Rule)
-					}
-				}
-			}
-		}
-		for name, p := range s.Properties {
-			walk(path+"."+name, &p)
-		}
-		if s.Items != nil && s.Items.Schema != nil {
-			walk(path+"[]", s.Items.Schema)
-		}
-	}
-	checked := 0
-	for _, crd := range b.V1CRDs {
-		for _, v := range crd.Spec.Versions {
-			walk(crd.Spec.Names.Kind+"/"+v.Name, v.Schema.OpenAPIV3Schema)
-			checked++
-		}
-	}
-	require.NotZero(t, checked)
-}
-
-// schemaDefaults lists the paths under s (s included) that carry a schema default.
-func schemaDefaults(path string, s *apiextensionsv1.JSONSchemaProps) []string {
-	var out []string
-	if s.Default != nil {
-		out = append(out, path)
-	}
-	for name, p := range s.Properties {
-		out = append(out, schemaDefaults(path+"."+name, &p)...)
-	}
-	if s.Items != nil && s.Items.Schema != nil {
-		out = append(out, schemaDefaults(path+"[]", s.Items.Schema)...)
-	}
-	return out
 }

@@ -54,7 +54,7 @@ func TestAManagedSecretGeneratesEveryKindOfKey(t *testing.T) {
 		alphabet string
 		length   int
 	}{
-		"defaults":     {secretgen.Alphanumeric, 32}, // the generator's defaults (the schema has none)
+		"defaults":     {secretgen.Alphanumeric, 32}, // the schema's defaults
 		"alphanumeric": {secretgen.Alphanumeric, 24},
 		"alphabetic":   {secretgen.Alphabetic, 20},
 		"pin":          {secretgen.Numeric, 6},
