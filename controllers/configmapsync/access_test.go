@@ -143,7 +143,7 @@ func TestAccess_ASelectorIsCheckedOnceClusterWide(t *testing.T) {
 		cms.Spec.Destination = syncv1.Destination{NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"sync": "yes"}}}
 	}))
 	for _, ns := range testDestinations {
-		e.ns.add(ns, map[string]string{"sync": "yes"}, false)
+		e.ns.AddNamespace(ns, map[string]string{"sync": "yes"}, false)
 	}
 	e.mustReconcile()
 	assert.Equal(t, 4, authz.reviews, "get on the source, and create, update, delete in all namespaces: not one per namespace")

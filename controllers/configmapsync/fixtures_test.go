@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 
@@ -20,7 +19,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
@@ -30,6 +28,7 @@ import (
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
 	"github.com/configmapsync/configmapsync-operator/internal/copystore"
 	"github.com/configmapsync/configmapsync-operator/internal/syncer"
+	"github.com/configmapsync/configmapsync-operator/internal/testkit"
 )
 
 // --- fakes ----------------------------------------------------------------------------------------------------
@@ -74,49 +73,6 @@ func (f *cmsEvents) reasons(eventType string) []string {
 	return out
 }
 
-// fakeMetadata stands in for the metadata cache. It answers List of PartialObjectMetadata: namespaces from a
-// fixed set, and any other kind (workloads, for rollouts) from whatever the test added, filtered by namespace.
-type fakeMetadata struct {
-	cache.Cache // nil: any other call panics, which is what a test should see
-	mu          sync.Mutex
-	items       []metav1.PartialObjectMetadata
-}
-
-func (f *fakeMetadata) List(_ context.Context, list client.ObjectList, opts ...client.ListOption) error {
-	l, ok := list.(*metav1.PartialObjectMetadataList)
-	if !ok {
-		return fmt.Errorf("fakeNamespaces: unexpected list type %T", list)
-	}
-	listGVK := l.GroupVersionKind()
-	if !strings.HasSuffix(listGVK.Kind, "List") {
-		return fmt.Errorf("fakeNamespaces: unexpected list kind %v", listGVK)
-	}
-	itemGVK := listGVK.GroupVersion().WithKind(strings.TrimSuffix(listGVK.Kind, "List"))
-	o := (&client.ListOptions{}).ApplyOptions(opts)
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	l.Items = nil
-	for _, item := range f.items {
-		if item.GroupVersionKind() == itemGVK && (o.Namespace == "" || item.Namespace == o.Namespace) {
-			l.Items = append(l.Items, *item.DeepCopy())
-		}
-	}
-	return nil
-}
-
-func (f *fakeMetadata) add(name string, labels map[string]string, terminating bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	ns := metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
-	ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
-	if terminating {
-		now := metav1.Now()
-		ns.DeletionTimestamp = &now
-		ns.Finalizers = []string{"kubernetes"}
-	}
-	f.items = append(f.items, ns)
-}
-
 // --- environment ----------------------------------------------------------------------------------------------
 
 const (
@@ -138,7 +94,7 @@ type cmsEnv struct {
 	client client.WithWatch
 	r      *Reconciler
 	rec    *cmsEvents
-	ns     *fakeMetadata
+	ns     *testkit.Metadata
 
 	mu     sync.Mutex
 	fault  writeFault
@@ -156,9 +112,9 @@ func cmsTestScheme(t *testing.T) *runtime.Scheme {
 // newCMSEnv returns a reconciler over a fake client holding objs, with the namespaces team-a and testDestinations.
 func newCMSEnv(t *testing.T, objs ...client.Object) *cmsEnv {
 	t.Helper()
-	e := &cmsEnv{t: t, rec: &cmsEvents{}, ns: &fakeMetadata{}}
+	e := &cmsEnv{t: t, rec: &cmsEvents{}, ns: &testkit.Metadata{}}
 	for _, name := range append([]string{testCMSNamespace}, testDestinations...) {
-		e.ns.add(name, nil, false)
+		e.ns.AddNamespace(name, nil, false)
 	}
 	e.client = fake.NewClientBuilder().
 		WithScheme(cmsTestScheme(t)).
@@ -183,7 +139,7 @@ func newCMSEnv(t *testing.T, objs ...client.Object) *cmsEnv {
 var testKeys = syncer.Keys{Current: syncer.NewKey([]byte("unit-test-ownership-key-32-bytes"))}
 
 func (e *cmsEnv) interceptors() interceptor.Funcs {
-	funcs := writeTap(e.write)
+	funcs := testkit.WriteTap(e.write)
 	funcs.Apply = func(ctx context.Context, c client.WithWatch, obj runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
 		e.mu.Lock()
 		e.writes = append(e.writes, "apply")

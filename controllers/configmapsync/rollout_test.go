@@ -20,33 +20,12 @@ import (
 	"github.com/configmapsync/configmapsync-operator/controllers/lifecycle"
 	"github.com/configmapsync/configmapsync-operator/controllers/rollout"
 	"github.com/configmapsync/configmapsync-operator/internal/syncer"
+	"github.com/configmapsync/configmapsync-operator/internal/testkit"
 )
 
 // envDeployment returns a Deployment of namespace that reads the test's copy through envFrom, created at created.
 func envDeployment(namespace, name string, created time.Time) *appsv1.Deployment {
-	labels := map[string]string{"app": name}
-	return &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name, UID: types.UID("uid-" + namespace + "-" + name),
-			Generation: 1, CreationTimestamp: metav1.Time{Time: created}},
-		Spec: appsv1.DeploymentSpec{
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "example.com/app:1",
-					EnvFrom: []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{
-						LocalObjectReference: corev1.LocalObjectReference{Name: testSourceName}}}}}}},
-			},
-		},
-	}
-}
-
-// addWorkload shows a Deployment's metadata in the fake metadata cache.
-func (f *fakeMetadata) addWorkload(obj client.Object) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	m := metav1.PartialObjectMetadata{ObjectMeta: *obj.(metav1.ObjectMetaAccessor).GetObjectMeta().(*metav1.ObjectMeta).DeepCopy()}
-	m.SetGroupVersionKind(appsv1.SchemeGroupVersion.WithKind("Deployment"))
-	f.items = append(f.items, m)
+	return testkit.Deployment(namespace, name, testkit.ConfigMapEnv(testSourceName), created)
 }
 
 // tokenOf returns a Deployment's rollout token for the test's copy; "" when it has none.
@@ -97,7 +76,7 @@ func newRolloutEnv(t *testing.T, deployments ...*appsv1.Deployment) *cmsEnv {
 	}
 	e := newCMSEnv(t, objs...)
 	for _, d := range deployments {
-		e.ns.addWorkload(d)
+		e.ns.AddDeployment(d)
 	}
 	return e
 }

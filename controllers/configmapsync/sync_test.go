@@ -109,7 +109,7 @@ func TestReconcile_NothingChangedMakesNoWrites(t *testing.T) {
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
 			e := newCMSEnv(t, tt.cms, tt.source)
-			e.ns.add("prod-1", map[string]string{"env": "prod"}, false)
+			e.ns.AddNamespace("prod-1", map[string]string{"env": "prod"}, false)
 			e.mustReconcile()
 			first := e.recordedWrites()
 			require.NotEmpty(t, first, "the first reconcile writes")

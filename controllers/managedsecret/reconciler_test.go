@@ -25,6 +25,7 @@ import (
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
 	"github.com/configmapsync/configmapsync-operator/internal/copystore"
 	"github.com/configmapsync/configmapsync-operator/internal/syncer"
+	"github.com/configmapsync/configmapsync-operator/internal/testkit"
 )
 
 // --- fixtures --------------------------------------------------------------------------------------------------
@@ -87,14 +88,14 @@ func newMSFixture(t *testing.T, objs ...client.Object) *msFixture {
 	f := &msFixture{t: t, events: &msEvents{}, now: msT0}
 	f.client = fake.NewClientBuilder().WithScheme(s).WithObjects(objs...).
 		WithStatusSubresource(&syncv1.ManagedSecret{}).
-		WithInterceptorFuncs(writeTap(func(verb string, obj client.Object) error {
+		WithInterceptorFuncs(testkit.WriteTap(func(verb string, obj client.Object) error {
 			f.writes = append(f.writes, fmt.Sprintf("%s %T/%s", verb, obj, obj.GetName()))
 			if f.fault != nil {
 				return f.fault(verb, obj)
 			}
 			return nil
 		})).Build()
-	f.r = &Reconciler{Client: f.client, APIReader: f.client, Metadata: &fakeMetadata{}, Recorder: f.events,
+	f.r = &Reconciler{Client: f.client, APIReader: f.client, Metadata: &testkit.Metadata{}, Recorder: f.events,
 		Copies: copystore.NewDirect(f.client, testKeys), Now: func() time.Time { return f.now }}
 	return f
 }
@@ -191,7 +192,7 @@ func TestReconcile_ARotationsRestartIsOwedUntilItIsMade(t *testing.T) {
 	ms.Spec.Rollout = &syncv1.RolloutPolicy{Enabled: true, Debounce: "1s"}
 	d := secretDeployment("team-a", "app", "db", msT0.Add(-time.Hour))
 	f := newMSFixture(t, ms, d)
-	f.r.Metadata.(*fakeMetadata).addWorkload(d)
+	f.r.Metadata.(*testkit.Metadata).AddDeployment(d)
 	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "db"}}
 	token := func() string {
 		got := &appsv1.Deployment{}
