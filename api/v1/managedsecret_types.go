@@ -110,8 +110,23 @@ type RandomBytesGenerator struct {
 // UUIDGenerator generates a random (version 4) UUID in its lowercase 8-4-4-4-12 form. It has no settings.
 type UUIDGenerator struct{}
 
+// KeyType names where a key's value comes from: the member of ManagedSecretKey of the same name.
+// +kubebuilder:validation:Enum=Random;Bytes;UUID;Literal
+type KeyType string
+
+const (
+	// KeyTypeRandom generates a string of random characters (member random).
+	KeyTypeRandom KeyType = "Random"
+	// KeyTypeBytes generates random bytes (member bytes).
+	KeyTypeBytes KeyType = "Bytes"
+	// KeyTypeUUID generates a random UUID (member uuid).
+	KeyTypeUUID KeyType = "UUID"
+	// KeyTypeLiteral stores a fixed value (member literal).
+	KeyTypeLiteral KeyType = "Literal"
+)
+
 // ManagedSecretKey is one key of the generated Secret and where its value comes from: exactly one of random,
-// bytes, uuid or literal.
+// bytes, uuid or literal, or, with type set, the member type names.
 // +kubebuilder:validation:XValidation:rule="[has(self.random), has(self.bytes), has(self.uuid), has(self.literal)].filter(x, x).size() == 1",message="exactly one of random, bytes, uuid or literal must be set"
 // +kubebuilder:validation:XValidation:rule="!self.name.endsWith('.previous')",message="key names ending in .previous are reserved for the values keepPrevious keeps"
 type ManagedSecretKey struct {
@@ -122,6 +137,13 @@ type ManagedSecretKey struct {
 	// +kubebuilder:validation:Pattern=`^\.?[-_a-zA-Z0-9][-._a-zA-Z0-9]*$`
 	// +required
 	Name string `json:"name"`
+
+	// type picks the member the value comes from, Random, Bytes, UUID or Literal, as forms do (the OpenShift
+	// console writes every member's defaults): the admission webhook clears the other generators, and creates
+	// the chosen one with its defaults when it is missing. A literal is never cleared: with type set to a
+	// generator it is refused, so a typed value is not lost. Without type, exactly one member must be set.
+	// +optional
+	Type KeyType `json:"type,omitempty"`
 
 	// random generates a string of random characters.
 	// +optional

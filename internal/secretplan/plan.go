@@ -21,6 +21,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	syncv1 "github.com/configmapsync/configmapsync-operator/api/v1"
 	"github.com/configmapsync/configmapsync-operator/internal/secretgen"
@@ -246,6 +247,11 @@ func checkKeyName(name string, seen map[string]bool) error {
 // keySpecOf resolves one key's literal or generator and normalizes the generator's parameters.
 func keySpecOf(k syncv1.ManagedSecretKey) (keySpec, error) {
 	ks := keySpec{name: k.Name}
+	// The webhook applies the type on admission; applying it again here keeps objects admitted without the
+	// webhook to the same meaning. k is a copy: the spec is not changed.
+	if err := k.ApplyType(field.NewPath("spec", "keys").Key(k.Name)); err != nil {
+		return keySpec{}, syncer.InvalidSpec("%s", err.Error())
+	}
 	var name string
 	var params secretgen.Params
 	sources := 0

@@ -343,3 +343,24 @@ func assertSameValues(t *testing.T, a, b *corev1.Secret, keys ...string) {
 		assert.Equal(t, a.Data[k], b.Data[k], "the value of %s changed", k)
 	}
 }
+
+func TestPlanSecret_AKeysTypePicksItsGenerator(t *testing.T) {
+	// Admitted without the webhook, a key with a type and several members means what the webhook would keep.
+	ms := newManagedSecret()
+	literal := "app"
+	ms.Spec.Keys = []syncv1.ManagedSecretKey{
+		{Name: "username", Type: syncv1.KeyTypeLiteral, Literal: &literal, Random: &syncv1.RandomStringGenerator{}},
+		{Name: "password", Type: syncv1.KeyTypeRandom, Random: &syncv1.RandomStringGenerator{Length: 40}, Bytes: &syncv1.RandomBytesGenerator{Length: 8}},
+		{Name: "id", Type: syncv1.KeyTypeUUID, Random: &syncv1.RandomStringGenerator{}, Bytes: &syncv1.RandomBytesGenerator{}},
+	}
+	s := msPlan(t, ms, nil, msT0).Desired
+	assert.Equal(t, "app", string(s.Data["username"]))
+	assert.Len(t, s.Data["password"], 40)
+	assert.True(t, secretgen.IsUUIDv4(string(s.Data["id"])), "%q", s.Data["id"])
+
+	ms.Spec.Keys[1].Literal = &literal
+	_, err := Decide(ms, nil, msT0)
+	var invalid *syncer.InvalidSpecError
+	require.ErrorAs(t, err, &invalid)
+	assert.Contains(t, err.Error(), "spec.keys[password].literal")
+}

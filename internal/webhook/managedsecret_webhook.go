@@ -12,13 +12,37 @@ import (
 	"github.com/configmapsync/configmapsync-operator/internal/access"
 )
 
+// +kubebuilder:webhook:path=/mutate-sync-configmapsync-io-v1-managedsecret,mutating=true,failurePolicy=fail,sideEffects=None,groups=sync.configmapsync.io,resources=managedsecrets,verbs=create;update,versions=v1,name=mmanagedsecret-v1.sync.configmapsync.io,admissionReviewVersions=v1
 // +kubebuilder:webhook:path=/validate-sync-configmapsync-io-v1-managedsecret,mutating=false,failurePolicy=fail,sideEffects=None,groups=sync.configmapsync.io,resources=managedsecrets,verbs=create;update,versions=v1,name=vmanagedsecret-v1.sync.configmapsync.io,admissionReviewVersions=v1
 
-// SetupManagedSecretWebhook registers the validating webhook of ManagedSecret.
+// SetupManagedSecretWebhook registers the defaulting and validating webhooks of ManagedSecret.
 func SetupManagedSecretWebhook(mgr ctrl.Manager) error {
 	return ctrl.NewWebhookManagedBy(mgr, &syncv1.ManagedSecret{}).
+		WithDefaulter(ManagedSecretDefaulter{}).
 		WithValidator(ManagedSecretValidator{Authorizer: Authorizer{Client: mgr.GetClient(), Decisions: &access.Decisions{}}}).
 		Complete()
+}
+
+// ManagedSecretDefaulter applies each key's type: it runs before the schema's rules, so a key written by a form
+// with every generator's defaults, and a type, passes the schema's "exactly one of".
+type ManagedSecretDefaulter struct{}
+
+var _ admission.Defaulter[*syncv1.ManagedSecret] = ManagedSecretDefaulter{}
+
+// Default keeps, in each key with a type, only the member the type names, and refuses a key whose type would
+// drop its literal.
+func (ManagedSecretDefaulter) Default(_ context.Context, ms *syncv1.ManagedSecret) error {
+	var errs field.ErrorList
+	keys := field.NewPath("spec", "keys")
+	for i := range ms.Spec.Keys {
+		if err := ms.Spec.Keys[i].ApplyType(keys.Index(i)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return apierrors.NewInvalid(syncv1.GroupVersion.WithKind("ManagedSecret").GroupKind(), ms.Name, errs)
+	}
+	return nil
 }
 
 // ManagedSecretValidator checks what the schema cannot of a ManagedSecret's rollout, and that the requesting user

@@ -17,6 +17,8 @@ const (
 	conversionPath = "/convert"
 	mutatingPath   = "/mutate-sync-configmapsync-io-v1-configmapsync"
 	validatingPath = "/validate-sync-configmapsync-io-v1-configmapsync"
+	// mutatingManagedSecretPath applies the type of each key of a ManagedSecret.
+	mutatingManagedSecretPath = "/mutate-sync-configmapsync-io-v1-managedsecret"
 	// validatingManagedSecretPath checks who may turn on a ManagedSecret's rollout.
 	validatingManagedSecretPath = "/validate-sync-configmapsync-io-v1-managedsecret"
 )

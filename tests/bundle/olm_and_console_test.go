@@ -216,10 +216,11 @@ func TestBundleWebhookDefinitions(t *testing.T) {
 		path, resource string
 	}{
 		{operatorsv1alpha1.MutatingAdmissionWebhook, mutatingPath, "configmapsyncs"},
+		{operatorsv1alpha1.MutatingAdmissionWebhook, mutatingManagedSecretPath, "managedsecrets"},
 		{operatorsv1alpha1.ValidatingAdmissionWebhook, validatingPath, "configmapsyncs"},
 		{operatorsv1alpha1.ValidatingAdmissionWebhook, validatingManagedSecretPath, "managedsecrets"},
 	}
-	assert.Len(t, byType[operatorsv1alpha1.MutatingAdmissionWebhook], 1, "exactly one MutatingAdmissionWebhook")
+	assert.Len(t, byType[operatorsv1alpha1.MutatingAdmissionWebhook], 2, "exactly two MutatingAdmissionWebhooks")
 	assert.Len(t, byType[operatorsv1alpha1.ValidatingAdmissionWebhook], 2, "exactly two ValidatingAdmissionWebhooks")
 	for _, tc := range admission {
 		t.Run(string(tc.typ)+"/"+tc.resource, func(t *testing.T) {

@@ -217,7 +217,7 @@ func TestTheChartsOwnCertificateIsTrustedByEveryWebhook(t *testing.T) {
 	}
 	caBundle := base64.StdEncoding.EncodeToString(caPEM)
 	bundles := caBundles(t, objs)
-	assert.Len(t, bundles, 4, "3 admission webhooks and the ConfigMapSync CRD's conversion")
+	assert.Len(t, bundles, 5, "4 admission webhooks and the ConfigMapSync CRD's conversion")
 	for where, bundle := range bundles {
 		assert.Equal(t, caBundle, bundle, "%s trusts the Secret's CA", where)
 	}

@@ -1,14 +1,12 @@
 // drive.cjs walks the OKD console, headless, through what a cluster admin does with the operator: find it on
-// OperatorHub, install it, create a ConfigMapSync through its form, and submit an invalid one. (A ManagedSecret cannot
-// be created through its form yet: the form writes the schema's defaults of the random and bytes generators into every
-// key, which "exactly one of" refuses; see docs/user-guide.md.)
+// OperatorHub, install it, create a ConfigMapSync and a ManagedSecret through their forms, and submit an invalid one.
 // tests/e2e/console_test.go starts the cluster, the console's bridge and this script, then checks in the cluster what
 // the pages did. Each step saves a screenshot into SCREENSHOTS; any failure exits non-zero with the step's name.
 //
 // Environment: CONSOLE_URL (the bridge), CHROMIUM (the browser), SCREENSHOTS (a folder), PACKAGE, CATALOG_TILE (the
 // OperatorHub tile's data-test), CSV (the CSV the catalog's channel head installs), SOURCE_NS, SOURCE_NAME (a ConfigMap
 // there with the keys KEYS names), DESTINATIONS (two namespaces, comma-separated), KEYS (two keys, comma-separated),
-// SYNC_NAME, INVALID_NAME.
+// SYNC_NAME, SECRET_NAME, LITERAL (the literal value the ManagedSecret's first key gets), INVALID_NAME.
 'use strict';
 
 const fs = require('fs');
@@ -211,15 +209,48 @@ async function createConfigMapSync(page) {
   await screenshot(page, '3-configmapsync-details');
 }
 
+// createManagedSecret fills the ManagedSecret form from the CSV's example (username Literal, password Random, api-key
+// Bytes): the form writes every generator's defaults into each key, and each key's type keeps only its own. The third
+// key's type is switched to UUID through its select.
+async function createManagedSecret(page) {
+  step = '4-managedsecret-form';
+  await openForm(page, 'ManagedSecret');
+  const name = env('SECRET_NAME');
+  await setField(page, '#root_metadata_name', name);
+  await setField(page, '#root_spec_keys_0_literal', env('LITERAL'));
+  await setField(page, '#root_spec_keys_1_random_length', '40');
+  await page.click('#root_spec_keys_2_type');
+  await page.click('button#UUID-link');
+  await setField(page, '#root_spec_rotationInterval', '24h');
+  await screenshot(page, '4-managedsecret-form');
+  await submit(page);
+  await readyOnDetails(page, 'ManagedSecret', name, ['Next Rotation', 'Keys']);
+  await screenshot(page, '4-managedsecret-details');
+
+  // The Secret's values, read through the console's own API proxy, must appear nowhere on the page.
+  const values = await page.evaluate(async (ns, secret) => {
+    const res = await fetch(`/api/kubernetes/api/v1/namespaces/${ns}/secrets/${secret}`);
+    if (!res.ok) throw new Error(`reading the Secret: HTTP ${res.status}`);
+    return Object.values((await res.json()).data).map((v) => atob(v));
+  }, sourceNS, name);
+  if (values.length !== 3) throw new Error(`the generated Secret has ${values.length} keys, not 3`);
+  const html = await page.content();
+  for (const value of values) {
+    if (html.includes(value) || html.includes(Buffer.from(value).toString('base64'))) {
+      throw new Error('a value of the generated Secret is shown on the ManagedSecret\'s page');
+    }
+  }
+}
+
 async function rejectInvalid(page) {
-  step = '4-invalid';
+  step = '5-invalid';
   await openForm(page, 'ConfigMapSync');
   await setField(page, '#root_metadata_name', env('INVALID_NAME'));
   await setField(page, '#root_spec_syncFrequency', '1y');
   expectRejection = true;
   const error = await refused(page);
   expectRejection = false;
-  await screenshot(page, '4-invalid');
+  await screenshot(page, '5-invalid');
   if (!error.includes('spec.syncFrequency')) throw new Error(`the form's error does not name spec.syncFrequency: ${error}`);
 }
 
@@ -240,6 +271,7 @@ async function main() {
     await operatorHub(page);
     await install(page);
     await createConfigMapSync(page);
+    await createManagedSecret(page);
     await rejectInvalid(page);
   } catch (err) {
     await screenshot(page, `failed-${step}`).catch(() => {});

@@ -4,10 +4,12 @@ package e2e
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -31,7 +33,9 @@ const (
 	consoleSourceNS     = "console-source"
 	consoleSource       = "app-settings"
 	consoleSyncName     = "console-settings"
+	consoleSecretName   = "console-credentials"
 	consoleInvalidName  = "invalid-frequency"
+	consoleLiteral      = "console-user-literal"
 	consoleCatalogTitle = packageName + "-" + catalogSourceName + "-" + olmNamespace
 )
 
@@ -42,8 +46,8 @@ var (
 
 // TestConsoleInstallAndCreate runs the OKD console (built by `make console` from ../shared/console) against the
 // suite's cluster and drives it headless, as a cluster admin would: OperatorHub shows the package from our
-// CatalogSource, the console installs it, a ConfigMapSync is created through its form, and an invalid syncFrequency
-// is refused on the form (tests/console/drive.cjs). Then it checks in the cluster that the
+// CatalogSource, the console installs it, a ConfigMapSync and a ManagedSecret are created through their forms, and an
+// invalid syncFrequency is refused on the form (tests/console/drive.cjs). Then it checks in the cluster that the
 // console made what the pages showed. Run it with `make test-console`; the screenshots are in E2E_OUTPUT/console.
 func TestConsoleInstallAndCreate(t *testing.T) {
 	consoleDir, chromium, driver := os.Getenv("CONSOLE_DIR"), os.Getenv("CHROMIUM"), os.Getenv("CONSOLE_DRIVER")
@@ -62,14 +66,15 @@ func TestConsoleInstallAndCreate(t *testing.T) {
 		"SCREENSHOTS="+shots, "PACKAGE="+packageName, "CATALOG_TILE="+consoleCatalogTitle,
 		"CSV="+csvName(currentVersion), "SOURCE_NS="+consoleSourceNS, "SOURCE_NAME="+consoleSource,
 		"DESTINATIONS="+consoleDestinations[0]+","+consoleDestinations[1],
-		"KEYS="+consoleKeys[0]+","+consoleKeys[1], "SYNC_NAME="+consoleSyncName,
-		"INVALID_NAME="+consoleInvalidName)
+		"KEYS="+consoleKeys[0]+","+consoleKeys[1], "SYNC_NAME="+consoleSyncName, "SECRET_NAME="+consoleSecretName,
+		"LITERAL="+consoleLiteral, "INVALID_NAME="+consoleInvalidName)
 	require.NoError(t, cmd.Run(), "the console walk failed; screenshots in %s, the bridge's log in %s", shots, s.logs)
-	report(t, "console: OperatorHub to a ConfigMapSync through its form, screenshots in %s: %s", shots,
+	report(t, "console: OperatorHub to a ManagedSecret through the forms, screenshots in %s: %s", shots,
 		time.Since(started).Round(time.Second))
 
 	t.Run("the console installed the operator through a Subscription", func(t *testing.T) { s.checkConsoleInstall(t) })
 	t.Run("the ConfigMapSync is what the form set, and its copies exist", func(t *testing.T) { s.checkConsoleSync(t) })
+	t.Run("the ManagedSecret holds only the typed member of each key", func(t *testing.T) { s.checkConsoleSecret(t) })
 	t.Run("the refused ConfigMapSync was not created", func(t *testing.T) {
 		err := s.k8s.Get(context.Background(), client.ObjectKey{Namespace: consoleSourceNS, Name: consoleInvalidName},
 			&syncv1.ConfigMapSync{})
@@ -155,4 +160,25 @@ func (s *stack) checkConsoleSync(t *testing.T) {
 		require.NoError(t, s.k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: consoleSyncName}, cm), "copy in %s", ns)
 		assert.Equal(t, map[string]string{"region": "eu-west", "log-level": "debug"}, cm.Data, "copy in %s", ns)
 	}
+}
+
+// checkConsoleSecret checks the ManagedSecret the form created, with each key reduced to the member its type names
+// although the form wrote every generator's defaults, and the Secret it generated.
+func (s *stack) checkConsoleSecret(t *testing.T) {
+	ctx := context.Background()
+	ms := &syncv1.ManagedSecret{}
+	require.NoError(t, s.k8s.Get(ctx, client.ObjectKey{Namespace: consoleSourceNS, Name: consoleSecretName}, ms))
+	require.Len(t, ms.Spec.Keys, 3)
+	literal := consoleLiteral
+	assert.Equal(t, syncv1.ManagedSecretKey{Name: "username", Type: syncv1.KeyTypeLiteral, Literal: &literal}, ms.Spec.Keys[0])
+	assert.Equal(t, syncv1.ManagedSecretKey{Name: "password", Type: syncv1.KeyTypeRandom,
+		Random: &syncv1.RandomStringGenerator{Length: 40, Alphabet: syncv1.AlphabetAlphanumeric}}, ms.Spec.Keys[1])
+	assert.Equal(t, syncv1.ManagedSecretKey{Name: "api-key", Type: syncv1.KeyTypeUUID, UUID: &syncv1.UUIDGenerator{}}, ms.Spec.Keys[2])
+	assert.Equal(t, "24h", ms.Spec.RotationInterval)
+	secret := &corev1.Secret{}
+	require.NoError(t, s.k8s.Get(ctx, client.ObjectKey{Namespace: consoleSourceNS, Name: ms.Status.SecretName}, secret))
+	assert.ElementsMatch(t, []string{"api-key", "password", "username"}, slices.Collect(maps.Keys(secret.Data)))
+	assert.Len(t, secret.Data["password"], 40)
+	assert.Equal(t, consoleLiteral, string(secret.Data["username"]))
+	assert.Regexp(t, `^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`, string(secret.Data["api-key"]))
 }

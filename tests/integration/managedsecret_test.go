@@ -453,6 +453,62 @@ func TestTheSchemaRejectsInvalidManagedSecrets(t *testing.T) {
 	})
 }
 
+func TestAKeysTypeLetsAFormThatWritesEveryDefaultCreateAManagedSecret(t *testing.T) {
+	ns := kit.NewNamespace(t, "msform")
+	// Every key as the OpenShift console's form sends it: each generator's schema defaults, plus the type picked.
+	formKey := func(name string, typ syncv1.KeyType) syncv1.ManagedSecretKey {
+		return syncv1.ManagedSecretKey{Name: name, Type: typ,
+			Random: &syncv1.RandomStringGenerator{Length: 32, Alphabet: syncv1.AlphabetAlphanumeric},
+			Bytes:  &syncv1.RandomBytesGenerator{Length: 32, Encoding: syncv1.BytesEncodingBase64}}
+	}
+	user := formKey("username", syncv1.KeyTypeLiteral)
+	user.Literal = new("app")
+	password := formKey("password", syncv1.KeyTypeRandom)
+	password.Random.Length = 40
+	ms := managedSecret(ns, "db", user, password, formKey("api-key", syncv1.KeyTypeBytes), formKey("id", syncv1.KeyTypeUUID))
+	kit.Create(t, ms)
+
+	stored := ms.Spec.Keys // Create read back what the API server stored, after the webhook
+	assert.Equal(t, syncv1.ManagedSecretKey{Name: "username", Type: syncv1.KeyTypeLiteral, Literal: new("app")}, stored[0])
+	assert.Equal(t, syncv1.ManagedSecretKey{Name: "password", Type: syncv1.KeyTypeRandom,
+		Random: &syncv1.RandomStringGenerator{Length: 40, Alphabet: syncv1.AlphabetAlphanumeric}}, stored[1])
+	assert.Equal(t, syncv1.ManagedSecretKey{Name: "api-key", Type: syncv1.KeyTypeBytes,
+		Bytes: &syncv1.RandomBytesGenerator{Length: 32, Encoding: syncv1.BytesEncodingBase64}}, stored[2])
+	assert.Equal(t, syncv1.ManagedSecretKey{Name: "id", Type: syncv1.KeyTypeUUID, UUID: &syncv1.UUIDGenerator{}}, stored[3])
+
+	msReady(t, ms)
+	s := generatedSecret(t, ms)
+	assert.Equal(t, "app", string(s.Data["username"]))
+	assert.Len(t, s.Data["password"], 40)
+	raw, err := base64.StdEncoding.DecodeString(string(s.Data["api-key"]))
+	require.NoError(t, err)
+	assert.Len(t, raw, 32)
+	assert.True(t, secretgen.IsUUIDv4(string(s.Data["id"])), "%q is not a v4 UUID", s.Data["id"])
+	assertNoValueLeaks(t, ms, s)
+
+	for name, tc := range map[string]struct {
+		key     syncv1.ManagedSecretKey
+		message string
+	}{
+		"the same key without a type": {formKey("x", ""), "exactly one of random, bytes, uuid or literal"},
+		"a generator's type over a literal": {func() syncv1.ManagedSecretKey {
+			k := formKey("x", syncv1.KeyTypeRandom)
+			k.Literal = new("typed-by-hand")
+			return k
+		}(), "spec.keys[0].literal: Forbidden: type is Random"},
+		"type Literal without a literal": {formKey("x", syncv1.KeyTypeLiteral), "spec.keys[0].literal: Required value: type is Literal"},
+		"an unknown type":                {formKey("x", "Password"), "spec.keys[0].type: Unsupported value"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := k8s.Create(context.Background(), managedSecret(ns, "refused", tc.key))
+			require.Error(t, err)
+			assert.True(t, apierrors.IsInvalid(err), "%v", err)
+			assert.Contains(t, err.Error(), tc.message)
+			assert.NotContains(t, err.Error(), "typed-by-hand", "the error quotes no literal")
+		})
+	}
+}
+
 // --- helpers -----------------------------------------------------------------------------------------------------
 
 func managedSecret(namespace, name string, keys ...syncv1.ManagedSecretKey) *syncv1.ManagedSecret {
