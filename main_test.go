@@ -2,7 +2,9 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"regexp"
 	"strings"
 	"testing"
@@ -80,4 +82,25 @@ func TestTheArchitectureDocNamesOnlyPathsThatExist(t *testing.T) {
 		_, err := os.Stat(m[1])
 		assert.NoError(t, err, "docs/architecture.md names %s, which does not exist", m[1])
 	}
+}
+
+// testOnlyPackages are the packages of the module the binary must not link: test support, imported by tests only.
+var testOnlyPackages = []string{"github.com/configmapsync/configmapsync-operator/internal/testkit"}
+
+// TestTheBinaryLinksEveryPackageButTheTestKit keeps tooling apart from shipped code: a package the binary does not
+// link is test support and must be listed above, and the binary must not link test support.
+func TestTheBinaryLinksEveryPackageButTheTestKit(t *testing.T) {
+	goList := func(args ...string) []string {
+		out, err := exec.Command("go", append([]string{"list"}, args...)...).Output()
+		require.NoError(t, err, "go list %v", args)
+		return strings.Fields(string(out))
+	}
+	linked := goList("-deps", ".")
+	var notLinked []string
+	for _, pkg := range goList("./...") {
+		if !slices.Contains(linked, pkg) {
+			notLinked = append(notLinked, pkg)
+		}
+	}
+	assert.ElementsMatch(t, testOnlyPackages, notLinked, "packages of the module the binary does not link")
 }
