@@ -131,7 +131,7 @@ func secretType(obj client.Object) corev1.SecretType {
 		}
 		return o.Type
 	case *View:
-		return o.Type
+		return o.SecretType()
 	}
 	return ""
 }

@@ -28,23 +28,38 @@ import (
 //
 // A View is read-only: the maps GetLabels and GetAnnotations return are shared with other views.
 type View struct {
-	kind            string
 	namespace, name unique.Handle[string]
-	uid             types.UID
-	resourceVersion string
-	deletion        *metav1.Time
-	meta            *metaSet
-	hash            unique.Handle[string]
+	identity
+	deletion *metav1.Time
+	meta     *metaSet
+	content  unique.Handle[contentID]
+	kind     kindCode
 	// Immutable is the object's immutable flag.
 	Immutable bool
-	// Type is a Secret's type (Opaque when unset); empty for ConfigMaps.
-	Type corev1.SecretType
 	// Verdict is what the object's ownership proof said when the view was made.
 	Verdict Verdict
 	// filled says which of the object's data fields hold anything: a strategic merge patch replaces a field that
 	// exists but is ignored for one that does not, so UpdatePatch needs to know.
 	filled dataFields
 }
+
+// contentID is what a view keeps of an object's data: its hash, and a Secret's type. Copies of one source share it.
+type contentID struct {
+	hash string
+	typ  corev1.SecretType
+}
+
+// kindCode is a view's kind in a byte.
+type kindCode uint8
+
+const (
+	kindUnknown kindCode = iota
+	kindConfigMap
+	kindSecret
+)
+
+// kindNames are the kinds by code.
+var kindNames = [...]string{kindUnknown: "", kindConfigMap: KindConfigMap, kindSecret: KindSecret}
 
 // dataFields is a set of the data fields of a ConfigMap or Secret.
 type dataFields uint8
@@ -80,33 +95,43 @@ func filledFields(obj client.Object) dataFields {
 // ViewOf returns the view of obj, a ConfigMap, a Secret or the metadata of either, with its proof checked by keys.
 func ViewOf(obj client.Object, keys Keys) *View {
 	v := &View{
-		namespace: unique.Make(obj.GetNamespace()), name: unique.Make(obj.GetName()), uid: obj.GetUID(),
-		resourceVersion: obj.GetResourceVersion(), deletion: obj.GetDeletionTimestamp(),
+		namespace: unique.Make(obj.GetNamespace()), name: unique.Make(obj.GetName()),
+		identity: makeIdentity(obj.GetUID(), obj.GetResourceVersion()), deletion: obj.GetDeletionTimestamp(),
 	}
 	switch o := obj.(type) {
 	case *corev1.ConfigMap:
-		v.kind, v.hash, v.Immutable = KindConfigMap, unique.Make(HashOf(o)), isImmutable(o)
+		v.kind, v.content, v.Immutable = kindConfigMap, unique.Make(contentID{hash: HashOf(o)}), isImmutable(o)
 	case *corev1.Secret:
-		v.kind, v.hash, v.Immutable, v.Type = KindSecret, unique.Make(HashOf(o)), isImmutable(o), secretType(o)
+		v.kind, v.content, v.Immutable = kindSecret, unique.Make(contentID{hash: HashOf(o), typ: secretType(o)}), isImmutable(o)
 	case *metav1.PartialObjectMetadata:
-		v.kind = KindConfigMap
+		v.kind = kindConfigMap
 		if o.Kind == KindSecret {
-			v.kind = KindSecret
+			v.kind = kindSecret
 		}
 	case *View:
 		return o
 	}
-	v.Verdict = keys.Verify(obj, v.kind)
+	v.Verdict = keys.Verify(obj, v.Kind())
 	v.filled = filledFields(obj)
 	v.meta = internMeta(obj.GetLabels(), obj.GetAnnotations())
 	return v
 }
 
 // Kind is ConfigMap or Secret.
-func (v *View) Kind() string { return v.kind }
+func (v *View) Kind() string { return kindNames[v.kind] }
 
 // Hash is the hash of the data the object holds, computed from the data; "" in a view made from metadata alone.
-func (v *View) Hash() string { return value(v.hash) }
+func (v *View) Hash() string { return v.contentID().hash }
+
+// SecretType is a Secret's type (Opaque when unset); empty for ConfigMaps and views made from metadata alone.
+func (v *View) SecretType() corev1.SecretType { return v.contentID().typ }
+
+func (v *View) contentID() contentID {
+	if v.content == (unique.Handle[contentID]{}) {
+		return contentID{}
+	}
+	return v.content.Value()
+}
 
 // Proven reports whether the object's ownership proof was valid, with either key.
 func (v *View) Proven() bool { return v.Verdict != Unproven }
@@ -138,16 +163,16 @@ func (v *View) GetGenerateName() string { return "" }
 func (v *View) SetGenerateName(string) {}
 
 // GetUID implements metav1.Object.
-func (v *View) GetUID() types.UID { return v.uid }
+func (v *View) GetUID() types.UID { return v.UID() }
 
 // SetUID implements metav1.Object.
-func (v *View) SetUID(uid types.UID) { v.uid = uid }
+func (v *View) SetUID(uid types.UID) { v.identity = makeIdentity(uid, v.ResourceVersion()) }
 
 // GetResourceVersion implements metav1.Object.
-func (v *View) GetResourceVersion() string { return v.resourceVersion }
+func (v *View) GetResourceVersion() string { return v.ResourceVersion() }
 
 // SetResourceVersion implements metav1.Object.
-func (v *View) SetResourceVersion(rv string) { v.resourceVersion = rv }
+func (v *View) SetResourceVersion(rv string) { v.identity = makeIdentity(v.UID(), rv) }
 
 // GetGeneration implements metav1.Object.
 func (v *View) GetGeneration() int64 { return 0 }
@@ -210,10 +235,10 @@ func (v *View) GetManagedFields() []metav1.ManagedFieldsEntry { return nil }
 func (v *View) SetManagedFields([]metav1.ManagedFieldsEntry) {}
 
 // viewKinds are the ObjectKinds of views, one per kind, never changed.
-var viewKinds = map[string]schema.ObjectKind{
-	KindConfigMap: fixedKind(corev1.SchemeGroupVersion.WithKind(KindConfigMap)),
-	KindSecret:    fixedKind(corev1.SchemeGroupVersion.WithKind(KindSecret)),
-	"":            fixedKind{},
+var viewKinds = [...]schema.ObjectKind{
+	kindUnknown:   fixedKind{},
+	kindConfigMap: fixedKind(corev1.SchemeGroupVersion.WithKind(KindConfigMap)),
+	kindSecret:    fixedKind(corev1.SchemeGroupVersion.WithKind(KindSecret)),
 }
 
 type fixedKind schema.GroupVersionKind

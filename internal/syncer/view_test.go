@@ -68,7 +68,7 @@ func TestViewOf_ConfigMap(t *testing.T) {
 	assert.Equal(t, "7", v.GetResourceVersion())
 	assert.Equal(t, HashOf(src), v.Hash())
 	assert.True(t, v.Immutable)
-	assert.Empty(t, v.Type)
+	assert.Empty(t, v.SecretType())
 	assert.Equal(t, Proven, v.Verdict)
 	assert.True(t, v.Proven())
 	assert.Equal(t, obj.Labels, v.GetLabels())
@@ -89,13 +89,13 @@ func TestViewOf_Secret(t *testing.T) {
 	obj.Type = "" // as a partial read may return it
 	v := ViewOf(obj, testKeys)
 	assert.Equal(t, KindSecret, v.Kind())
-	assert.Equal(t, corev1.SecretTypeOpaque, v.Type)
+	assert.Equal(t, corev1.SecretTypeOpaque, v.SecretType())
 	assert.Equal(t, HashOf(src), v.Hash())
 	assert.False(t, v.Immutable)
 	assert.Equal(t, Proven, v.Verdict, "proven as a Secret")
 
 	tls := syncCopyOf(t, secret(corev1.SecretTypeTLS, map[string][]byte{"tls.crt": []byte("c")}), "team-b")
-	assert.Equal(t, corev1.SecretTypeTLS, ViewOf(tls, testKeys).Type)
+	assert.Equal(t, corev1.SecretTypeTLS, ViewOf(tls, testKeys).SecretType())
 }
 
 func TestViewOf_PartialObjectMetadata(t *testing.T) {
