@@ -12,9 +12,11 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/uuid"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/configmapsync/configmapsync-operator/internal/manifests"
+	"github.com/configmapsync/configmapsync-operator/internal/operator"
 )
 
 // The memory scenarios of issues 27 and 32 (labelled-memory, copies-100k) run the operator as its pod runs it,
@@ -189,14 +191,17 @@ func containerMemoryLimit(path string) (int64, error) {
 }
 
 // podEnv is the pod-like operator's environment: the bench's, without what would change how the Go runtime
-// manages memory (the pod sets none of it), plus the container's memory limit and the pod's namespace, as the
-// downward API gives them.
-func podEnv(memoryLimit int64) []string {
+// manages memory (the pod sets none of it), plus what the downward API gives the container: its memory limit, and
+// the pod's namespace, name and UID. A restart by the supervisor keeps them, as a restart by the kubelet keeps the
+// pod: the restarted process holds the Lease under the same identity (operator.LeaderIdentity).
+func podEnv(memoryLimit int64, podUID string) []string {
 	env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
 		name, _, _ := strings.Cut(kv, "=")
-		return slices.Contains([]string{"GOGC", "GOMEMLIMIT", "MEMORY_LIMIT", "POD_NAMESPACE", "GODEBUG"}, name)
+		return slices.Contains([]string{"GOGC", "GOMEMLIMIT", "MEMORY_LIMIT", "GODEBUG",
+			operator.PodNamespaceEnv, operator.PodNameEnv, operator.PodUIDEnv}, name)
 	})
-	return append(env, "MEMORY_LIMIT="+strconv.FormatInt(memoryLimit, 10), "POD_NAMESPACE="+leaseNamespace)
+	return append(env, "MEMORY_LIMIT="+strconv.FormatInt(memoryLimit, 10), operator.PodNamespaceEnv+"="+leaseNamespace,
+		operator.PodNameEnv+"="+podOperatorName, operator.PodUIDEnv+"="+podUID)
 }
 
 // startPodOperator starts the operator as its pod runs it (see the top of this file), serving the webhooks the
@@ -213,7 +218,7 @@ func (b *bench) startPodOperator(ctx context.Context, former string) (*operatorP
 		}
 	}
 	p, err := startReplicaWith(b.c, b.cfg.manager, podOperatorName, b.c.env.WebhookInstallOptions.LocalServingPort,
-		b.cfg.operatorArgs, replicaOptions{kubeconfig: kubeconfig, env: podEnv(limit)})
+		b.cfg.operatorArgs, replicaOptions{kubeconfig: kubeconfig, env: podEnv(limit, string(uuid.NewUUID()))})
 	if err != nil {
 		return nil, err
 	}

@@ -239,6 +239,12 @@ func (b *bench) churnRound(ctx context.Context, n int, dest []string) (churnPoin
 	}
 
 	cpuDirectDeleted := processCPU(b.op.PID())
+	// The floor restarts the operator (twice a follower's start): its CPU is read afresh after it.
+	logf("churn: the floor, the operator's API work for %d ConfigMapSyncs done directly through its webhooks", n)
+	floorCreate, floorDelete, err := b.churnFloor(ctx, n, dest)
+	if err != nil {
+		return churnPoint{}, fmt.Errorf("the floor: %w", err)
+	}
 	scrape := func() metricSet {
 		m, err := scrapeAPIServer(ctx, b.c)
 		if err != nil {
@@ -305,9 +311,22 @@ func (b *bench) churnRound(ctx context.Context, n int, dest []string) (churnPoin
 	b.figures[len(b.figures)-1].Note = fmt.Sprintf("operator peak RSS over the round %.1f MiB; the delete calls themselves took %.2f s; the API server served %s; %s; the direct baseline: 1 delete, %s",
 		mib(peak), deleted.Seconds(), requestsPerObject(afterReady, afterGone, n), cpuPerObject(cpuReady, cpuGone, n),
 		cpuPerObject(cpuDirectCreated, cpuDirectDeleted, n))
+	floorWhat := "the same API work done directly (create through the webhooks, finalizer, copy, status)"
+	b.add(
+		compared("churn", fmt.Sprintf("%d ConfigMapSyncs until all Ready, against their floor", n),
+			ready.Sub(start).Seconds(), floorCreate.Seconds(), "s", floorWhat, churnFloorRatio),
+		compared("churn", fmt.Sprintf("%d ConfigMapSyncs deleted until no copy is left, against their floor", n),
+			gone.Sub(deleteStart).Seconds(), floorDelete.Seconds(), "s",
+			"the same API work done directly (delete, copy delete, finalizer removal)", churnFloorRatio),
+		atMost("churn", fmt.Sprintf("operator CPU per ConfigMapSync created (%d)", n),
+			operatorCPUMillis(cpuBeforeCreate, cpuReady, n), "ms", churnCPULimitMillis),
+		atMost("churn", fmt.Sprintf("operator CPU per ConfigMapSync deleted (%d)", n),
+			operatorCPUMillis(cpuReady, cpuGone, n), "ms", churnCPULimitMillis),
+	)
 	return churnPoint{
 		N: n, CreateSeconds: created.Seconds(), ReadySeconds: ready.Sub(start).Seconds(), DeleteSeconds: gone.Sub(deleteStart).Seconds(),
 		DirectCreateSeconds: baseCreate.Seconds(), DirectDeleteSeconds: baseDelete.Seconds(),
+		FloorCreateSeconds: floorCreate.Seconds(), FloorDeleteSeconds: floorDelete.Seconds(),
 	}, nil
 }
 
