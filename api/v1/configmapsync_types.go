@@ -4,7 +4,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// SourceKind is the kind of object a ConfigMapSync copies.
+// SourceKind is the kind of object a ConfigMapSync copies (spec.source.kind), or makes (spec.destination.kind).
 // +kubebuilder:validation:Enum=ConfigMap;Secret
 type SourceKind string
 
@@ -105,6 +105,16 @@ type KeySelector struct {
 // Destination says where the copies go: the listed namespaces plus every namespace the selector matches.
 // +kubebuilder:validation:XValidation:rule="(has(self.namespaces) && size(self.namespaces) > 0) || has(self.namespaceSelector)",message="destination needs at least one of namespaces or namespaceSelector"
 type Destination struct {
+	// kind of the copies: ConfigMap or Secret, the source's kind when unset. A ConfigMap can be copied into
+	// Secrets (a CA bundle that workloads mount from a Secret: every key becomes a key of an Opaque Secret); a
+	// Secret is never copied into ConfigMaps, which are not meant for secret data. It cannot be changed after
+	// creation. (Released CRDs fix the rules of existing fields: OLM v1 refuses an upgrade that changes them, so
+	// the rules that involve other fields, refusing a Secret into ConfigMaps or setting kind after creation, are
+	// the admission webhook's.)
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="destination.kind is immutable: create a new ConfigMapSync to copy into another kind"
+	// +optional
+	Kind SourceKind `json:"kind,omitempty"`
+
 	// namespaces to copy into.
 	// +kubebuilder:validation:MaxItems=100
 	// +kubebuilder:validation:items:MaxLength=63

@@ -94,6 +94,20 @@ func (c *ConfigMapSync) SourceKind() SourceKind {
 	return DefaultSourceKind
 }
 
+// DestinationKind returns the kind of the copies: spec.destination.kind, or the source's kind.
+func (c *ConfigMapSync) DestinationKind() SourceKind {
+	if c.Spec.Destination.Kind != "" {
+		return c.Spec.Destination.Kind
+	}
+	return c.SourceKind()
+}
+
+// CopyIsSource reports whether a copy in the source's namespace would be the source itself: same kind, same name.
+// The source's namespace then never gets a copy.
+func (c *ConfigMapSync) CopyIsSource() bool {
+	return c.CopyName() == c.Spec.Source.Name && c.DestinationKind() == c.SourceKind()
+}
+
 // CopyName returns the name of the copies: spec.destination.name, or the source's name.
 func (c *ConfigMapSync) CopyName() string {
 	if c.Spec.Destination.Name != "" {

@@ -26,7 +26,7 @@ func (r *Reconciler) writeCopies(ctx context.Context, cms *syncv1.ConfigMapSync,
 	namespaces []string, owned map[types.NamespacedName]client.Object) []destinationResult {
 	owner := syncer.OwnerOf(cms)
 	name := cms.CopyName()
-	kind := string(cms.SourceKind())
+	kind := string(cms.DestinationKind())
 	opts := syncer.PlanOptions{
 		Adopt:          cms.Spec.ConflictPolicy == syncv1.ConflictPolicyAdopt,
 		AcceptUnproven: time.Now().Before(r.AcceptUnprovenUntil),

@@ -60,7 +60,7 @@ func (r *Reconciler) reconcileDelete(ctx context.Context, before, cms *syncv1.Co
 // releasing copies must not miss one the store has not seen yet, nor touch an object that only claims to be one.
 func (r *Reconciler) liveCopies(ctx context.Context, cms *syncv1.ConfigMapSync) ([]client.Object, error) {
 	list := &metav1.PartialObjectMetadataList{}
-	list.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind(string(cms.SourceKind()) + "List"))
+	list.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind(string(cms.DestinationKind()) + "List"))
 	owner := syncer.OwnerOf(cms)
 	if err := r.APIReader.List(ctx, list, client.MatchingLabels{
 		syncv1.OwnerUIDLabel: string(owner.UID), syncv1.ManagedByLabel: syncv1.ManagedByValue,
@@ -81,7 +81,7 @@ func (r *Reconciler) liveCopies(ctx context.Context, cms *syncv1.ConfigMapSync) 
 // a copy written a moment ago may not have reached it. A copy the store only sees after its ConfigMapSync is gone
 // is deleted then (deleteOrphans).
 func (r *Reconciler) copiesToDelete(ctx context.Context, cms *syncv1.ConfigMapSync) ([]client.Object, error) {
-	kind := string(cms.SourceKind())
+	kind := string(cms.DestinationKind())
 	owned, _, err := r.ownedCopies(cms, kind)
 	if err != nil {
 		return nil, err

@@ -192,7 +192,7 @@ func (r *Reconciler) upToDateCopies(cms *syncv1.ConfigMapSync, out *outcome) (co
 		}
 		return copies, settling, nil
 	}
-	kind := string(cms.SourceKind())
+	kind := string(cms.DestinationKind())
 	owned, _, err := r.ownedCopies(cms, kind)
 	if err != nil {
 		return nil, false, err
@@ -221,6 +221,7 @@ func syncDue(cms *syncv1.ConfigMapSync) bool {
 
 // outcome is what one sync found and did.
 type outcome struct {
+	// kind is the kind of the copies.
 	kind          string
 	sourceMissing bool
 	destinations  []destinationResult
@@ -261,15 +262,15 @@ type destinationResult struct {
 // sync reads the source and brings every destination in line with it. A missing source is not an error: copies
 // are kept (a missing source is no reason to delete data) and the source watch resumes the sync when it returns.
 func (r *Reconciler) sync(ctx context.Context, cms *syncv1.ConfigMapSync) (outcome, error) {
-	out := outcome{kind: string(cms.SourceKind())}
-	if err := checkTimings(cms); err != nil {
+	out := outcome{kind: string(cms.DestinationKind())}
+	if err := errors.Join(checkTimings(cms), checkKinds(cms)); err != nil {
 		return out, err
 	}
 	var err error
 	if out.access, err = r.checkAccess(ctx, cms); err != nil || len(out.access.source) > 0 {
 		return out, err // A source the requester may no longer read is neither read nor copied; copies are kept.
 	}
-	src, content, err := r.readSource(ctx, copyKey{kind: out.kind, NamespacedName: types.NamespacedName{
+	src, content, err := r.readSource(ctx, copyKey{kind: string(cms.SourceKind()), NamespacedName: types.NamespacedName{
 		Namespace: cms.SourceNamespace(), Name: cms.Spec.Source.Name}})
 	if apierrors.IsNotFound(err) {
 		out.sourceMissing = true
@@ -280,6 +281,7 @@ func (r *Reconciler) sync(ctx context.Context, cms *syncv1.ConfigMapSync) (outco
 	}
 	content, keys := syncer.SelectKeys(content, cms.Spec.Source.Keys)
 	out.keys = &keys
+	content = content.As(out.kind)
 
 	targets, err := r.resolveTargets(ctx, cms)
 	if err != nil {
@@ -336,6 +338,15 @@ func (out *outcome) tally(pruneErrs []error) error {
 		errs = append(errs, err)
 	}
 	return lifecycle.ClassifyAll(errs)
+}
+
+// checkKinds refuses a Secret copied into ConfigMaps, which the schema and the webhook refuse too: an object that
+// slipped past both stalls rather than having a Secret's data written where more users may read it.
+func checkKinds(cms *syncv1.ConfigMapSync) error {
+	if cms.SourceKind() == syncv1.SourceKindSecret && cms.DestinationKind() == syncv1.SourceKindConfigMap {
+		return syncer.InvalidSpec("spec.destination.kind: a Secret is never copied into ConfigMaps")
+	}
+	return nil
 }
 
 // checkTimings checks the durations of the spec, which the schema bounds only by pattern: an object that slipped

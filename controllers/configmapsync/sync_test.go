@@ -98,6 +98,10 @@ func TestReconcile_NothingChangedMakesNoWrites(t *testing.T) {
 				Data:       map[string][]byte{"a": []byte("1")},
 			},
 		},
+		"configmap into secrets": {
+			newTestCMS(func(c *syncv1.ConfigMapSync) { c.Spec.Destination.Kind = syncv1.SourceKindSecret }),
+			newSourceConfigMap(),
+		},
 		"selector": {
 			newTestCMS(func(c *syncv1.ConfigMapSync) {
 				c.Spec.Destination.Namespaces = []string{"ns-a"}
@@ -141,6 +145,59 @@ func TestReconcile_SecretSourceKeepsType(t *testing.T) {
 		assert.Equal(t, src.Data, s.Data)
 	}
 	assert.Nil(t, e.copyIn("ns-a"), "no ConfigMap is written for a Secret source")
+}
+
+func TestReconcile_AConfigMapCopiedIntoSecrets(t *testing.T) {
+	src := newSourceConfigMap()
+	e := newCMSEnv(t, newTestCMS(func(c *syncv1.ConfigMapSync) { c.Spec.Destination.Kind = syncv1.SourceKindSecret }), src)
+	e.mustReconcile()
+	requireCMSCondition(t, e.cms(), syncv1.ReadyCondition, metav1.ConditionTrue, syncv1.ReasonSynced)
+	want := map[string][]byte{}
+	for k, v := range src.Data {
+		want[k] = []byte(v)
+	}
+	for k, v := range src.BinaryData {
+		want[k] = v
+	}
+	for _, ns := range testDestinations {
+		s := &corev1.Secret{}
+		require.NoError(t, e.client.Get(t.Context(), types.NamespacedName{Namespace: ns, Name: testSourceName}, s))
+		assert.Equal(t, corev1.SecretTypeOpaque, s.Type)
+		assert.Equal(t, want, s.Data, ns)
+		assert.True(t, syncer.IsOwnedBy(e.r.Copies.View(s), syncer.OwnerOf(e.cms())), ns)
+	}
+	assert.Nil(t, e.copyIn("ns-a"), "no ConfigMap is written")
+
+	// A change of the source reaches the Secrets.
+	e.setup(func(c client.Client) {
+		live := e.configMap(testCMSNamespace, testSourceName)
+		live.Data["key"] = "changed"
+		require.NoError(t, c.Update(t.Context(), live))
+	})
+	e.mustReconcile()
+	s := &corev1.Secret{}
+	require.NoError(t, e.client.Get(t.Context(), types.NamespacedName{Namespace: "ns-b", Name: testSourceName}, s))
+	assert.Equal(t, []byte("changed"), s.Data["key"])
+
+	// Deleted with the ConfigMapSync, under the default Delete policy.
+	require.NoError(t, e.client.Delete(t.Context(), e.cms()))
+	e.mustReconcile()
+	for _, ns := range testDestinations {
+		err := e.client.Get(t.Context(), types.NamespacedName{Namespace: ns, Name: testSourceName}, &corev1.Secret{})
+		assert.True(t, apierrors.IsNotFound(err), "%s: %v", ns, err)
+	}
+}
+
+func TestReconcile_ASecretIntoConfigMapsStallsWithoutWriting(t *testing.T) {
+	src := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: testCMSNamespace, Name: testSourceName},
+		Data: map[string][]byte{"password": []byte("hunter2")}}
+	e := newCMSEnv(t, newTestCMS(func(c *syncv1.ConfigMapSync) {
+		c.Spec.Source.Kind, c.Spec.Destination.Kind = syncv1.SourceKindSecret, syncv1.SourceKindConfigMap
+	}), src)
+	_, _ = e.reconcile()
+	requireCMSCondition(t, e.cms(), syncv1.StalledCondition, metav1.ConditionTrue, syncv1.ReasonInvalidSpec)
+	assert.Nil(t, e.copyIn("ns-a"))
+	assert.Empty(t, e.ownedCopies())
 }
 
 func TestReconcile_RestoresHandEditedCopy(t *testing.T) {

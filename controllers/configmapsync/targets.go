@@ -41,7 +41,7 @@ func (r *Reconciler) resolveTargets(ctx context.Context, cms *syncv1.ConfigMapSy
 		Selector: selector,
 		Exclude:  slices.Concat(cms.Spec.Destination.ExcludeNamespaces, r.ExcludedNamespaces),
 	}
-	if cms.CopyName() == cms.Spec.Source.Name {
+	if cms.CopyIsSource() {
 		rules.Source = cms.SourceNamespace() // Never write over the source itself.
 	}
 	return syncer.ResolveTargets(rules, namespaces), nil

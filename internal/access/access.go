@@ -45,7 +45,7 @@ const RecheckTTL = 30 * time.Second
 const maxRecheckDecisions = 16384
 
 // Needs lists the permissions a sync requires of the user who asks for it: get on the source, and create,
-// update and delete of that kind in every destination namespace, or cluster-wide with a namespace selector; with
+// update and delete of the copies' kind in every destination namespace, or cluster-wide with a namespace selector; with
 // rollouts, patch on the workloads there.
 func Needs(cms *syncv1.ConfigMapSync) []authorizationv1.ResourceAttributes {
 	scopes := Scopes(cms)
@@ -60,7 +60,7 @@ func Needs(cms *syncv1.ConfigMapSync) []authorizationv1.ResourceAttributes {
 // Source is the permission to read a ConfigMapSync's source.
 func Source(cms *syncv1.ConfigMapSync) authorizationv1.ResourceAttributes {
 	return authorizationv1.ResourceAttributes{
-		Verb: "get", Resource: resourceOf(cms), Namespace: cms.Spec.Source.Namespace, Name: cms.Spec.Source.Name,
+		Verb: "get", Resource: resourceOf(cms.SourceKind()), Namespace: cms.Spec.Source.Namespace, Name: cms.Spec.Source.Name,
 	}
 }
 
@@ -75,7 +75,7 @@ func Scopes(cms *syncv1.ConfigMapSync) []string {
 
 // Destination lists the permissions to write a ConfigMapSync's copies in namespace ("" for all namespaces).
 func Destination(cms *syncv1.ConfigMapSync, namespace string) []authorizationv1.ResourceAttributes {
-	resource := resourceOf(cms)
+	resource := resourceOf(cms.DestinationKind())
 	attrs := make([]authorizationv1.ResourceAttributes, 0, 3+len(syncer.WorkloadKinds))
 	for _, verb := range []string{"create", "update", "delete"} {
 		attrs = append(attrs, authorizationv1.ResourceAttributes{Verb: verb, Resource: resource, Namespace: namespace})
@@ -87,8 +87,9 @@ func Destination(cms *syncv1.ConfigMapSync, namespace string) []authorizationv1.
 	return attrs
 }
 
-func resourceOf(cms *syncv1.ConfigMapSync) string {
-	if cms.Spec.Source.Kind == syncv1.SourceKindSecret {
+// resourceOf is the API resource of kind.
+func resourceOf(kind syncv1.SourceKind) string {
+	if kind == syncv1.SourceKindSecret {
 		return "secrets"
 	}
 	return "configmaps"

@@ -65,6 +65,16 @@ func TestNeeds_SourceThenEachDestinationOrClusterWideForASelector(t *testing.T) 
 	assert.Equal(t, "patch deployments.apps in all namespaces (needed for destination.namespaceSelector)", Describe(needs[4]))
 }
 
+func TestNeeds_ReadTheSourceAndWriteTheCopiesKind(t *testing.T) {
+	cms := sample()
+	cms.Spec.Destination.Kind = syncv1.SourceKindSecret
+	needs := Needs(cms)
+	assert.Equal(t, "configmaps", needs[0].Resource, "the source is read as the ConfigMap it is")
+	for _, attr := range needs[1:] {
+		assert.Equal(t, "secrets", attr.Resource, "the copies are Secrets: %s", Describe(attr))
+	}
+}
+
 func TestDecisions_AllowedReviewsAreReusedForAFewSeconds(t *testing.T) {
 	now := time.Now()
 	s := &apiServer{}

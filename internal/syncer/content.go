@@ -86,6 +86,16 @@ func ContentOf(obj client.Object) (Content, error) {
 	}
 }
 
+// As returns the content as copies of kind hold it. A ConfigMap's content in a Secret is an Opaque Secret with
+// every key, text and binary alike, as Secret data. The other way, a Secret's content in a ConfigMap, is refused
+// by the API's validation and never asked for; As leaves such a content, and one already of kind, as it is.
+func (c Content) As(kind string) Content {
+	if kind == c.Kind || kind != KindSecret {
+		return c
+	}
+	return Content{Kind: KindSecret, Type: corev1.SecretTypeOpaque, Data: c.Data, Immutable: c.Immutable}
+}
+
 // Hash returns a stable hash of the content. Two objects with the same hash hold the same data, so a copy whose
 // annotation matches the source's hash needs no write, whatever else changed on either object. It is a plain
 // SHA-256 of data the copy's readers can read anyway; it says nothing to someone who cannot read the copy.

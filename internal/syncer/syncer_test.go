@@ -261,6 +261,21 @@ func TestDesired_SecretCarriesDataAndType(t *testing.T) {
 	assert.Equal(t, Unproven, testKeys.Verify(got, KindConfigMap))
 }
 
+func TestDesired_AConfigMapCopiedIntoASecret(t *testing.T) {
+	src := cm(map[string]string{"ca.crt": "PEM"}, map[string][]byte{"der": {0, 1, 2}})
+	content := mustContent(t, src).As(KindSecret)
+	obj := Desired(src, content, "team-b", "ca", testOwner, testKeys)
+	got, ok := obj.(*corev1.Secret)
+	require.True(t, ok, "want a Secret, got %T", obj)
+	assert.Equal(t, corev1.SecretTypeOpaque, got.Type)
+	assert.Equal(t, map[string][]byte{"ca.crt": []byte("PEM"), "der": {0, 1, 2}}, got.Data, "text and binary keys alike")
+	assert.Equal(t, Proven, testKeys.Verify(got, KindSecret), "signed as the Secret it is")
+	// The copy store hashes the Secret it reads back: the same hash, or every resync would rewrite the copy.
+	assert.Equal(t, got.Annotations[syncv1.ContentHashAnnotation], HashOf(got))
+	assert.NotEqual(t, mustContent(t, src).Hash(), content.Hash(), "a Secret's content is not a ConfigMap's")
+	assert.Equal(t, content, content.As(KindSecret), "already a Secret's")
+}
+
 func TestDesired_SecretWithoutTypeBecomesOpaque(t *testing.T) {
 	src := secret("", map[string][]byte{"a": []byte("1")})
 	got := Desired(src, mustContent(t, src), "team-b", "s", testOwner, testKeys).(*corev1.Secret)

@@ -135,6 +135,7 @@ func Validate(cms *syncv1.ConfigMapSync, old *syncv1.ConfigMapSync) field.ErrorL
 	errs = append(errs, validateKeys(src.Child("keys"), spec.Source.Keys)...)
 
 	errs = append(errs, validateDestination(cms, specPath.Child("destination"))...)
+	errs = append(errs, validateDestinationKind(cms, old, specPath.Child("destination", "kind"))...)
 
 	errs = append(errs, validateFrequency(specPath.Child("syncFrequency"), spec.SyncFrequency)...)
 	if r := spec.Rollout; r != nil {
@@ -199,6 +200,26 @@ func validateKeys(path *field.Path, keys []syncv1.KeySelector) field.ErrorList {
 	return errs
 }
 
+// validateDestinationKind checks the kind of the copies: ConfigMap or Secret, never a Secret into ConfigMaps, and
+// fixed at creation.
+func validateDestinationKind(cms, old *syncv1.ConfigMapSync, path *field.Path) field.ErrorList {
+	kind := cms.Spec.Destination.Kind
+	var errs field.ErrorList
+	switch kind {
+	case "", syncv1.SourceKindConfigMap, syncv1.SourceKindSecret:
+	default:
+		errs = append(errs, field.NotSupported(path, kind, []syncv1.SourceKind{syncv1.SourceKindConfigMap, syncv1.SourceKindSecret}))
+	}
+	if kind == syncv1.SourceKindConfigMap && cms.SourceKind() == syncv1.SourceKindSecret {
+		errs = append(errs, field.Forbidden(path,
+			"a Secret is never copied into ConfigMaps: they are not meant for secret data, and more users may read them"))
+	}
+	if old != nil && old.Spec.Destination.Kind != kind {
+		errs = append(errs, field.Forbidden(path, "is immutable: create a new ConfigMapSync to copy into another kind"))
+	}
+	return errs
+}
+
 func validateDestination(cms *syncv1.ConfigMapSync, path *field.Path) field.ErrorList {
 	dst := &cms.Spec.Destination
 	var errs field.ErrorList
@@ -216,7 +237,7 @@ func validateDestination(cms *syncv1.ConfigMapSync, path *field.Path) field.Erro
 			errs = append(errs, field.Duplicate(p, ns))
 		}
 		seen[ns] = true
-		if ns == cms.SourceNamespace() && cms.CopyName() == cms.Spec.Source.Name {
+		if ns == cms.SourceNamespace() && cms.CopyIsSource() {
 			errs = append(errs, field.Invalid(p, ns,
 				"the source namespace cannot also be a destination: the copy would replace the source (set destination.name to copy under another name)"))
 		}

@@ -97,6 +97,10 @@ func TestValidateNamesTheFieldAndTheRule(t *testing.T) {
 		"duplicate destination":    {func(c *syncv1.ConfigMapSync) { c.Spec.Destination.Namespaces = []string{"x", "x"} }, "spec.destination.namespaces[1]", "Duplicate"},
 		"source is a destination":  {func(c *syncv1.ConfigMapSync) { c.Spec.Destination.Namespaces = []string{"team-a"} }, "spec.destination.namespaces[0]", "source namespace cannot also be a destination"},
 		"bad copy name":            {func(c *syncv1.ConfigMapSync) { c.Spec.Destination.Name = "-x" }, "spec.destination.name", "RFC 1123"},
+		"unknown copy kind":        {func(c *syncv1.ConfigMapSync) { c.Spec.Destination.Kind = "Pod" }, "spec.destination.kind", "supported values"},
+		"a Secret into ConfigMaps": {func(c *syncv1.ConfigMapSync) {
+			c.Spec.Source.Kind, c.Spec.Destination.Kind = syncv1.SourceKindSecret, syncv1.SourceKindConfigMap
+		}, "spec.destination.kind", "a Secret is never copied into ConfigMaps"},
 		"bad selector": {func(c *syncv1.ConfigMapSync) {
 			c.Spec.Destination.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"a": "b c"}}
 		}, "spec.destination.namespaceSelector.matchLabels", "Invalid value"},
@@ -119,6 +123,33 @@ func TestValidateNamesTheFieldAndTheRule(t *testing.T) {
 			assert.Contains(t, err.Error(), tc.ruleWords)
 		})
 	}
+}
+
+func TestDestinationKindIsImmutableFromCreation(t *testing.T) {
+	old := valid()
+	for _, tc := range []struct{ before, after syncv1.SourceKind }{
+		{"", syncv1.SourceKindSecret}, {syncv1.SourceKindSecret, ""}, {syncv1.SourceKindConfigMap, syncv1.SourceKindSecret},
+	} {
+		old.Spec.Destination.Kind = tc.before
+		changed := valid()
+		changed.Spec.Destination.Kind = tc.after
+		err := invalid(changed, Validate(changed, old))
+		require.Error(t, err, "%+v", tc)
+		assert.Contains(t, err.Error(), "spec.destination.kind: Forbidden: is immutable")
+	}
+	old.Spec.Destination.Kind = syncv1.SourceKindSecret
+	same := valid()
+	same.Spec.Destination.Kind = syncv1.SourceKindSecret
+	assert.Empty(t, Validate(same, old))
+}
+
+func TestASecretCopyOfAConfigMapMayLiveBesideItsSource(t *testing.T) {
+	// The same name in the source's namespace is another object when the kind differs: a CA bundle's ConfigMap
+	// copied into a Secret of the same name, next to it.
+	cms := valid()
+	cms.Spec.Destination.Kind = syncv1.SourceKindSecret
+	cms.Spec.Destination.Namespaces = []string{"team-a", "team-b"}
+	assert.Empty(t, Validate(cms, nil))
 }
 
 func TestSourceKindIsImmutable(t *testing.T) {
