@@ -246,7 +246,12 @@ func (r *Reconciler) wrote(obj client.Object, action syncer.Action, err error) e
 	}
 	switch action {
 	case syncer.ActionCreate, syncer.ActionUpdate, syncer.ActionReplace:
-		r.written.record(obj)
+		r.written.record(obj, func() client.Object {
+			if v := r.Copies.Cached(lifecycle.KindName(obj), client.ObjectKeyFromObject(obj)); v != nil {
+				return v
+			}
+			return nil // Not a nil *View in an interface.
+		})
 	default:
 		r.written.forget(obj)
 	}

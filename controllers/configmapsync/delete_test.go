@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -239,7 +240,8 @@ func TestWrittenCopies(t *testing.T) {
 		return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "c", ResourceVersion: rv,
 			Annotations: map[string]string{syncv1.ContentHashAnnotation: hash}}}
 	}
-	w.record(desired("20", "h1"))
+	nothing := func() client.Object { return nil }
+	w.record(desired("20", "h1"), nothing)
 	assert.True(t, w.holds(desired("", "h1"), nil), "the cache shows no copy yet")
 	assert.True(t, w.holds(desired("", "h1"), desired("10", "old")), "the cache shows an older version")
 	assert.False(t, w.holds(desired("", "h2"), nil), "another content is wanted now")
@@ -253,9 +255,25 @@ func TestWrittenCopies(t *testing.T) {
 	assert.False(t, w.holds(desired("", "h1"), nil), "once the cache has the write, the cache decides")
 	assert.Empty(t, w.m)
 
-	w.record(desired("40", "h3"))
+	w.record(desired("40", "h3"), nothing)
 	w.forget(desired("", ""))
 	assert.Empty(t, w.m)
+
+	// The echo of a write can reach the cache before the write's answer: then nothing is left remembered, which
+	// at 100,000 copies was 3 MiB that no event would ever clear.
+	w.record(desired("50", "h4"), func() client.Object { return desired("50", "h4") })
+	w.record(desired("60", "h5"), func() client.Object { return desired("70", "edited") })
+	assert.Empty(t, w.m)
+
+	// A write whose echo never comes is forgotten after writtenTTL.
+	w.record(desired("80", "h6"), nothing)
+	w.m[keyOf(desired("", ""))] = writtenCopy{resourceVersion: "80", hash: "h6", at: time.Now().Add(-writtenTTL - time.Second)}
+	w.swept = time.Time{}
+	other := desired("90", "h7")
+	other.Name = "other"
+	w.record(other, nothing)
+	assert.Len(t, w.m, 1)
+	assert.Contains(t, w.m, keyOf(other))
 }
 
 func TestReconcile_DeleteLeavesObjectsItDoesNotOwn(t *testing.T) {

@@ -20,7 +20,13 @@ import (
 type writtenCopies struct {
 	mu sync.Mutex
 	m  map[copyKey]writtenCopy
+	// swept is when entries older than writtenTTL were last dropped: at most once a minute.
+	swept time.Time
 }
+
+// writtenTTL bounds how long a write is remembered: the cache catches up within seconds, and a write forgotten too
+// early costs at most one more write, never a wrong one.
+const writtenTTL = 5 * time.Minute
 
 type copyKey struct {
 	kind string
@@ -30,20 +36,38 @@ type copyKey struct {
 type writtenCopy struct {
 	resourceVersion string
 	hash            string
+	at              time.Time
 }
 
 func keyOf(obj client.Object) copyKey {
 	return copyKey{kind: lifecycle.KindName(obj), NamespacedName: client.ObjectKeyFromObject(obj)}
 }
 
-// record remembers a copy just written (obj as the API server returned it).
-func (w *writtenCopies) record(obj client.Object) {
+// record remembers a copy just written (obj as the API server returned it), unless cached (what the cache holds
+// now, nil for nothing) already shows this write or a later one: its echo came before the write's answer, and
+// observe, which forgets a write once the cache has it, will not be called for it again. Asking the cache under
+// the lock observe takes closes the race between the two.
+func (w *writtenCopies) record(obj client.Object, cached func() client.Object) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	key, rv := keyOf(obj), obj.GetResourceVersion()
+	if c := cached(); c != nil && !newer(rv, c.GetResourceVersion()) {
+		delete(w.m, key)
+		return
+	}
 	if w.m == nil {
 		w.m = map[copyKey]writtenCopy{}
 	}
-	w.m[keyOf(obj)] = writtenCopy{resourceVersion: obj.GetResourceVersion(), hash: obj.GetAnnotations()[syncv1.ContentHashAnnotation]}
+	now := time.Now()
+	w.m[key] = writtenCopy{resourceVersion: rv, hash: obj.GetAnnotations()[syncv1.ContentHashAnnotation], at: now}
+	if now.Sub(w.swept) > time.Minute {
+		w.swept = now
+		for k, c := range w.m {
+			if now.Sub(c.at) > writtenTTL {
+				delete(w.m, k)
+			}
+		}
+	}
 }
 
 // forget drops what is remembered of a copy (deleted, or its write failed).

@@ -114,6 +114,15 @@ func (s *Store) Get(kind string, key types.NamespacedName) *syncer.View {
 	return obj.(*syncer.View)
 }
 
+// Cached returns the view the store's informer holds at key, nil when it holds none. A store made by NewDirect
+// holds nothing: it reads through at every call.
+func (s *Store) Cached(kind string, key types.NamespacedName) *syncer.View {
+	if s.direct != nil {
+		return nil
+	}
+	return s.Get(kind, key)
+}
+
 // listDirect lists the objects of kind that opts select through the direct reader, as views.
 func (s *Store) listDirect(kind string, opts ...client.ListOption) ([]*syncer.View, error) {
 	list := syncer.NewList(kind)
