@@ -13,7 +13,7 @@ func TestIdentity_RoundTripsEveryUIDAndResourceVersion(t *testing.T) {
 		rv      string
 		compact bool
 	}{
-		{"5f0c2a4e-1111-2222-3333-0123456789ab", "1234567", true}, // as the API server writes them
+		{"5f0c2a4e-1111-2222-3333-0123456789ab", "1234567", true},  // as the API server writes them
 		{"5F0C2A4E-1111-2222-3333-0123456789AB", "1234567", false}, // upper case: kept as given
 		{"not-a-uuid", "1", false},
 		{"", "", false},

@@ -41,7 +41,9 @@ func TestAConfigMapIsCopiedIntoSecrets(t *testing.T) {
 
 	update(t, ca, func() { ca.Data["ca.crt"] = "-----ROTATED-----" })
 	harness.Eventually(t, k8s, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: dst, Name: "ca-bundle"}},
-		func(c *assert.CollectT, s *corev1.Secret) { assert.Equal(c, []byte("-----ROTATED-----"), s.Data["ca.crt"]) })
+		func(c *assert.CollectT, s *corev1.Secret) {
+			assert.Equal(c, []byte("-----ROTATED-----"), s.Data["ca.crt"])
+		})
 
 	deleteAndWait(t, cms)
 	for _, ns := range []string{dst, src} {
