@@ -1,6 +1,6 @@
-// Package testkit holds what the controllers' unit tests share: a write tap for controller-runtime's fake client,
-// a fake metadata cache, and the workloads rollouts restart. Only tests import it. (The integration harness taps the
-// real client the same way, in the tests module.)
+// Package testkit holds what the operator's tests share: a write tap for a controller-runtime client (the unit
+// tests' fake client, the integration harness's real one), a fake metadata cache, and the workloads rollouts
+// restart. Only tests import it.
 package testkit
 
 import (

@@ -11,7 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"github.com/configmapsync/configmapsync-operator/controllers/configmapsync"
-	"github.com/configmapsync/configmapsync-operator/tests/harness/clienttap"
+	"github.com/configmapsync/configmapsync-operator/internal/testkit"
 )
 
 // Write is one write the operator sent to the API server.
@@ -96,7 +96,7 @@ func (c *Calls) newClient(config *rest.Config, options client.Options) (client.C
 	if err != nil {
 		return nil, err
 	}
-	return interceptor.NewClient(inner, clienttap.Writes(c.record)), nil
+	return interceptor.NewClient(inner, testkit.WriteTap(c.record)), nil
 }
 
 // WrapCopyWriter returns w, wrapped so that c sees (and may fail) every write of a copy that bypasses the
